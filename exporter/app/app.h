@@ -1,0 +1,43 @@
+// App: wires one configuration into a running exporter (token → transport → client →
+// collector) and swaps it for a new one on reload. The self metrics live across reloads
+// so counters never go back. Thread-safe.
+#pragma once
+
+#include <memory>
+#include <mutex>
+#include <string>
+
+#include "config/config.h"
+#include "config/flags.h"
+#include "metrics/self_metrics.h"
+#include "util/result.h"
+
+namespace yfe::app {
+
+class Pipeline;  // one configuration's running objects
+
+class App {
+ public:
+  explicit App(config::Flags flags);
+  ~App();
+
+  // Loads flags.config_file; on error the current configuration (if any) keeps running.
+  Result<bool> Load();
+  std::string Scrape();
+  bool Ready() const;
+  size_t PipelineCount() const;
+
+  static std::string Version();
+  static std::string Revision();
+
+ private:
+  std::shared_ptr<Pipeline> Current() const;
+
+  const config::Flags flags_;
+  metrics::SelfMetrics self_metrics_;
+  mutable std::mutex mu_;
+  std::mutex load_mu_;  // one load at a time
+  std::shared_ptr<Pipeline> current_;
+};
+
+}  // namespace yfe::app

@@ -1,0 +1,310 @@
+#include "collector/collector.h"
+
+#include <condition_variable>
+#include <functional>
+
+#include "metrics/catalog.h"
+#include "metrics/exposition.h"
+#include "model/decode.h"
+#include "util/log.h"
+
+namespace yfe::collector {
+
+using metrics::kPipelineMetrics;
+
+// Immutable once published: readers hold it by shared_ptr without locks.
+struct Collector::Snapshot {
+  std::shared_ptr<const metrics::RunFragments> fragments;
+  size_t body_hash = 0;
+  std::string rendered_name;
+  Clock::Steady fetched_at{};
+  double success_wall_seconds = 0;
+};
+
+struct Collector::Countdown {
+  std::mutex mu;
+  std::condition_variable cv;
+  size_t remaining = 0;
+
+  void Done() {
+    std::lock_guard lock(mu);
+    if (remaining > 0 && --remaining == 0) cv.notify_all();
+  }
+  void WaitUntil(Clock::Steady deadline) {
+    std::unique_lock lock(mu);
+    cv.wait_until(lock, deadline, [&] { return remaining == 0; });
+  }
+};
+
+struct Collector::Flight {
+  int pending = 0;  // requests not yet answered
+  std::optional<flowapi::ApiResult> run;
+  std::optional<flowapi::ApiResult> name;
+  std::vector<std::shared_ptr<Countdown>> waiters;
+};
+
+struct Collector::Entry {
+  std::string id;
+  std::string configured_name;
+  // Guarded by Collector::mu_:
+  std::string api_name;
+  Clock::Steady name_fetched_at{};
+  bool name_known = false;
+  std::shared_ptr<const Snapshot> good;
+  bool last_ok = false;
+  std::shared_ptr<Flight> flight;
+
+  std::string Name() const {
+    if (!configured_name.empty()) return configured_name;
+    if (name_known && !api_name.empty()) return api_name;
+    return id;
+  }
+};
+
+Collector::Collector(CollectorOptions options, flowapi::FlowClient& client,
+                     metrics::SelfMetrics& self_metrics, const Clock& clock)
+    : options_(std::move(options)), client_(client), self_metrics_(self_metrics), clock_(clock) {}
+
+Collector::~Collector() = default;
+
+void Collector::SetTargets(std::vector<Target> targets) {
+  std::lock_guard lock(mu_);
+  std::vector<std::shared_ptr<Entry>> next;
+  std::unordered_map<std::string, std::shared_ptr<Entry>> next_by_id;
+  for (auto& t : targets) {
+    if (next_by_id.count(t.id)) continue;
+    std::shared_ptr<Entry> e;
+    if (auto it = by_id_.find(t.id); it != by_id_.end()) {
+      e = it->second;
+      if (e->configured_name != t.name) {
+        e->configured_name = t.name;
+        // The cached text carries the old name; the next scrape renders it again.
+        if (e->good) {
+          auto copy = std::make_shared<Snapshot>(*e->good);
+          copy->body_hash = 0;
+          copy->fetched_at = Clock::Steady{};
+          e->good = copy;
+        }
+      }
+    } else {
+      e = std::make_shared<Entry>();
+      e->id = t.id;
+      e->configured_name = t.name;
+    }
+    next_by_id.emplace(e->id, e);
+    next.push_back(e);
+  }
+  targets_ = std::move(next);
+  by_id_ = std::move(next_by_id);
+}
+
+size_t Collector::TargetCount() const {
+  std::lock_guard lock(mu_);
+  return targets_.size();
+}
+
+void Collector::AddExtraRenderer(ExtraRenderer r) {
+  std::lock_guard lock(mu_);
+  extra_.push_back(std::move(r));
+}
+
+void Collector::StartFlight(const std::shared_ptr<Entry>& e, Clock::Steady deadline,
+                            bool fetch_name) {
+  // Called without mu_ held: callbacks may run inline if the transport is stopping.
+  auto on_result = [this, e](bool is_run, flowapi::ApiResult r) {
+    bool last = false;
+    {
+      std::lock_guard lock(mu_);
+      auto& f = e->flight;
+      if (!f) return;
+      (is_run ? f->run : f->name) = std::move(r);
+      last = --f->pending == 0;
+    }
+    if (last) FinishFlight(e);
+  };
+  if (fetch_name) {
+    client_.GetPipeline(e->id, deadline,
+                        [on_result](flowapi::ApiResult r) { on_result(false, std::move(r)); });
+  }
+  client_.GetLatestRun(e->id, deadline,
+                       [on_result](flowapi::ApiResult r) { on_result(true, std::move(r)); });
+}
+
+void Collector::FinishFlight(const std::shared_ptr<Entry>& e) {
+  std::shared_ptr<Flight> flight;
+  std::shared_ptr<const Snapshot> previous;
+  std::string name;
+  {
+    std::lock_guard lock(mu_);
+    flight = e->flight;
+    previous = e->good;
+    if (flight->name) {
+      e->name_fetched_at = clock_.Now();
+      if (flight->name->ok) {
+        auto p = model::DecodePipeline(flight->name->body, e->id);
+        if (p.ok()) {
+          e->api_name = p->name;
+          e->name_known = true;
+        } else {
+          self_metrics_.CountDecodeError(flowapi::kGetPipeline);
+          logging::Warn("cannot decode pipeline name; using the id",
+                        {{"pipeline_id", e->id}, {"err", p.error()}});
+        }
+      } else {
+        logging::Warn("cannot fetch pipeline name; using the id",
+                      {{"pipeline_id", e->id}, {"err", flight->name->error}});
+      }
+    }
+    name = e->Name();
+  }
+
+  const flowapi::ApiResult& run = *flight->run;
+  std::shared_ptr<Snapshot> fresh;
+  std::string error;
+  if (run.ok) {
+    size_t hash = std::hash<std::string_view>()(run.body);
+    fresh = std::make_shared<Snapshot>();
+    fresh->body_hash = hash;
+    fresh->rendered_name = name;
+    fresh->fetched_at = clock_.Now();
+    fresh->success_wall_seconds =
+        std::chrono::duration<double>(clock_.WallNow().time_since_epoch()).count();
+    if (previous && previous->body_hash == hash && previous->rendered_name == name) {
+      fresh->fragments = previous->fragments;  // unchanged run: no decode, no render
+    } else {
+      auto decoded = model::DecodePipelineRun(run.body);
+      if (decoded.ok()) {
+        auto frags = std::make_shared<metrics::RunFragments>(
+            metrics::RenderRun({e->id, name}, *decoded, options_.render));
+        for (const auto& w : frags->warnings) {
+          logging::Warn("unusual run data", {{"pipeline_id", e->id}, {"detail", w}});
+        }
+        frags->warnings.clear();
+        fresh->fragments = std::move(frags);
+      } else {
+        self_metrics_.CountDecodeError(flowapi::kLatestRun);
+        error = "cannot decode the latest run: " + decoded.error();
+        fresh = nullptr;
+      }
+    }
+  } else {
+    error = run.error;
+  }
+  if (!error.empty()) {
+    logging::Warn("fetch failed", {{"pipeline_id", e->id}, {"err", error}});
+  }
+
+  std::vector<std::shared_ptr<Countdown>> waiters;
+  {
+    std::lock_guard lock(mu_);
+    if (fresh) e->good = std::move(fresh);
+    e->last_ok = error.empty();
+    waiters = std::move(flight->waiters);
+    e->flight = nullptr;
+  }
+  for (auto& w : waiters) w->Done();
+}
+
+std::string Collector::Scrape() {
+  const auto start = clock_.Now();
+  const auto deadline = start + options_.scrape_deadline;
+  auto countdown = std::make_shared<Countdown>();
+  std::vector<std::shared_ptr<Entry>> targets;
+  std::vector<std::pair<std::shared_ptr<Entry>, bool>> to_start;  // entry, fetch name
+  std::vector<ExtraRenderer> extra;
+  size_t hits = 0, misses = 0;
+  {
+    std::lock_guard lock(mu_);
+    targets = targets_;
+    extra = extra_;
+    for (auto& e : targets) {
+      bool fresh = e->good && e->last_ok && start - e->good->fetched_at < options_.cache_ttl;
+      if (fresh && !e->flight) {
+        ++hits;
+        continue;
+      }
+      ++misses;
+      countdown->remaining++;
+      if (!e->flight) {
+        e->flight = std::make_shared<Flight>();
+        bool fetch_name = e->configured_name.empty() &&
+                          (!e->name_known || start - e->name_fetched_at > options_.name_refresh);
+        e->flight->pending = fetch_name ? 2 : 1;
+        to_start.emplace_back(e, fetch_name);
+      }
+      e->flight->waiters.push_back(countdown);
+    }
+  }
+  for (size_t i = 0; i < hits; ++i) self_metrics_.CountCache(true);
+  for (size_t i = 0; i < misses; ++i) self_metrics_.CountCache(false);
+  for (auto& [e, fetch_name] : to_start) StartFlight(e, deadline, fetch_name);
+  countdown->WaitUntil(deadline);
+
+  struct Row {
+    std::string prefix;
+    std::shared_ptr<const Snapshot> snapshot;  // null: nothing to serve
+    bool success;
+  };
+  std::vector<Row> rows;
+  rows.reserve(targets.size());
+  const auto now = clock_.Now();
+  {
+    std::lock_guard lock(mu_);
+    for (auto& e : targets) {
+      Row row;
+      row.success = e->last_ok && !e->flight;
+      if (e->good && (row.success || now - e->good->fetched_at <= options_.max_stale)) {
+        row.snapshot = e->good;
+      }
+      row.prefix = metrics::PipelinePrefix({e->id, e->Name()});
+      rows.push_back(std::move(row));
+    }
+  }
+
+  size_t bytes = 4096;
+  for (const auto& r : rows) {
+    bytes += 2 * r.prefix.size() + 160;
+    if (r.snapshot) bytes += r.snapshot->fragments->Bytes();
+  }
+  std::string out;
+  out.reserve(bytes);
+  for (size_t f = 0; f < metrics::kRunMetricCount; ++f) {
+    bool header = false;
+    for (const auto& r : rows) {
+      if (!r.snapshot || r.snapshot->fragments->text[f].empty()) continue;
+      if (!header) {
+        metrics::AppendHeader(out, kPipelineMetrics[f]);
+        header = true;
+      }
+      out += r.snapshot->fragments->text[f];
+    }
+  }
+  if (!rows.empty()) {
+    const auto& ok_def = kPipelineMetrics[metrics::kFetchSuccess];
+    metrics::AppendHeader(out, ok_def);
+    for (const auto& r : rows) metrics::AppendSample(out, ok_def.name, r.prefix, {}, r.success);
+    const auto& ts_def = kPipelineMetrics[metrics::kFetchLastSuccess];
+    bool header = false;
+    for (const auto& r : rows) {
+      if (!r.snapshot) continue;
+      if (!header) {
+        metrics::AppendHeader(out, ts_def);
+        header = true;
+      }
+      metrics::AppendSample(out, ts_def.name, r.prefix, {}, r.snapshot->success_wall_seconds);
+    }
+  }
+  metrics::AppendHeader(out, metrics::kUp);
+  metrics::AppendSample(out, metrics::kUp.name, "", {}, client_.transport().ApiUp() ? 1 : 0);
+  metrics::AppendHeader(out, metrics::kBuildInfo);
+  metrics::AppendSample(out, metrics::kBuildInfo.name, "",
+                        {{"version", options_.version}, {"revision", options_.revision}}, 1);
+  for (auto& r : extra) r(out);
+  metrics::AppendHeader(out, metrics::kScrapeDuration);
+  metrics::AppendSample(out, metrics::kScrapeDuration.name, "", {},
+                        std::chrono::duration<double>(clock_.Now() - start).count());
+  out += self_metrics_.Render();
+  return out;
+}
+
+}  // namespace yfe::collector

@@ -1,0 +1,79 @@
+// Collector: turns a scrape into Flow API fetches and exposition text. Each pipeline's
+// latest run is cached for cache_ttl; concurrent scrapes share one fetch per pipeline
+// (single flight); a scrape returns by scrape_deadline whatever happens upstream, serving
+// data younger than max_stale for pipelines it could not fetch (with fetch_success 0).
+// Rendered text is cached per pipeline and reused until the run's body changes, so a warm
+// scrape only concatenates strings.
+//
+// Thread-safe: Scrape() may run on several threads at once.
+#pragma once
+
+#include <chrono>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <unordered_map>
+#include <vector>
+
+#include "flowapi/client.h"
+#include "metrics/self_metrics.h"
+#include "metrics/translate.h"
+#include "util/clock.h"
+
+namespace yfe::collector {
+
+struct Target {
+  std::string id;
+  std::string name;  // configured or discovered; empty: look it up with GetPipeline
+};
+
+struct CollectorOptions {
+  metrics::RenderOptions render;
+  std::chrono::nanoseconds cache_ttl = std::chrono::seconds(30);
+  std::chrono::nanoseconds scrape_deadline = std::chrono::seconds(9);
+  std::chrono::nanoseconds max_stale = std::chrono::minutes(10);
+  std::chrono::nanoseconds name_refresh = std::chrono::hours(6);
+  std::string version = "unknown";
+  std::string revision = "unknown";
+};
+
+class Collector {
+ public:
+  Collector(CollectorOptions options, flowapi::FlowClient& client,
+            metrics::SelfMetrics& self_metrics, const Clock& clock = SystemClock::Instance());
+  ~Collector();
+
+  // Replaces the watched pipelines; state of pipelines that stay is kept, the rest is
+  // dropped (their series vanish from the next scrape).
+  void SetTargets(std::vector<Target> targets);
+  size_t TargetCount() const;
+
+  // Fetches what is not fresh in the cache (within the deadline) and renders everything.
+  // Never throws.
+  std::string Scrape();
+
+  // Extra exporter-wide text appended to each scrape (e.g. discovery or history metrics).
+  using ExtraRenderer = std::function<void(std::string& out)>;
+  void AddExtraRenderer(ExtraRenderer r);
+
+ private:
+  struct Entry;
+  struct Flight;
+  struct Snapshot;
+  struct Countdown;
+
+  void StartFlight(const std::shared_ptr<Entry>& e, Clock::Steady deadline, bool fetch_name);
+  void FinishFlight(const std::shared_ptr<Entry>& e);
+
+  const CollectorOptions options_;
+  flowapi::FlowClient& client_;
+  metrics::SelfMetrics& self_metrics_;
+  const Clock& clock_;
+
+  mutable std::mutex mu_;
+  std::vector<std::shared_ptr<Entry>> targets_;  // in output order
+  std::unordered_map<std::string, std::shared_ptr<Entry>> by_id_;
+  std::vector<ExtraRenderer> extra_;
+};
+
+}  // namespace yfe::collector

@@ -1,0 +1,95 @@
+// The exporter's configuration file: schema, defaults and validation. The keys are part
+// of the public contract and documented in docs/configuration.md.
+//
+//   ConfigLoad load = LoadConfigFile("config.yaml");
+//   for (auto& e : load.errors) std::cerr << e << "\n";   // every problem, with line numbers
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace yfe::config {
+
+using std::chrono::nanoseconds;
+
+enum class Edition { kCentral, kRegion };
+
+struct ApiConfig {
+  std::string endpoint = "https://openapi-rdc.aliyuncs.com";  // scheme://host[:port]
+  Edition edition = Edition::kCentral;
+  std::string organization_id;
+  std::optional<std::string> path_prefix;  // replaces everything before /pipelines
+  std::string token_file;
+  std::string token;  // literal token from the file (discouraged; warned about)
+  nanoseconds timeout = std::chrono::seconds(10);
+  int max_concurrency = 8;
+  double max_requests_per_second = 20;
+  int rate_limit_burst = 20;
+  int max_retries = 2;
+  int64_t max_response_bytes = 8 << 20;
+  std::string tls_ca_file;
+
+  // The path prefix before "/pipelines" for this edition, or path_prefix if set.
+  std::string PipelinesPrefix() const;
+};
+
+struct CollectConfig {
+  bool stages = true;
+  bool jobs = true;
+  bool sparse_status = true;
+  nanoseconds cache_ttl = std::chrono::seconds(30);
+  nanoseconds scrape_deadline = std::chrono::seconds(9);
+  nanoseconds max_stale = std::chrono::minutes(10);
+  bool history = false;
+  nanoseconds history_interval = std::chrono::minutes(1);
+  std::vector<double> history_buckets = {10, 30, 60, 120, 300, 600, 1200, 1800, 3600, 7200, 14400};
+};
+
+struct PipelineConfig {
+  std::string id;
+  std::string name;  // empty: taken from GetPipeline, else the id
+};
+
+struct DiscoveryConfig {
+  bool enabled = false;
+  std::string include;  // regex on the pipeline name; empty = everything
+  std::string exclude;  // regex; empty = nothing
+  std::vector<int64_t> group_ids;
+  nanoseconds refresh_interval = std::chrono::minutes(10);
+};
+
+struct Config {
+  ApiConfig api;
+  CollectConfig collect;
+  std::vector<PipelineConfig> pipelines;
+  DiscoveryConfig discovery;
+};
+
+struct ConfigLoad {
+  Config config;
+  std::vector<std::string> errors;    // empty when the config is valid
+  std::vector<std::string> warnings;  // valid but worth saying
+  bool ok() const { return errors.empty(); }
+};
+
+// Parses and validates YAML text; `source` names it in messages (a file path).
+ConfigLoad ParseConfig(std::string_view yaml, std::string_view source);
+ConfigLoad LoadConfigFile(const std::string& path);
+
+// The token, from api.token_file, else the YUNXIAO_TOKEN environment value, else the
+// literal api.token. Errors never contain the token.
+struct TokenSource {
+  std::string token;
+  std::string origin;  // "api.token_file /path", "YUNXIAO_TOKEN", "api.token"
+};
+std::optional<TokenSource> ResolveToken(const ApiConfig& api, const char* env_token,
+                                        std::string* error);
+
+// Reads a token file: the first line, trimmed. Empty result with *error set on failure.
+std::string ReadTokenFile(const std::string& path, std::string* error);
+
+}  // namespace yfe::config

@@ -1,0 +1,37 @@
+// Command-line flags, named as Prometheus exporters name them. Documented in
+// docs/configuration.md; `--help` prints Usage().
+#pragma once
+
+#include <string>
+#include <vector>
+
+#include "util/log.h"
+#include "util/result.h"
+
+namespace yfe::config {
+
+struct Flags {
+  std::string config_file = "config.yaml";
+  bool config_check = false;
+  std::string listen_address = ":9847";
+  std::string telemetry_path = "/metrics";
+  std::string web_config_file;
+  logging::Level log_level = logging::Level::kInfo;
+  logging::Format log_format = logging::Format::kLogfmt;
+  int shard_index = 0;
+  int shard_total = 1;
+  bool version = false;
+  bool help = false;
+};
+
+Result<Flags> ParseFlags(const std::vector<std::string>& args);
+std::string Usage();
+
+// Splits "host:port", ":port" or "[v6]:port". An empty host means all interfaces.
+struct ListenAddress {
+  std::string host;
+  int port = 0;
+};
+Result<ListenAddress> ParseListenAddress(const std::string& text);
+
+}  // namespace yfe::config

@@ -1,0 +1,62 @@
+// FlowClient: the Flow OpenAPI endpoints the exporter uses, on top of Transport. It builds
+// each endpoint's URL for the configured edition (central, region or a custom prefix) and
+// turns an HTTP outcome into a body or a readable error that names the API's errorCode
+// and requestId. Decoding is left to model/decode.h. Thread-safe.
+#pragma once
+
+#include <functional>
+#include <string>
+#include <string_view>
+
+#include "config/config.h"
+#include "flowapi/transport.h"
+
+namespace yfe::flowapi {
+
+// Endpoint names, also the `endpoint` label of the request metrics.
+inline constexpr std::string_view kLatestRun = "latest_pipeline_run";
+inline constexpr std::string_view kGetPipeline = "get_pipeline";
+inline constexpr std::string_view kListPipelines = "list_pipelines";
+inline constexpr std::string_view kListRuns = "list_pipeline_runs";
+
+struct ApiResult {
+  bool ok = false;
+  long status = 0;
+  std::string body;   // when ok
+  std::string error;  // when not ok: one line, no secrets
+};
+
+class FlowClient {
+ public:
+  using Callback = std::function<void(ApiResult)>;
+
+  FlowClient(const config::ApiConfig& api, Transport& transport);
+
+  void GetLatestRun(std::string_view pipeline_id, Clock::Steady deadline, Callback done);
+  void GetPipeline(std::string_view pipeline_id, Clock::Steady deadline, Callback done);
+  void ListPipelines(int page, int per_page, Clock::Steady deadline, Callback done);
+  // Newest first.
+  void ListRuns(std::string_view pipeline_id, int page, int per_page, Clock::Steady deadline,
+                Callback done);
+
+  // URL builders (public for tests).
+  std::string LatestRunUrl(std::string_view pipeline_id) const;
+  std::string PipelineUrl(std::string_view pipeline_id) const;
+  std::string PipelinesUrl(int page, int per_page) const;
+  std::string RunsUrl(std::string_view pipeline_id, int page, int per_page) const;
+
+  Transport& transport() { return transport_; }
+
+ private:
+  void Get(std::string url, std::string_view endpoint, Clock::Steady deadline, Callback done);
+  std::string base_;  // endpoint + pipelines prefix
+  Transport& transport_;
+};
+
+// Turns a transport response into an ApiResult (pure; exposed for tests).
+ApiResult Classify(const Response& r);
+
+// Percent-encodes a path segment.
+std::string EscapeSegment(std::string_view s);
+
+}  // namespace yfe::flowapi

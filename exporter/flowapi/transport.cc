@@ -1,0 +1,442 @@
+#include "flowapi/transport.h"
+
+#include <curl/curl.h>
+#include <openssl/ssl.h>
+#include <openssl/x509.h>
+
+#include <algorithm>
+#include <cstring>
+
+#include "util/log.h"
+
+namespace yfe::flowapi {
+
+using std::chrono::duration_cast;
+using std::chrono::milliseconds;
+
+struct Transport::Job {
+  Request request;
+  Callback done;
+  int attempts = 0;
+  Clock::Steady started{};
+  std::string body;
+  bool truncated = false;
+  int64_t max_bytes = 0;
+  std::string retry_after;
+  std::string location;
+  curl_slist* headers = nullptr;
+  char error_buffer[CURL_ERROR_SIZE] = {};
+
+  ~Job() {
+    if (headers) curl_slist_free_all(headers);
+  }
+};
+
+namespace {
+
+size_t OnBody(char* data, size_t size, size_t n, void* user) {
+  auto* job = static_cast<Transport::Job*>(user);
+  size_t bytes = size * n;
+  if (static_cast<int64_t>(job->body.size() + bytes) > job->max_bytes) {
+    job->truncated = true;
+    return 0;  // aborts the transfer with CURLE_WRITE_ERROR
+  }
+  job->body.append(data, bytes);
+  return bytes;
+}
+
+bool HeaderIs(std::string_view line, std::string_view name) {
+  if (line.size() <= name.size() || line[name.size()] != ':') return false;
+  for (size_t i = 0; i < name.size(); ++i) {
+    if (std::tolower(static_cast<unsigned char>(line[i])) != name[i]) return false;
+  }
+  return true;
+}
+
+std::string HeaderValue(std::string_view line, size_t name_len) {
+  std::string_view v = line.substr(name_len + 1);
+  while (!v.empty() && (v.front() == ' ' || v.front() == '\t')) v.remove_prefix(1);
+  while (!v.empty() && (v.back() == '\r' || v.back() == '\n' || v.back() == ' ')) {
+    v.remove_suffix(1);
+  }
+  return std::string(v.substr(0, 512));
+}
+
+// scheme://host[:port] of a URL, never its path or credentials.
+std::string Origin(std::string_view url) {
+  auto sep = url.find("://");
+  if (sep == std::string_view::npos) return "(relative)";
+  auto end = url.find_first_of("/?#", sep + 3);
+  std::string_view authority = url.substr(sep + 3, end == std::string_view::npos
+                                                        ? std::string_view::npos
+                                                        : end - sep - 3);
+  if (auto at = authority.rfind('@'); at != std::string_view::npos) {
+    authority.remove_prefix(at + 1);
+  }
+  return std::string(url.substr(0, sep + 3)) + std::string(authority);
+}
+
+size_t OnHeader(char* data, size_t size, size_t n, void* user) {
+  auto* job = static_cast<Transport::Job*>(user);
+  std::string_view line(data, size * n);
+  if (HeaderIs(line, "retry-after")) job->retry_after = HeaderValue(line, 11);
+  if (HeaderIs(line, "location")) job->location = Origin(HeaderValue(line, 8));
+  return size * n;
+}
+
+CURLcode AddCaFile(CURL*, void* ssl_ctx, void* user) {
+  const auto* path = static_cast<const std::string*>(user);
+  X509_STORE* store = SSL_CTX_get_cert_store(static_cast<SSL_CTX*>(ssl_ctx));
+  if (!store || X509_STORE_load_file(store, path->c_str()) != 1) {
+    return CURLE_SSL_CACERT_BADFILE;
+  }
+  return CURLE_OK;
+}
+
+bool IsRetryableCurl(CURLcode rc) {
+  switch (rc) {
+    case CURLE_COULDNT_CONNECT:
+    case CURLE_OPERATION_TIMEDOUT:
+    case CURLE_SEND_ERROR:
+    case CURLE_RECV_ERROR:
+    case CURLE_GOT_NOTHING:
+    case CURLE_PARTIAL_FILE:
+    case CURLE_HTTP2:
+    case CURLE_HTTP2_STREAM:
+    case CURLE_COULDNT_RESOLVE_HOST:
+      return true;
+    default:
+      return false;
+  }
+}
+
+}  // namespace
+
+Transport::Transport(TransportOptions options, metrics::SelfMetrics& metrics)
+    : options_(std::move(options)),
+      metrics_(metrics),
+      bucket_(options_.max_requests_per_second, options_.rate_limit_burst,
+              SystemClock::Instance().Now()) {
+  CURLM* multi = curl_multi_init();
+  multi_ = multi;
+  curl_multi_setopt(multi, CURLMOPT_MAX_HOST_CONNECTIONS, static_cast<long>(options_.max_concurrency));
+  curl_multi_setopt(multi, CURLMOPT_MAX_TOTAL_CONNECTIONS,
+                    static_cast<long>(options_.max_concurrency));
+  curl_multi_setopt(multi, CURLMOPT_MAXCONNECTS, static_cast<long>(options_.max_concurrency));
+  curl_multi_setopt(multi, CURLMOPT_PIPELINING, CURLPIPE_MULTIPLEX);
+  thread_ = std::thread([this] { Loop(); });
+}
+
+Transport::~Transport() {
+  Stop();
+  for (void* h : idle_handles_) curl_easy_cleanup(static_cast<CURL*>(h));
+  curl_multi_cleanup(static_cast<CURLM*>(multi_));
+}
+
+void Transport::Stop() {
+  {
+    std::lock_guard lock(mu_);
+    if (stopping_ && !thread_.joinable()) return;
+    stopping_ = true;
+  }
+  curl_multi_wakeup(static_cast<CURLM*>(multi_));
+  if (thread_.joinable() && thread_.get_id() != std::this_thread::get_id()) thread_.join();
+}
+
+void Transport::Submit(Request request, Callback done) {
+  auto job = std::make_unique<Job>();
+  job->request = std::move(request);
+  job->done = std::move(done);
+  job->max_bytes = options_.max_response_bytes;
+  {
+    std::lock_guard lock(mu_);
+    if (!stopping_) {
+      incoming_.push_back(std::move(job));
+      job = nullptr;
+    }
+  }
+  if (job) {
+    Response r;
+    r.error = "exporter is shutting down";
+    job->done(std::move(r));
+    return;
+  }
+  curl_multi_wakeup(static_cast<CURLM*>(multi_));
+}
+
+void Transport::Complete(std::unique_ptr<Job> job, Response response) {
+  response.attempts = job->attempts;
+  Callback done = std::move(job->done);
+  job.reset();
+  if (done) done(std::move(response));
+}
+
+void Transport::StartJob(std::unique_ptr<Job> job, Clock::Steady now) {
+  CURL* easy = nullptr;
+  if (!idle_handles_.empty()) {
+    easy = static_cast<CURL*>(idle_handles_.back());
+    idle_handles_.pop_back();
+    curl_easy_reset(easy);
+  } else {
+    easy = curl_easy_init();
+  }
+  job->attempts++;
+  job->started = now;
+  job->body.clear();
+  job->truncated = false;
+  job->retry_after.clear();
+  job->location.clear();
+  job->error_buffer[0] = '\0';
+  if (job->headers) {
+    curl_slist_free_all(job->headers);
+    job->headers = nullptr;
+  }
+  std::string token_header = "x-yunxiao-token: ";
+  if (options_.token) token_header += options_.token();
+  job->headers = curl_slist_append(job->headers, token_header.c_str());
+  job->headers = curl_slist_append(job->headers, "Accept: application/json");
+  job->headers = curl_slist_append(job->headers, "Content-Type: application/json");
+
+  auto remaining = duration_cast<milliseconds>(job->request.deadline - now);
+  auto timeout = std::min(duration_cast<milliseconds>(options_.timeout), remaining);
+  timeout = std::max(timeout, milliseconds(1));
+
+  curl_easy_setopt(easy, CURLOPT_URL, job->request.url.c_str());
+  curl_easy_setopt(easy, CURLOPT_HTTPHEADER, job->headers);
+  curl_easy_setopt(easy, CURLOPT_USERAGENT, options_.user_agent.c_str());
+  curl_easy_setopt(easy, CURLOPT_NOSIGNAL, 1L);
+  curl_easy_setopt(easy, CURLOPT_FOLLOWLOCATION, 0L);
+  curl_easy_setopt(easy, CURLOPT_PROTOCOLS_STR, "http,https");
+  curl_easy_setopt(easy, CURLOPT_TIMEOUT_MS, static_cast<long>(timeout.count()));
+  curl_easy_setopt(easy, CURLOPT_CONNECTTIMEOUT_MS, static_cast<long>(timeout.count()));
+  curl_easy_setopt(easy, CURLOPT_PIPEWAIT, 1L);
+  curl_easy_setopt(easy, CURLOPT_HTTP_VERSION, CURL_HTTP_VERSION_2TLS);
+  curl_easy_setopt(easy, CURLOPT_ACCEPT_ENCODING, "");
+  curl_easy_setopt(easy, CURLOPT_MAXFILESIZE_LARGE,
+                   static_cast<curl_off_t>(options_.max_response_bytes));
+  curl_easy_setopt(easy, CURLOPT_WRITEFUNCTION, OnBody);
+  curl_easy_setopt(easy, CURLOPT_WRITEDATA, job.get());
+  curl_easy_setopt(easy, CURLOPT_HEADERFUNCTION, OnHeader);
+  curl_easy_setopt(easy, CURLOPT_HEADERDATA, job.get());
+  curl_easy_setopt(easy, CURLOPT_ERRORBUFFER, job->error_buffer);
+  curl_easy_setopt(easy, CURLOPT_SSL_VERIFYPEER, 1L);
+  curl_easy_setopt(easy, CURLOPT_SSL_VERIFYHOST, 2L);
+  if (!options_.tls_ca_file.empty()) {
+    curl_easy_setopt(easy, CURLOPT_SSL_CTX_FUNCTION, AddCaFile);
+    curl_easy_setopt(easy, CURLOPT_SSL_CTX_DATA, &options_.tls_ca_file);
+  }
+  curl_multi_add_handle(static_cast<CURLM*>(multi_), easy);
+  attempts_sent_++;
+  logging::Debug("api request", {{"method", "GET"},
+                                 {"endpoint", job->request.endpoint},
+                                 {"url", job->request.url},
+                                 {"attempt", std::to_string(job->attempts)}});
+  active_.emplace(easy, std::move(job));
+}
+
+void Transport::FinishJob(void* handle, int curl_code) {
+  CURL* easy = static_cast<CURL*>(handle);
+  auto it = active_.find(handle);
+  curl_multi_remove_handle(static_cast<CURLM*>(multi_), easy);
+  idle_handles_.push_back(handle);
+  if (it == active_.end()) return;
+  std::unique_ptr<Job> job = std::move(it->second);
+  active_.erase(it);
+
+  const auto now = SystemClock::Instance().Now();
+  const CURLcode rc = static_cast<CURLcode>(curl_code);
+  long status = 0;
+  curl_easy_getinfo(easy, CURLINFO_RESPONSE_CODE, &status);
+  const double seconds = std::chrono::duration<double>(now - job->started).count();
+
+  Response r;
+  r.status = status;
+  std::string code = status > 0 ? std::to_string(status) : "error";
+  if (rc != CURLE_OK) {
+    if (job->truncated || rc == CURLE_FILESIZE_EXCEEDED) {
+      r.error = "response body larger than api.max_response_bytes (" +
+                std::to_string(options_.max_response_bytes) + " bytes)";
+    } else {
+      r.status = 0;
+      code = "error";
+      r.error = std::string(curl_easy_strerror(rc));
+      if (job->error_buffer[0]) r.error += ": " + std::string(job->error_buffer);
+    }
+  }
+  metrics_.ObserveRequest(job->request.endpoint, code, seconds);
+  logging::Debug("api response", {{"endpoint", job->request.endpoint},
+                                  {"url", job->request.url},
+                                  {"status", code},
+                                  {"duration_seconds", std::to_string(seconds)},
+                                  {"bytes", std::to_string(job->body.size())}});
+
+  if (r.status == 0 || (r.status >= 300 && r.status < 400) || r.status == 401 ||
+      r.status == 403 || r.status >= 500) {
+    api_up_ = false;
+  } else if ((r.status >= 200 && r.status < 300) || r.status == 404) {
+    api_up_ = true;
+  }
+
+  bool retry = false;
+  milliseconds delay{0};
+  if (r.status == 429) {
+    metrics_.CountRateLimited();
+    auto after = ParseRetryAfter(job->retry_after, std::chrono::system_clock::now());
+    milliseconds pause =
+        after ? *after
+              : BackoffDelay(consecutive_429_, milliseconds(1000), options_.max_pause,
+                             0.5 + std::uniform_real_distribution<double>(0, 0.5)(rng_));
+    pause = std::min(pause, options_.max_pause);
+    consecutive_429_++;
+    paused_until_ = std::max(paused_until_, now + pause);
+    logging::Warn("api rate limited the exporter; pausing all requests",
+                  {{"endpoint", job->request.endpoint},
+                   {"pause_seconds", std::to_string(pause.count() / 1000.0)}});
+    retry = job->attempts <= options_.max_retries;
+    delay = duration_cast<milliseconds>(paused_until_ - now);
+  } else {
+    if (r.status > 0) consecutive_429_ = 0;
+    bool transient = (r.status >= 500 && r.status <= 599) ||
+                     (r.status == 0 && IsRetryableCurl(rc) && !job->truncated);
+    if (transient && job->attempts <= options_.max_retries) {
+      retry = true;
+      delay = BackoffDelay(job->attempts - 1, options_.retry_base, options_.retry_cap,
+                           std::uniform_real_distribution<double>(0, 1)(rng_));
+    }
+  }
+  if (retry && now + delay + milliseconds(1) < job->request.deadline) {
+    delayed_.emplace(now + delay, std::move(job));
+    return;
+  }
+  if (r.error.empty()) {
+    if (r.status >= 300 && r.status < 400) {
+      r.error = "redirected to " + (job->location.empty() ? "(no Location)" : job->location) +
+                ": not followed, the token is only sent to api.endpoint (check api.endpoint, "
+                "the edition and the token)";
+    } else {
+      r.body = std::move(job->body);
+    }
+  }
+  Complete(std::move(job), std::move(r));
+}
+
+void Transport::ExpireQueued(Clock::Steady now) {
+  auto expired = [&](const std::unique_ptr<Job>& j) { return j->request.deadline <= now; };
+  std::vector<std::unique_ptr<Job>> done;
+  for (auto it = ready_.begin(); it != ready_.end();) {
+    if (expired(*it)) {
+      done.push_back(std::move(*it));
+      it = ready_.erase(it);
+    } else {
+      ++it;
+    }
+  }
+  for (auto it = delayed_.begin(); it != delayed_.end();) {
+    if (expired(it->second)) {
+      done.push_back(std::move(it->second));
+      it = delayed_.erase(it);
+    } else {
+      ++it;
+    }
+  }
+  for (auto& job : done) {
+    Response r;
+    r.error = job->attempts == 0
+                  ? "deadline passed before the request could be sent (queued behind the rate "
+                    "limit or max_concurrency)"
+                  : "deadline passed while waiting to retry";
+    Complete(std::move(job), std::move(r));
+  }
+}
+
+int Transport::WaitMillis(Clock::Steady now) {
+  auto wait = milliseconds(1000);
+  if (!delayed_.empty()) {
+    wait = std::min(wait, duration_cast<milliseconds>(delayed_.begin()->first - now));
+  }
+  if (!ready_.empty()) {
+    wait = std::min(wait, milliseconds(50));  // deadline expiry scan
+    if (static_cast<int>(active_.size()) < options_.max_concurrency) {
+      if (paused_until_ > now) {
+        wait = std::min(wait, duration_cast<milliseconds>(paused_until_ - now));
+      } else {
+        wait = std::min(wait, duration_cast<milliseconds>(bucket_.WaitTime(now)) + milliseconds(1));
+      }
+    }
+  }
+  return static_cast<int>(std::max(wait, milliseconds(0)).count());
+}
+
+void Transport::AbandonAll(const std::string& why) {
+  std::vector<std::unique_ptr<Job>> all;
+  {
+    std::lock_guard lock(mu_);
+    for (auto& j : incoming_) all.push_back(std::move(j));
+    incoming_.clear();
+  }
+  for (auto& j : ready_) all.push_back(std::move(j));
+  ready_.clear();
+  for (auto& [t, j] : delayed_) all.push_back(std::move(j));
+  delayed_.clear();
+  for (auto& [h, j] : active_) {
+    curl_multi_remove_handle(static_cast<CURLM*>(multi_), static_cast<CURL*>(h));
+    idle_handles_.push_back(h);
+    all.push_back(std::move(j));
+  }
+  active_.clear();
+  for (auto& j : all) {
+    Response r;
+    r.error = why;
+    Complete(std::move(j), std::move(r));
+  }
+}
+
+void Transport::Loop() {
+  CURLM* multi = static_cast<CURLM*>(multi_);
+  while (true) {
+    {
+      std::lock_guard lock(mu_);
+      if (stopping_) break;
+      while (!incoming_.empty()) {
+        ready_.push_back(std::move(incoming_.front()));
+        incoming_.pop_front();
+      }
+    }
+    auto now = SystemClock::Instance().Now();
+    while (!delayed_.empty() && delayed_.begin()->first <= now) {
+      ready_.push_front(std::move(delayed_.begin()->second));  // retries go first
+      delayed_.erase(delayed_.begin());
+    }
+    if (now - last_expiry_scan_ >= milliseconds(50)) {
+      ExpireQueued(now);
+      last_expiry_scan_ = now;
+    }
+    while (!ready_.empty() && static_cast<int>(active_.size()) < options_.max_concurrency &&
+           paused_until_ <= now && bucket_.TryTake(now)) {
+      auto job = std::move(ready_.front());
+      ready_.pop_front();
+      if (job->request.deadline <= now) {
+        Response r;
+        r.error = "deadline passed before the request could be sent";
+        Complete(std::move(job), std::move(r));
+        continue;
+      }
+      StartJob(std::move(job), now);
+    }
+    metrics_.SetInFlight(static_cast<double>(active_.size()));
+    metrics_.SetQueued(static_cast<double>(ready_.size() + delayed_.size()));
+
+    curl_multi_poll(multi, nullptr, 0, WaitMillis(now), nullptr);
+    int running = 0;
+    curl_multi_perform(multi, &running);
+    int queued = 0;
+    while (CURLMsg* msg = curl_multi_info_read(multi, &queued)) {
+      if (msg->msg == CURLMSG_DONE) FinishJob(msg->easy_handle, msg->data.result);
+    }
+  }
+  AbandonAll("exporter is shutting down");
+  metrics_.SetInFlight(0);
+  metrics_.SetQueued(0);
+}
+
+}  // namespace yfe::flowapi

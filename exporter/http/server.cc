@@ -1,0 +1,201 @@
+#include "http/server.h"
+
+#include <httplib.h>
+#include <openssl/ssl.h>
+
+#include "metrics/exposition.h"
+#include "util/log.h"
+
+namespace yfe::http {
+namespace {
+
+int TlsVersion(const std::string& v) {
+  if (v == "TLS10") return TLS1_VERSION;
+  if (v == "TLS11") return TLS1_1_VERSION;
+  if (v == "TLS13") return TLS1_3_VERSION;
+  return TLS1_2_VERSION;
+}
+
+int AcceptAnyCert(int, X509_STORE_CTX*) { return 1; }
+
+// Configures an OpenSSL server context from the web config; false on any failure.
+bool SetupTls(SSL_CTX& ctx, const TlsConfig& tls, std::string& error) {
+  SSL_CTX_set_options(&ctx, SSL_OP_NO_COMPRESSION | SSL_OP_NO_RENEGOTIATION);
+  if (SSL_CTX_set_min_proto_version(&ctx, TlsVersion(tls.min_version)) != 1 ||
+      (!tls.max_version.empty() &&
+       SSL_CTX_set_max_proto_version(&ctx, TlsVersion(tls.max_version)) != 1)) {
+    error = "cannot set the TLS version range";
+    return false;
+  }
+  if (SSL_CTX_use_certificate_chain_file(&ctx, tls.cert_file.c_str()) != 1) {
+    error = "cannot load tls_server_config.cert_file " + tls.cert_file;
+    return false;
+  }
+  if (SSL_CTX_use_PrivateKey_file(&ctx, tls.key_file.c_str(), SSL_FILETYPE_PEM) != 1 ||
+      SSL_CTX_check_private_key(&ctx) != 1) {
+    error = "cannot load tls_server_config.key_file " + tls.key_file +
+            " (or it does not match the certificate)";
+    return false;
+  }
+  if (!tls.client_ca_file.empty()) {
+    if (SSL_CTX_load_verify_locations(&ctx, tls.client_ca_file.c_str(), nullptr) != 1) {
+      error = "cannot load tls_server_config.client_ca_file " + tls.client_ca_file;
+      return false;
+    }
+    SSL_CTX_set_client_CA_list(&ctx, SSL_load_client_CA_file(tls.client_ca_file.c_str()));
+  }
+  const std::string& t = tls.client_auth_type;
+  if (t == "RequestClientCert") {
+    SSL_CTX_set_verify(&ctx, SSL_VERIFY_PEER, AcceptAnyCert);
+  } else if (t == "RequireAnyClientCert") {
+    SSL_CTX_set_verify(&ctx, SSL_VERIFY_PEER | SSL_VERIFY_FAIL_IF_NO_PEER_CERT, AcceptAnyCert);
+  } else if (t == "VerifyClientCertIfGiven") {
+    SSL_CTX_set_verify(&ctx, SSL_VERIFY_PEER, nullptr);
+  } else if (t == "RequireAndVerifyClientCert") {
+    SSL_CTX_set_verify(&ctx, SSL_VERIFY_PEER | SSL_VERIFY_FAIL_IF_NO_PEER_CERT, nullptr);
+  } else {
+    SSL_CTX_set_verify(&ctx, SSL_VERIFY_NONE, nullptr);
+  }
+  return true;
+}
+
+std::string HtmlEscape(const std::string& s) {
+  std::string out;
+  for (char c : s) {
+    switch (c) {
+      case '<':
+        out += "&lt;";
+        break;
+      case '>':
+        out += "&gt;";
+        break;
+      case '&':
+        out += "&amp;";
+        break;
+      case '"':
+        out += "&quot;";
+        break;
+      default:
+        out += c;
+    }
+  }
+  return out;
+}
+
+}  // namespace
+
+HttpServer::HttpServer(ServerOptions options, Handlers handlers)
+    : options_(std::move(options)),
+      handlers_(std::move(handlers)),
+      auth_(options_.web.basic_auth_users) {}
+
+HttpServer::~HttpServer() { Stop(); }
+
+Result<int> HttpServer::Bind() {
+  if (options_.web.tls) {
+    std::string error;
+    const TlsConfig tls = *options_.web.tls;
+    auto server = std::make_unique<httplib::SSLServer>(
+        [&](SSL_CTX& ctx) { return SetupTls(ctx, tls, error); });
+    if (!server->is_valid()) {
+      return Error("TLS setup failed: " + (error.empty() ? "invalid configuration" : error));
+    }
+    server_ = std::move(server);
+  } else {
+    server_ = std::make_unique<httplib::Server>();
+  }
+  const int threads = options_.worker_threads;
+  server_->new_task_queue = [threads] { return new httplib::ThreadPool(threads); };
+  server_->set_keep_alive_max_count(100);
+  server_->set_keep_alive_timeout(10);
+  server_->set_read_timeout(10, 0);
+  server_->set_write_timeout(30, 0);
+  server_->set_payload_max_length(64 * 1024);
+  Routes();
+  std::string host = options_.host.empty() ? "0.0.0.0" : options_.host;
+  int port = options_.port;
+  if (port == 0) {
+    port = server_->bind_to_any_port(host);
+    if (port <= 0) return Error("cannot listen on " + host + ":0");
+  } else if (!server_->bind_to_port(host, port)) {
+    return Error("cannot listen on " + host + ":" + std::to_string(port) +
+                 " (in use, or not allowed)");
+  }
+  return port;
+}
+
+void HttpServer::Serve() {
+  if (server_) server_->listen_after_bind();
+}
+
+void HttpServer::Stop() {
+  if (server_) server_->stop();
+}
+
+void HttpServer::Routes() {
+  auto& s = *server_;
+  s.set_pre_routing_handler([this](const httplib::Request& req, httplib::Response& res) {
+    for (const auto& [k, v] : options_.web.headers) res.set_header(k, v);
+    if (auth_.enabled() && !auth_.Check(req.get_header_value("Authorization"))) {
+      res.status = 401;
+      res.set_header("WWW-Authenticate", "Basic realm=\"yunxiao-flow-exporter\"");
+      res.set_content("Unauthorized\n", "text/plain; charset=utf-8");
+      return httplib::Server::HandlerResponse::Handled;
+    }
+    return httplib::Server::HandlerResponse::Unhandled;
+  });
+  s.Get(options_.telemetry_path, [this](const httplib::Request&, httplib::Response& res) {
+    std::string body;
+    try {
+      body = handlers_.metrics();
+    } catch (const std::exception& e) {
+      logging::Error("scrape failed", {{"err", e.what()}});
+      res.status = 500;
+      res.set_content("scrape failed\n", "text/plain; charset=utf-8");
+      return;
+    }
+    res.set_content(std::move(body), std::string(metrics::kContentType));
+  });
+  s.Get("/", [this](const httplib::Request&, httplib::Response& res) {
+    const std::string path = HtmlEscape(options_.telemetry_path);
+    res.set_content("<!DOCTYPE html>\n<html><head><title>Yunxiao Flow Exporter</title></head>"
+                    "<body><h1>Yunxiao Flow Exporter</h1><p>Version " +
+                        HtmlEscape(options_.version) + "</p><ul><li><a href=\"" + path + "\">" +
+                        path +
+                        "</a></li><li><a href=\"/-/healthy\">/-/healthy</a></li>"
+                        "<li><a href=\"/-/ready\">/-/ready</a></li></ul></body></html>\n",
+                    "text/html; charset=utf-8");
+  });
+  s.Get("/-/healthy", [](const httplib::Request&, httplib::Response& res) {
+    res.set_content("Healthy\n", "text/plain; charset=utf-8");
+  });
+  s.Get("/-/ready", [this](const httplib::Request&, httplib::Response& res) {
+    bool ready = handlers_.ready && handlers_.ready();
+    res.status = ready ? 200 : 503;
+    res.set_content(ready ? "Ready\n" : "Not ready\n", "text/plain; charset=utf-8");
+  });
+  auto reload = [this](const httplib::Request&, httplib::Response& res) {
+    if (!handlers_.reload) {
+      res.status = 404;
+      return;
+    }
+    auto r = handlers_.reload();
+    res.status = r.ok() ? 200 : 500;
+    res.set_content(r.ok() ? "config reloaded\n" : "reload failed: " + r.error() + "\n",
+                    "text/plain; charset=utf-8");
+  };
+  s.Post("/-/reload", reload);
+  s.Put("/-/reload", reload);
+  s.set_error_handler([](const httplib::Request&, httplib::Response& res) {
+    if (res.body.empty()) {
+      res.set_content(res.status == 404 ? "Not Found\n" : "Error\n", "text/plain; charset=utf-8");
+    }
+  });
+  s.set_exception_handler(
+      [](const httplib::Request&, httplib::Response& res, std::exception_ptr) {
+        res.status = 500;
+        res.set_content("internal error\n", "text/plain; charset=utf-8");
+      });
+}
+
+}  // namespace yfe::http

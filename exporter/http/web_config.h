@@ -1,0 +1,60 @@
+// The Prometheus exporter-toolkit web configuration file (--web.config.file): TLS for the
+// exporter's own endpoints and HTTP basic auth with bcrypt-hashed passwords.
+//
+//   tls_server_config:
+//     cert_file: server.crt
+//     key_file: server.key
+//     client_auth_type: RequireAndVerifyClientCert
+//     client_ca_file: ca.crt
+//     min_version: TLS12
+//   basic_auth_users:
+//     prometheus: $2y$10$...
+#pragma once
+
+#include <map>
+#include <mutex>
+#include <optional>
+#include <set>
+#include <string>
+
+#include "util/result.h"
+
+namespace yfe::http {
+
+struct TlsConfig {
+  std::string cert_file;
+  std::string key_file;
+  std::string client_auth_type = "NoClientCert";
+  std::string client_ca_file;
+  std::string min_version = "TLS12";
+  std::string max_version;
+};
+
+struct WebConfig {
+  std::optional<TlsConfig> tls;
+  std::map<std::string, std::string> basic_auth_users;  // user -> bcrypt hash
+  std::map<std::string, std::string> headers;           // extra response headers
+};
+
+Result<WebConfig> ParseWebConfig(const std::string& yaml, const std::string& source);
+Result<WebConfig> LoadWebConfig(const std::string& path);
+
+// Checks an Authorization header against basic_auth_users. bcrypt is slow on purpose,
+// so successful checks are remembered (by a SHA-256 of the credentials) and repeated
+// scrapes cost microseconds. Unknown users cost the same as known ones. Thread-safe.
+class BasicAuth {
+ public:
+  explicit BasicAuth(std::map<std::string, std::string> users) : users_(std::move(users)) {}
+  bool enabled() const { return !users_.empty(); }
+  bool Check(const std::string& authorization_header);
+
+ private:
+  std::map<std::string, std::string> users_;
+  std::mutex mu_;
+  std::set<std::string> verified_;  // SHA-256 of "user:password:hash"
+};
+
+// Base64 decoding for the Authorization header (exposed for tests).
+std::optional<std::string> DecodeBase64(const std::string& in);
+
+}  // namespace yfe::http

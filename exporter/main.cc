@@ -1,0 +1,145 @@
+// yunxiao-flow-exporter: flags → config → App (API client, collector) → HTTP server.
+#include <curl/curl.h>
+#include <signal.h>
+
+#include <cstdio>
+#include <cstdlib>
+#include <iostream>
+#include <thread>
+
+#include "app/app.h"
+#include "config/config.h"
+#include "config/flags.h"
+#include "http/server.h"
+#include "util/log.h"
+
+namespace {
+
+using namespace yfe;
+
+int CheckConfig(const config::Flags& flags) {
+  config::ConfigLoad load = config::LoadConfigFile(flags.config_file);
+  for (const auto& w : load.warnings) std::cout << "warning: " << w << "\n";
+  for (const auto& e : load.errors) std::cout << "error: " << e << "\n";
+  if (load.ok()) {
+    std::string err;
+    if (!config::ResolveToken(load.config.api, std::getenv("YUNXIAO_TOKEN"), &err)) {
+      std::cout << "error: " << err << "\n";
+      return 1;
+    }
+    if (!flags.web_config_file.empty()) {
+      auto web = http::LoadWebConfig(flags.web_config_file);
+      if (!web.ok()) {
+        std::cout << "error: " << web.error() << "\n";
+        return 1;
+      }
+    }
+    std::cout << flags.config_file << ": OK (" << load.config.pipelines.size()
+              << " pipelines configured" << (load.config.discovery.enabled ? ", discovery on" : "")
+              << ")\n";
+    return 0;
+  }
+  std::cout << flags.config_file << ": " << load.errors.size() << " problem"
+            << (load.errors.size() == 1 ? "" : "s") << " found\n";
+  return 1;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  std::vector<std::string> args(argv + 1, argv + argc);
+  auto parsed = config::ParseFlags(args);
+  if (!parsed.ok()) {
+    std::cerr << "yunxiao-flow-exporter: " << parsed.error() << "\n";
+    return 2;
+  }
+  const config::Flags flags = *parsed;
+  if (flags.help) {
+    std::cout << config::Usage();
+    return 0;
+  }
+  if (flags.version) {
+    std::cout << "yunxiao-flow-exporter, version " << app::App::Version() << " (revision "
+              << app::App::Revision() << ")\n";
+    return 0;
+  }
+  if (flags.config_check) return CheckConfig(flags);
+
+  logging::Configure(flags.log_level, flags.log_format);
+
+  // Signals are taken by one thread with sigwait; block them before any thread starts.
+  sigset_t signals;
+  sigemptyset(&signals);
+  sigaddset(&signals, SIGTERM);
+  sigaddset(&signals, SIGINT);
+  sigaddset(&signals, SIGHUP);
+  pthread_sigmask(SIG_BLOCK, &signals, nullptr);
+  signal(SIGPIPE, SIG_IGN);
+
+  if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK) {
+    logging::Error("cannot initialise libcurl");
+    return 1;
+  }
+
+  http::WebConfig web;
+  if (!flags.web_config_file.empty()) {
+    auto loaded = http::LoadWebConfig(flags.web_config_file);
+    if (!loaded.ok()) {
+      logging::Error("invalid web config", {{"err", loaded.error()}});
+      return 1;
+    }
+    web = *loaded;
+  }
+
+  app::App app(flags);
+  logging::Info("starting yunxiao-flow-exporter",
+                {{"version", app::App::Version()}, {"revision", app::App::Revision()}});
+  if (auto loaded = app.Load(); !loaded.ok()) return 1;
+
+  auto listen = config::ParseListenAddress(flags.listen_address);
+  http::ServerOptions options;
+  options.host = listen->host;
+  options.port = listen->port;
+  options.telemetry_path = flags.telemetry_path;
+  options.version = app::App::Version();
+  options.web = web;
+  const bool tls = web.tls.has_value();
+  http::Handlers handlers;
+  handlers.metrics = [&app] { return app.Scrape(); };
+  handlers.ready = [&app] { return app.Ready(); };
+  handlers.reload = [&app] { return app.Load(); };
+  http::HttpServer server(options, handlers);
+  auto port = server.Bind();
+  if (!port.ok()) {
+    logging::Error("cannot start the HTTP server", {{"err", port.error()}});
+    return 1;
+  }
+  logging::Info("listening", {{"address", (listen->host.empty() ? std::string("0.0.0.0")
+                                                                : listen->host) +
+                                              ":" + std::to_string(*port)},
+                              {"telemetry_path", flags.telemetry_path},
+                              {"tls", tls ? "true" : "false"},
+                              {"basic_auth", web.basic_auth_users.empty() ? "false" : "true"}});
+
+  std::thread signal_thread([&] {
+    while (true) {
+      int sig = 0;
+      if (sigwait(&signals, &sig) != 0) continue;
+      if (sig == SIGHUP) {
+        logging::Info("SIGHUP: reloading the configuration");
+        (void)app.Load();
+        continue;
+      }
+      logging::Info("shutting down", {{"signal", sig == SIGTERM ? "SIGTERM" : "SIGINT"}});
+      server.Stop();
+      return;
+    }
+  });
+  server.Serve();
+  // Serve() also returns if the server fails; make sure the signal thread ends.
+  pthread_kill(signal_thread.native_handle(), SIGTERM);
+  signal_thread.join();
+  curl_global_cleanup();
+  logging::Info("stopped");
+  return 0;
+}

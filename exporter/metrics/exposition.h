@@ -1,0 +1,36 @@
+// Writing the Prometheus text exposition format (version 0.0.4) into strings.
+// Pure functions; label values must already be valid UTF-8 (model::SanitizeLabel).
+//
+//   std::string out;
+//   AppendHeader(out, def);                       // # HELP / # TYPE
+//   std::string prefix = LabelPrefix({{"pipeline_id", "1"}});
+//   AppendSample(out, def.name, prefix, {{"status", "FAIL"}}, 1);
+#pragma once
+
+#include <initializer_list>
+#include <string>
+#include <string_view>
+#include <utility>
+
+#include "metrics/catalog.h"
+
+namespace yfe::metrics {
+
+using Label = std::pair<std::string_view, std::string_view>;
+
+inline constexpr std::string_view kContentType = "text/plain; version=0.0.4; charset=utf-8";
+
+void AppendEscapedLabelValue(std::string& out, std::string_view value);
+void AppendValue(std::string& out, double value);
+void AppendHeader(std::string& out, const MetricDef& def);
+
+// The opening of a label set, `{a="x",b="y"`, shared by many samples.
+std::string LabelPrefix(std::initializer_list<Label> labels);
+// prefix followed by more labels; prefix may be empty.
+std::string ExtendPrefix(std::string_view prefix, std::initializer_list<Label> labels);
+
+// Appends `name{<prefix>,k="v"...} value\n`. prefix may be empty.
+void AppendSample(std::string& out, std::string_view name, std::string_view prefix,
+                  std::initializer_list<Label> labels, double value);
+
+}  // namespace yfe::metrics

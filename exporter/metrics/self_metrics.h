@@ -1,0 +1,48 @@
+// The exporter's own metrics about its work (API requests, cache, rate limiting), kept in
+// a prometheus-cpp registry. Thread-safe: prometheus-cpp metrics are atomic and Family::Add
+// locks. Names and help come from the catalog.
+#pragma once
+
+#include <prometheus/counter.h>
+#include <prometheus/family.h>
+#include <prometheus/gauge.h>
+#include <prometheus/histogram.h>
+#include <prometheus/registry.h>
+
+#include <memory>
+#include <string>
+#include <string_view>
+
+namespace yfe::metrics {
+
+class SelfMetrics {
+ public:
+  SelfMetrics();
+
+  // Counts one finished request: code is the HTTP status or "error".
+  void ObserveRequest(std::string_view endpoint, std::string_view code, double seconds);
+  void CountRateLimited() { rate_limited_.Increment(); }
+  void CountCache(bool hit) { (hit ? cache_hit_ : cache_miss_).Increment(); }
+  void CountDecodeError(std::string_view endpoint);
+  void SetInFlight(double n) { in_flight_.Set(n); }
+  void SetQueued(double n) { queued_.Set(n); }
+
+  // The registry's text exposition.
+  std::string Render() const;
+
+  double RateLimitedTotal() const { return rate_limited_.Value(); }
+
+ private:
+  std::shared_ptr<prometheus::Registry> registry_;
+  prometheus::Family<prometheus::Counter>& requests_;
+  prometheus::Family<prometheus::Histogram>& durations_;
+  prometheus::Family<prometheus::Counter>& decode_errors_;
+  prometheus::Family<prometheus::Counter>& cache_;
+  prometheus::Counter& rate_limited_;
+  prometheus::Counter& cache_hit_;
+  prometheus::Counter& cache_miss_;
+  prometheus::Gauge& in_flight_;
+  prometheus::Gauge& queued_;
+};
+
+}  // namespace yfe::metrics

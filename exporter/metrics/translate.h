@@ -1,0 +1,48 @@
+// Translation of a decoded pipeline run into exposition samples. Pure: the same run and
+// options always give the same text, so the result can be cached until the run changes.
+//
+//   RunFragments f = RenderRun({"123", "backend"}, run, options);
+//   // f.text[kRunStatus] holds the yunxiao_flow_latest_run_status samples of this pipeline.
+#pragma once
+
+#include <array>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "metrics/catalog.h"
+#include "model/pipeline_run.h"
+
+namespace yfe::metrics {
+
+struct RenderOptions {
+  bool stages = true;
+  bool jobs = true;
+  bool sparse_status = true;
+};
+
+struct PipelineLabels {
+  std::string_view id;
+  std::string_view name;
+};
+
+struct RunFragments {
+  // Sample lines (no HELP/TYPE) for each run metric, in catalog order.
+  std::array<std::string, kRunMetricCount> text;
+  // Problems in the data that were worked around (e.g. a duplicate stage dropped).
+  std::vector<std::string> warnings;
+
+  size_t Bytes() const;
+};
+
+// `{pipeline_id="..",pipeline_name=".."`: the label prefix of every per-pipeline series.
+std::string PipelinePrefix(PipelineLabels p);
+
+RunFragments RenderRun(PipelineLabels pipeline, const model::PipelineRun& run,
+                       const RenderOptions& options);
+
+// End of a finished run in ms: the latest stage or job end time, else updateTime; 0 when
+// the run is unfinished or no end is known.
+int64_t RunEndMs(const model::PipelineRun& run);
+
+}  // namespace yfe::metrics

@@ -1,0 +1,278 @@
+#include "model/decode.h"
+
+#include <rapidjson/document.h>
+#include <rapidjson/error/en.h>
+
+#include <charconv>
+#include <cmath>
+#include <limits>
+
+namespace yfe::model {
+namespace {
+
+using rapidjson::Value;
+
+// Times outside (0, year 2200] are treated as absent: they cannot be real.
+constexpr int64_t kMaxTimeMs = 7'258'118'400'000;
+constexpr unsigned kParseFlags = rapidjson::kParseIterativeFlag;  // no recursion: deep nesting is safe
+
+const Value* Member(const Value& obj, const char* name) {
+  if (!obj.IsObject()) return nullptr;
+  auto it = obj.FindMember(name);
+  if (it == obj.MemberEnd() || it->value.IsNull()) return nullptr;
+  return &it->value;
+}
+
+std::optional<int64_t> AsInt(const Value* v) {
+  if (!v) return std::nullopt;
+  if (v->IsInt64()) return v->GetInt64();
+  if (v->IsUint64()) return std::nullopt;  // larger than int64: not an id or time we can use
+  if (v->IsDouble()) {
+    double d = v->GetDouble();
+    if (!std::isfinite(d) || d < -9.0e15 || d > 9.0e15) return std::nullopt;
+    return static_cast<int64_t>(d);
+  }
+  if (v->IsString()) {
+    std::string_view s(v->GetString(), v->GetStringLength());
+    int64_t out = 0;
+    auto [ptr, ec] = std::from_chars(s.data(), s.data() + s.size(), out);
+    if (ec == std::errc() && ptr == s.data() + s.size() && !s.empty()) return out;
+  }
+  return std::nullopt;
+}
+
+int64_t AsTime(const Value* v) {
+  auto t = AsInt(v);
+  if (!t || *t <= 0 || *t > kMaxTimeMs) return 0;
+  return *t;
+}
+
+std::string AsString(const Value* v) {
+  if (!v) return {};
+  if (v->IsString()) return SanitizeLabel(std::string_view(v->GetString(), v->GetStringLength()));
+  if (v->IsInt64()) return std::to_string(v->GetInt64());
+  if (v->IsUint64()) return std::to_string(v->GetUint64());
+  return {};
+}
+
+std::string AsStatus(const Value* v) {
+  std::string s = AsString(v);
+  for (char& c : s) {
+    if (c >= 'a' && c <= 'z') c = static_cast<char>(c - 'a' + 'A');
+  }
+  return s;
+}
+
+Job DecodeJob(const Value& v) {
+  Job job;
+  job.sign = AsString(Member(v, "jobSign"));
+  job.name = AsString(Member(v, "name"));
+  job.status = AsStatus(Member(v, "status"));
+  job.start_ms = AsTime(Member(v, "startTime"));
+  job.end_ms = AsTime(Member(v, "endTime"));
+  return job;
+}
+
+Stage DecodeStage(const Value& v) {
+  Stage stage;
+  stage.index = AsString(Member(v, "index"));
+  stage.name = AsString(Member(v, "name"));
+  const Value* info = Member(v, "stageInfo");
+  if (info && info->IsObject()) {
+    if (stage.name.empty()) stage.name = AsString(Member(*info, "name"));
+    stage.status = AsStatus(Member(*info, "status"));
+    stage.start_ms = AsTime(Member(*info, "startTime"));
+    stage.end_ms = AsTime(Member(*info, "endTime"));
+    const Value* jobs = Member(*info, "jobs");
+    if (jobs && jobs->IsArray()) {
+      for (const Value& j : jobs->GetArray()) {
+        if (stage.jobs.size() >= kMaxJobsPerStage) break;
+        if (j.IsObject()) stage.jobs.push_back(DecodeJob(j));
+      }
+    }
+  }
+  return stage;
+}
+
+Source DecodeSource(const Value& v) {
+  Source src;
+  src.name = AsString(Member(v, "name"));
+  src.type = AsString(Member(v, "type"));
+  const Value* data = Member(v, "data");
+  if (data && data->IsObject()) {
+    const Value* repo = Member(*data, "repo");
+    if (repo && repo->IsString()) {
+      src.repo = SanitizeLabel(StripRepoCredentials(repo->GetString()));
+    }
+    src.branch = AsString(Member(*data, "branch"));
+  }
+  return src;
+}
+
+Result<const Value*> ParseInto(rapidjson::Document& doc, std::string_view body) {
+  doc.Parse<kParseFlags>(body.data(), body.size());
+  if (doc.HasParseError()) {
+    return Error(std::string("invalid JSON at offset ") + std::to_string(doc.GetErrorOffset()) +
+                 ": " + rapidjson::GetParseError_En(doc.GetParseError()));
+  }
+  return static_cast<const Value*>(&doc);
+}
+
+const char* KindName(const Value& v) {
+  if (v.IsArray()) return "an array";
+  if (v.IsString()) return "a string";
+  if (v.IsNumber()) return "a number";
+  if (v.IsBool()) return "a boolean";
+  if (v.IsNull()) return "null";
+  return "an object";
+}
+
+}  // namespace
+
+Result<PipelineRun> DecodePipelineRun(std::string_view body) {
+  rapidjson::Document doc;
+  auto parsed = ParseInto(doc, body);
+  if (!parsed.ok()) return Error(parsed.error());
+  const Value& root = doc;
+  if (!root.IsObject()) {
+    return Error(std::string("pipeline run: expected a JSON object, got ") + KindName(root));
+  }
+  PipelineRun run;
+  run.status = AsStatus(Member(root, "status"));
+  run.run_id = AsInt(Member(root, "pipelineRunId"));
+  if (run.status.empty()) {
+    return Error("pipeline run: no \"status\" field (is this a run object?)");
+  }
+  run.trigger_mode = AsInt(Member(root, "triggerMode"));
+  run.create_ms = AsTime(Member(root, "createTime"));
+  run.update_ms = AsTime(Member(root, "updateTime"));
+  run.pipeline_type = AsString(Member(root, "pipelineType"));
+  if (const Value* sources = Member(root, "sources"); sources && sources->IsArray()) {
+    for (const Value& s : sources->GetArray()) {
+      if (run.sources.size() >= kMaxSources) break;
+      if (s.IsObject()) run.sources.push_back(DecodeSource(s));
+    }
+  }
+  if (const Value* stages = Member(root, "stages"); stages && stages->IsArray()) {
+    for (const Value& s : stages->GetArray()) {
+      if (run.stages.size() >= kMaxStages) break;
+      if (s.IsObject()) run.stages.push_back(DecodeStage(s));
+    }
+  }
+  return run;
+}
+
+Result<std::vector<Pipeline>> DecodePipelineList(std::string_view body) {
+  rapidjson::Document doc;
+  auto parsed = ParseInto(doc, body);
+  if (!parsed.ok()) return Error(parsed.error());
+  const Value* list = &doc;
+  // Tolerate an envelope such as {"data": [...]} or {"pipelines": [...]}.
+  if (doc.IsObject()) {
+    for (const char* key : {"data", "pipelines", "result"}) {
+      if (const Value* inner = Member(doc, key); inner && inner->IsArray()) list = inner;
+    }
+  }
+  if (!list->IsArray()) {
+    return Error(std::string("pipeline list: expected a JSON array, got ") + KindName(*list));
+  }
+  std::vector<Pipeline> out;
+  for (const Value& item : list->GetArray()) {
+    if (!item.IsObject()) continue;
+    Pipeline p;
+    p.id = AsString(Member(item, "id"));
+    if (p.id.empty()) p.id = AsString(Member(item, "pipelineId"));
+    p.name = AsString(Member(item, "name"));
+    if (p.name.empty()) p.name = AsString(Member(item, "pipelineName"));
+    p.group_id = AsInt(Member(item, "groupId"));
+    if (!p.id.empty()) out.push_back(std::move(p));
+  }
+  return out;
+}
+
+Result<Pipeline> DecodePipeline(std::string_view body, std::string_view id) {
+  rapidjson::Document doc;
+  auto parsed = ParseInto(doc, body);
+  if (!parsed.ok()) return Error(parsed.error());
+  if (!doc.IsObject()) {
+    return Error(std::string("pipeline: expected a JSON object, got ") + KindName(doc));
+  }
+  Pipeline p;
+  p.id = std::string(id);
+  p.name = AsString(Member(doc, "name"));
+  if (p.name.empty()) p.name = AsString(Member(doc, "pipelineName"));
+  p.group_id = AsInt(Member(doc, "groupId"));
+  if (p.name.empty()) return Error("pipeline: no \"name\" field");
+  return p;
+}
+
+ApiError DecodeApiError(std::string_view body) {
+  ApiError err;
+  rapidjson::Document doc;
+  doc.Parse<kParseFlags>(body.data(), body.size());
+  if (doc.HasParseError() || !doc.IsObject()) return err;
+  err.code = SanitizeLabel(AsString(Member(doc, "errorCode")), 64);
+  err.message = SanitizeLabel(AsString(Member(doc, "errorMessage")), 200);
+  err.request_id = SanitizeLabel(AsString(Member(doc, "requestId")), 64);
+  return err;
+}
+
+std::string StripRepoCredentials(std::string_view repo) {
+  std::string out(repo);
+  // Query and fragment may carry tokens (?private_token=...).
+  if (auto q = out.find_first_of("?#"); q != std::string::npos) out.erase(q);
+  auto scheme = out.find("://");
+  if (scheme == std::string::npos) return out;  // scp-like user@host:path has no password
+  size_t host_start = scheme + 3;
+  size_t path_start = out.find('/', host_start);
+  size_t authority_end = path_start == std::string::npos ? out.size() : path_start;
+  size_t at = out.rfind('@', authority_end == 0 ? 0 : authority_end - 1);
+  if (at != std::string::npos && at >= host_start && at < authority_end) {
+    out.erase(host_start, at + 1 - host_start);
+  }
+  return out;
+}
+
+std::string SanitizeLabel(std::string_view s, size_t max_bytes) {
+  std::string out;
+  out.reserve(std::min(s.size(), max_bytes));
+  size_t i = 0;
+  while (i < s.size()) {
+    unsigned char c = static_cast<unsigned char>(s[i]);
+    size_t len = 0;
+    uint32_t cp = 0;
+    if (c < 0x80) {
+      len = 1;
+      cp = c;
+    } else if ((c & 0xE0) == 0xC0) {
+      len = 2;
+      cp = c & 0x1F;
+    } else if ((c & 0xF0) == 0xE0) {
+      len = 3;
+      cp = c & 0x0F;
+    } else if ((c & 0xF8) == 0xF0) {
+      len = 4;
+      cp = c & 0x07;
+    }
+    bool valid = len > 0 && i + len <= s.size();
+    for (size_t k = 1; valid && k < len; ++k) {
+      unsigned char cc = static_cast<unsigned char>(s[i + k]);
+      if ((cc & 0xC0) != 0x80) valid = false;
+      cp = (cp << 6) | (cc & 0x3F);
+    }
+    // Reject overlong forms, surrogates and values past U+10FFFF.
+    if (valid && ((len == 2 && cp < 0x80) || (len == 3 && cp < 0x800) ||
+                  (len == 4 && (cp < 0x10000 || cp > 0x10FFFF)) ||
+                  (cp >= 0xD800 && cp <= 0xDFFF))) {
+      valid = false;
+    }
+    std::string_view piece = valid ? s.substr(i, len) : std::string_view("\xEF\xBF\xBD");
+    if (!valid) len = 1;
+    if (out.size() + piece.size() > max_bytes) break;
+    out.append(piece);
+    i += len;
+  }
+  return out;
+}
+
+}  // namespace yfe::model

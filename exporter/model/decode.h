@@ -1,0 +1,42 @@
+// Pure decoding of Flow API response bodies into the model. No I/O, no exceptions.
+// Tolerant where the API is loose (ids or times as strings or floats, missing or null
+// fields), strict where a body is not what it claims to be (not JSON, not an object).
+//
+//   Result<PipelineRun> run = DecodePipelineRun(body);
+//   if (!run.ok()) log(run.error());
+#pragma once
+
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "model/pipeline_run.h"
+#include "util/result.h"
+
+namespace yfe::model {
+
+// Upper bounds that keep a hostile body from costing unbounded memory in the output.
+inline constexpr size_t kMaxStages = 200;
+inline constexpr size_t kMaxJobsPerStage = 200;
+inline constexpr size_t kMaxSources = 20;
+inline constexpr size_t kMaxLabelBytes = 256;
+
+Result<PipelineRun> DecodePipelineRun(std::string_view body);
+
+// ListPipelines: a bare array; items carry id/name (real) or pipelineId/pipelineName (docs).
+Result<std::vector<Pipeline>> DecodePipelineList(std::string_view body);
+
+// GetPipeline: an object with `name`.
+Result<Pipeline> DecodePipeline(std::string_view body, std::string_view id);
+
+// Best effort: the error body's fields, empty when the body is not one.
+ApiError DecodeApiError(std::string_view body);
+
+// Removes credentials from a repository URL: the user:password@ part, query and fragment.
+std::string StripRepoCredentials(std::string_view repo);
+
+// Makes a string safe as a label value: valid UTF-8 (invalid bytes become U+FFFD) and
+// at most max_bytes long (cut at a character boundary).
+std::string SanitizeLabel(std::string_view s, size_t max_bytes = kMaxLabelBytes);
+
+}  // namespace yfe::model

@@ -1,0 +1,175 @@
+#include "util/log.h"
+
+#include <atomic>
+#include <chrono>
+#include <cstdio>
+#include <ctime>
+#include <mutex>
+#include <vector>
+
+namespace yfe::logging {
+namespace {
+
+std::atomic<int> g_level{static_cast<int>(Level::kInfo)};
+std::atomic<int> g_format{static_cast<int>(Format::kLogfmt)};
+std::mutex g_mu;  // guards g_secrets and serializes writes
+std::vector<std::string> g_secrets;
+
+const char* LevelName(Level l) {
+  switch (l) {
+    case Level::kDebug:
+      return "debug";
+    case Level::kInfo:
+      return "info";
+    case Level::kWarn:
+      return "warn";
+    case Level::kError:
+      return "error";
+  }
+  return "info";
+}
+
+bool NeedsQuotes(std::string_view v) {
+  if (v.empty()) return true;
+  for (unsigned char c : v) {
+    if (c <= ' ' || c == '"' || c == '=' || c == '\\' || c >= 0x7f) return true;
+  }
+  return false;
+}
+
+void AppendEscaped(std::string& out, std::string_view v) {
+  for (unsigned char c : v) {
+    switch (c) {
+      case '"':
+        out += "\\\"";
+        break;
+      case '\\':
+        out += "\\\\";
+        break;
+      case '\n':
+        out += "\\n";
+        break;
+      case '\r':
+        out += "\\r";
+        break;
+      case '\t':
+        out += "\\t";
+        break;
+      default:
+        if (c < 0x20) {
+          char buf[8];
+          std::snprintf(buf, sizeof buf, "\\u%04x", c);
+          out += buf;
+        } else {
+          out += static_cast<char>(c);
+        }
+    }
+  }
+}
+
+void AppendLogfmt(std::string& out, std::string_view k, std::string_view v) {
+  if (!out.empty()) out += ' ';
+  out += k;
+  out += '=';
+  if (NeedsQuotes(v)) {
+    out += '"';
+    AppendEscaped(out, v);
+    out += '"';
+  } else {
+    out += v;
+  }
+}
+
+void AppendJson(std::string& out, std::string_view k, std::string_view v) {
+  out += out.size() > 1 ? ",\"" : "\"";
+  AppendEscaped(out, k);
+  out += "\":\"";
+  AppendEscaped(out, v);
+  out += '"';
+}
+
+std::string Timestamp() {
+  auto now = std::chrono::system_clock::now();
+  auto secs = std::chrono::system_clock::to_time_t(now);
+  auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(now.time_since_epoch()) % 1000;
+  std::tm tm{};
+  gmtime_r(&secs, &tm);
+  char buf[96];
+  std::snprintf(buf, sizeof buf, "%04d-%02d-%02dT%02d:%02d:%02d.%03dZ", tm.tm_year + 1900,
+                tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec,
+                static_cast<int>(ms.count()));
+  return buf;
+}
+
+void Redact(std::string& line) {
+  for (const std::string& s : g_secrets) {
+    for (size_t pos = line.find(s); pos != std::string::npos; pos = line.find(s, pos)) {
+      line.replace(pos, s.size(), "<redacted>");
+    }
+  }
+}
+
+}  // namespace
+
+Result<Level> ParseLevel(std::string_view text) {
+  if (text == "debug") return Level::kDebug;
+  if (text == "info") return Level::kInfo;
+  if (text == "warn") return Level::kWarn;
+  if (text == "error") return Level::kError;
+  return yfe::Error("invalid log level \"" + std::string(text) + "\": use debug, info, warn or error");
+}
+
+Result<Format> ParseFormat(std::string_view text) {
+  if (text == "logfmt") return Format::kLogfmt;
+  if (text == "json") return Format::kJson;
+  return yfe::Error("invalid log format \"" + std::string(text) + "\": use logfmt or json");
+}
+
+void Configure(Level level, Format format) {
+  g_level = static_cast<int>(level);
+  g_format = static_cast<int>(format);
+}
+
+bool Enabled(Level level) { return static_cast<int>(level) >= g_level.load(); }
+
+void RegisterSecret(const std::string& secret) {
+  if (secret.size() < 4) return;
+  std::lock_guard lock(g_mu);
+  for (const auto& s : g_secrets) {
+    if (s == secret) return;
+  }
+  g_secrets.push_back(secret);
+}
+
+std::string FormatLine(Format format, Level level, std::string_view ts, std::string_view msg,
+                       std::initializer_list<Field> fields) {
+  std::string line;
+  line.reserve(128);
+  if (format == Format::kJson) {
+    line += '{';
+    AppendJson(line, "ts", ts);
+    AppendJson(line, "level", LevelName(level));
+    AppendJson(line, "msg", msg);
+    for (const auto& [k, v] : fields) AppendJson(line, k, v);
+    line += '}';
+  } else {
+    AppendLogfmt(line, "ts", ts);
+    AppendLogfmt(line, "level", LevelName(level));
+    AppendLogfmt(line, "msg", msg);
+    for (const auto& [k, v] : fields) AppendLogfmt(line, k, v);
+  }
+  line += '\n';
+  return line;
+}
+
+void Write(Level level, std::string_view msg, std::initializer_list<Field> fields) {
+  if (!Enabled(level)) return;
+  std::string line =
+      FormatLine(static_cast<Format>(g_format.load()), level, Timestamp(), msg, fields);
+  std::lock_guard lock(g_mu);
+  Redact(line);
+  std::fwrite(line.data(), 1, line.size(), stderr);
+  std::fflush(stderr);
+}
+
+}  // namespace yfe::logging

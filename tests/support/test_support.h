@@ -1,0 +1,93 @@
+// Helpers for tests that run real processes over real HTTP on 127.0.0.1.
+//
+//   TempDir dir;
+//   Process sim({YFE_SIMULATOR_BIN, "--web.listen-address=127.0.0.1:0"});
+//   int port = sim.WaitForPort("listening on 127.0.0.1:");
+//   HttpResult r = HttpGet("127.0.0.1", port, "/-/healthy");
+#pragma once
+
+#include <sys/types.h>
+
+#include <chrono>
+#include <functional>
+#include <map>
+#include <string>
+#include <vector>
+
+namespace yfe::testing {
+
+// A directory removed (recursively) when the object dies.
+class TempDir {
+ public:
+  TempDir();
+  ~TempDir();
+  const std::string& path() const { return path_; }
+  std::string Write(const std::string& name, const std::string& content) const;
+
+ private:
+  std::string path_;
+};
+
+// A child process with stdout and stderr captured to files. Killed (SIGTERM, then SIGKILL)
+// when the object dies.
+class Process {
+ public:
+  explicit Process(std::vector<std::string> argv, std::map<std::string, std::string> env = {});
+  ~Process();
+  Process(const Process&) = delete;
+  Process& operator=(const Process&) = delete;
+
+  pid_t pid() const { return pid_; }
+  std::string Stdout() const;
+  std::string Stderr() const;
+  // Waits until the output (stdout + stderr) contains `marker` followed by a port number.
+  int WaitForPort(const std::string& marker,
+                  std::chrono::milliseconds timeout = std::chrono::seconds(20));
+  bool WaitForOutput(const std::string& text,
+                     std::chrono::milliseconds timeout = std::chrono::seconds(10));
+  // Sends a signal and waits for exit; returns the exit status (or -signal).
+  int Stop(int signal = 15, std::chrono::milliseconds timeout = std::chrono::seconds(10));
+  void Signal(int signal);
+  bool Running();
+  int Wait(std::chrono::milliseconds timeout);  // exit code, -signal, or -1000 on timeout
+
+ private:
+  pid_t pid_ = -1;
+  int status_ = 0;
+  bool exited_ = false;
+  std::string out_path_, err_path_;
+  std::string dir_;
+};
+
+struct HttpResult {
+  int status = 0;  // 0: no response
+  std::string body;
+  std::map<std::string, std::string> headers;
+  std::string error;
+};
+
+HttpResult HttpGet(const std::string& host, int port, const std::string& path,
+                   const std::map<std::string, std::string>& headers = {});
+HttpResult HttpPost(const std::string& host, int port, const std::string& path,
+                    const std::string& body, const std::map<std::string, std::string>& headers = {});
+HttpResult HttpPut(const std::string& host, int port, const std::string& path,
+                   const std::string& body);
+
+// Polls `check` until it is true or the timeout passes.
+bool Eventually(const std::function<bool()>& check,
+                std::chrono::milliseconds timeout = std::chrono::seconds(15),
+                std::chrono::milliseconds every = std::chrono::milliseconds(50));
+
+std::string ReadFile(const std::string& path);
+std::string Fixture(const std::string& relative);  // tests/fixtures/<relative>
+
+// Lines of an exposition that start with `name` followed by '{' or ' '.
+std::vector<std::string> Samples(const std::string& exposition, const std::string& name);
+// The value of the sample whose line contains every given fragment; NaN if none.
+double Value(const std::string& exposition, const std::string& name,
+             const std::vector<std::string>& fragments = {});
+
+// Runs a command line through /bin/sh, returns exit code; output captured into *output.
+int RunCommand(const std::string& command, std::string* output);
+
+}  // namespace yfe::testing

@@ -1,0 +1,189 @@
+#include "config/config.h"
+
+#include <gtest/gtest.h>
+
+#include "config/flags.h"
+#include "support/test_support.h"
+#include "util/duration.h"
+
+namespace yfe::config {
+namespace {
+
+bool HasError(const ConfigLoad& l, const std::string& fragment) {
+  for (const auto& e : l.errors) {
+    if (e.find(fragment) != std::string::npos) return true;
+  }
+  return false;
+}
+
+TEST(ParseConfig, FullExample) {
+  auto l = ParseConfig(R"(
+api:
+  endpoint: https://openapi-rdc.aliyuncs.com/
+  organization_id: "60d54f3daccf2bbd6659f3ad"
+  token_file: /run/secrets/t
+  timeout: 5s
+  max_concurrency: 16
+collect:
+  stages: true
+  jobs: false
+  sparse_status: false
+  cache_ttl: 1m
+pipelines:
+  - id: "1234567"
+    name: backend-build
+  - id: 7654321
+)",
+                       "c.yaml");
+  ASSERT_TRUE(l.ok()) << l.errors[0];
+  const Config& c = l.config;
+  EXPECT_EQ(c.api.endpoint, "https://openapi-rdc.aliyuncs.com");
+  EXPECT_EQ(c.api.edition, Edition::kCentral);
+  EXPECT_EQ(c.api.PipelinesPrefix(), "/oapi/v1/flow/organizations/60d54f3daccf2bbd6659f3ad");
+  EXPECT_EQ(c.api.timeout, std::chrono::seconds(5));
+  EXPECT_EQ(c.api.max_concurrency, 16);
+  EXPECT_FALSE(c.collect.jobs);
+  EXPECT_FALSE(c.collect.sparse_status);
+  EXPECT_EQ(c.collect.cache_ttl, std::chrono::minutes(1));
+  ASSERT_EQ(c.pipelines.size(), 2u);
+  EXPECT_EQ(c.pipelines[0].name, "backend-build");
+  EXPECT_EQ(c.pipelines[1].id, "7654321");
+  EXPECT_TRUE(c.pipelines[1].name.empty());
+}
+
+TEST(ParseConfig, EditionDefaultsFromTheHost) {
+  auto l = ParseConfig("api: {endpoint: 'https://flow.example.com:8443'}\npipelines: [1]", "c");
+  ASSERT_TRUE(l.ok());
+  EXPECT_EQ(l.config.api.edition, Edition::kRegion);
+  EXPECT_EQ(l.config.api.PipelinesPrefix(), "/oapi/v1/flow");
+}
+
+TEST(ParseConfig, PathPrefixReplacesEverythingBeforePipelines) {
+  auto l = ParseConfig(
+      "api: {endpoint: 'https://x', path_prefix: /oapi/v1/flow/organizations/}\npipelines: [1]",
+      "c");
+  ASSERT_TRUE(l.ok());
+  EXPECT_EQ(l.config.api.PipelinesPrefix(), "/oapi/v1/flow/organizations");
+}
+
+TEST(ParseConfig, ReportsEveryProblemWithItsLine) {
+  auto l = ParseConfig(R"(api:
+  endpoint: ftp://x
+  edition: moon
+  timeout: 10 seconds
+  max_concurrency: 0
+  colour: blue
+collect:
+  stages: maybe
+pipelines:
+  - id: "1"
+  - id: "1"
+  - name: no-id
+  - id: "../etc"
+extra: 1
+)",
+                       "c.yaml");
+  EXPECT_FALSE(l.ok());
+  EXPECT_TRUE(HasError(l, "c.yaml:2: \"api.endpoint\""));
+  EXPECT_TRUE(HasError(l, "c.yaml:3: \"api.edition\""));
+  EXPECT_TRUE(HasError(l, "c.yaml:4: \"api.timeout\""));
+  EXPECT_TRUE(HasError(l, "c.yaml:5: \"api.max_concurrency\""));
+  EXPECT_TRUE(HasError(l, "c.yaml:6: unknown key \"api.colour\""));
+  EXPECT_TRUE(HasError(l, "c.yaml:8: \"collect.stages\""));
+  EXPECT_TRUE(HasError(l, "c.yaml:11: duplicate pipeline id \"1\""));
+  EXPECT_TRUE(HasError(l, "c.yaml:12: \"pipelines[2].id\" is required"));
+  EXPECT_TRUE(HasError(l, "pipelines[3].id\" must be letters"));
+  EXPECT_TRUE(HasError(l, "c.yaml:14: unknown key \"extra\""));
+}
+
+TEST(ParseConfig, CentralNeedsAnOrganization) {
+  auto l = ParseConfig("api: {endpoint: 'https://openapi-rdc.aliyuncs.com'}\npipelines: [1]", "c");
+  EXPECT_TRUE(HasError(l, "api.organization_id\" is required"));
+}
+
+TEST(ParseConfig, NeedsPipelinesOrDiscovery) {
+  EXPECT_TRUE(HasError(ParseConfig("api: {endpoint: 'https://x'}", "c"), "no pipelines"));
+  EXPECT_TRUE(ParseConfig("api: {endpoint: 'https://x'}\ndiscovery: {include: '^a'}", "c").ok());
+  EXPECT_TRUE(HasError(ParseConfig("api: {endpoint: 'https://x'}\ndiscovery: {include: '(('}", "c"),
+                       "not a valid regex"));
+}
+
+TEST(ParseConfig, BrokenYamlAndEmptyFiles) {
+  EXPECT_TRUE(HasError(ParseConfig("api: [", "c"), "invalid YAML"));
+  EXPECT_TRUE(HasError(ParseConfig("", "c"), "empty"));
+  EXPECT_TRUE(HasError(ParseConfig("- 1", "c"), "top level must be a mapping"));
+  EXPECT_TRUE(HasError(ParseConfig("api: 5\npipelines: [1]", "c"), "\"api\" must be a mapping"));
+}
+
+TEST(ParseConfig, LiteralTokenIsWarnedAbout) {
+  auto l = ParseConfig("api: {endpoint: 'https://x', token: pt-abc}\npipelines: [1]", "c");
+  ASSERT_TRUE(l.ok());
+  ASSERT_EQ(l.warnings.size(), 1u);
+  EXPECT_NE(l.warnings[0].find("api.token"), std::string::npos);
+  EXPECT_EQ(l.warnings[0].find("pt-abc"), std::string::npos);
+}
+
+TEST(ResolveToken, FileThenEnvironmentThenLiteral) {
+  testing::TempDir dir;
+  ApiConfig api;
+  api.token = "literal-token";
+  std::string err;
+  EXPECT_EQ(ResolveToken(api, nullptr, &err)->token, "literal-token");
+  EXPECT_EQ(ResolveToken(api, "env-token", &err)->token, "env-token");
+  api.token_file = dir.Write("t", "  file-token \n second line");
+  EXPECT_EQ(ResolveToken(api, "env-token", &err)->token, "file-token");
+  api.token_file = dir.path() + "/missing";
+  EXPECT_FALSE(ResolveToken(api, "env-token", &err));
+  EXPECT_NE(err.find("cannot read"), std::string::npos);
+  api.token_file = dir.Write("empty", "\n");
+  EXPECT_FALSE(ResolveToken(api, nullptr, &err));
+  api.token_file.clear();
+  api.token.clear();
+  EXPECT_FALSE(ResolveToken(api, "", &err));
+  EXPECT_NE(err.find("YUNXIAO_TOKEN"), std::string::npos);
+}
+
+TEST(Duration, GoStyle) {
+  EXPECT_EQ(*ParseDuration("500ms"), std::chrono::milliseconds(500));
+  EXPECT_EQ(*ParseDuration("1m30s"), std::chrono::seconds(90));
+  EXPECT_EQ(*ParseDuration("1.5h"), std::chrono::minutes(90));
+  EXPECT_EQ(*ParseDuration("0"), std::chrono::seconds(0));
+  for (const char* bad : {"", "10", "s", "-1s", "1x", "1e3s", "10 s"}) {
+    EXPECT_FALSE(ParseDuration(bad).ok()) << bad;
+  }
+  EXPECT_EQ(FormatDuration(std::chrono::seconds(90)), "1m30s");
+  EXPECT_EQ(FormatDuration(std::chrono::milliseconds(250)), "250ms");
+}
+
+TEST(Flags, DefaultsAndValues) {
+  auto f = ParseFlags({});
+  ASSERT_TRUE(f.ok());
+  EXPECT_EQ(f->config_file, "config.yaml");
+  EXPECT_EQ(f->listen_address, ":9847");
+  EXPECT_EQ(f->telemetry_path, "/metrics");
+  f = ParseFlags({"--config.file=x.yaml", "--web.listen-address", "127.0.0.1:0",
+                  "--log.level=debug", "--log.format=json", "--config.check",
+                  "--shard.index=1", "--shard.total=3"});
+  ASSERT_TRUE(f.ok()) << f.error();
+  EXPECT_EQ(f->config_file, "x.yaml");
+  EXPECT_EQ(f->listen_address, "127.0.0.1:0");
+  EXPECT_TRUE(f->config_check);
+  EXPECT_EQ(f->shard_index, 1);
+  for (auto bad : std::vector<std::vector<std::string>>{{"--nope"},
+                                                        {"--log.level=loud"},
+                                                        {"--web.listen-address=9847"},
+                                                        {"--shard.index=3", "--shard.total=3"},
+                                                        {"--web.telemetry-path=metrics"},
+                                                        {"positional"}}) {
+    EXPECT_FALSE(ParseFlags(bad).ok()) << bad[0];
+  }
+}
+
+TEST(Flags, ListenAddress) {
+  EXPECT_EQ(ParseListenAddress(":9847")->port, 9847);
+  EXPECT_EQ(ParseListenAddress("[::1]:80")->host, "::1");
+  EXPECT_FALSE(ParseListenAddress("host:99999").ok());
+}
+
+}  // namespace
+}  // namespace yfe::config

@@ -1,0 +1,113 @@
+#include "flowapi/rate_limit.h"
+
+#include <gtest/gtest.h>
+
+#include "collector/shard.h"
+#include "flowapi/client.h"
+
+namespace yfe::flowapi {
+namespace {
+
+using std::chrono::milliseconds;
+using std::chrono::seconds;
+
+TEST(TokenBucket, BurstThenSteadyRate) {
+  FakeClock clock;
+  TokenBucket b(10, 5, clock.Now());
+  for (int i = 0; i < 5; ++i) EXPECT_TRUE(b.TryTake(clock.Now()));
+  EXPECT_FALSE(b.TryTake(clock.Now()));
+  EXPECT_EQ(b.WaitTime(clock.Now()), milliseconds(100));
+  clock.Advance(milliseconds(99));
+  EXPECT_FALSE(b.TryTake(clock.Now()));
+  clock.Advance(milliseconds(1));
+  EXPECT_TRUE(b.TryTake(clock.Now()));
+  clock.Advance(seconds(60));  // refills to the burst, not beyond
+  int taken = 0;
+  while (b.TryTake(clock.Now())) ++taken;
+  EXPECT_EQ(taken, 5);
+}
+
+TEST(TokenBucket, CountOverAnIntervalMatchesTheRate) {
+  FakeClock clock;
+  TokenBucket b(20, 1, clock.Now());
+  int taken = 0;
+  for (int i = 0; i < 10000; ++i) {  // 10 s in 1 ms steps
+    if (b.TryTake(clock.Now())) ++taken;
+    clock.Advance(milliseconds(1));
+  }
+  EXPECT_NEAR(taken, 200, 1);
+}
+
+TEST(Backoff, FullJitterIsBoundedByTheCap) {
+  EXPECT_EQ(BackoffDelay(0, milliseconds(200), seconds(5), 0.0), milliseconds(0));
+  EXPECT_EQ(BackoffDelay(0, milliseconds(200), seconds(5), 1.0), milliseconds(200));
+  EXPECT_EQ(BackoffDelay(3, milliseconds(200), seconds(5), 1.0), milliseconds(1600));
+  EXPECT_EQ(BackoffDelay(30, milliseconds(200), seconds(5), 1.0), seconds(5));
+  EXPECT_EQ(BackoffDelay(2, milliseconds(200), seconds(5), 0.5), milliseconds(400));
+}
+
+TEST(RetryAfter, SecondsAndHttpDates) {
+  auto now = std::chrono::system_clock::from_time_t(784111777);  // Sun, 06 Nov 1994 08:49:37
+  EXPECT_EQ(*ParseRetryAfter("3", now), seconds(3));
+  EXPECT_EQ(*ParseRetryAfter(" 120 ", now), seconds(120));
+  EXPECT_EQ(*ParseRetryAfter("Sun, 06 Nov 1994 08:49:47 GMT", now), seconds(10));
+  EXPECT_EQ(*ParseRetryAfter("Sun, 06 Nov 1994 08:49:00 GMT", now), seconds(0));
+  EXPECT_FALSE(ParseRetryAfter("", now));
+  EXPECT_FALSE(ParseRetryAfter("-1", now));
+  EXPECT_FALSE(ParseRetryAfter("soon", now));
+}
+
+TEST(FlowClientUrls, EachEditionAndPrefix) {
+  metrics::SelfMetrics m;
+  TransportOptions o;
+  Transport t(o, m);
+  config::ApiConfig api;
+  api.endpoint = "https://openapi-rdc.aliyuncs.com";
+  api.organization_id = "org1";
+  EXPECT_EQ(FlowClient(api, t).LatestRunUrl("123"),
+            "https://openapi-rdc.aliyuncs.com/oapi/v1/flow/organizations/org1/pipelines/123/runs/"
+            "latestPipelineRun");
+  api.edition = config::Edition::kRegion;
+  EXPECT_EQ(FlowClient(api, t).PipelineUrl("123"),
+            "https://openapi-rdc.aliyuncs.com/oapi/v1/flow/pipelines/123");
+  api.path_prefix = "/oapi/v1/flow/organizations";
+  EXPECT_EQ(FlowClient(api, t).RunsUrl("1 2", 2, 30),
+            "https://openapi-rdc.aliyuncs.com/oapi/v1/flow/organizations/pipelines/1%202/runs?"
+            "page=2&perPage=30");
+  EXPECT_EQ(FlowClient(api, t).PipelinesUrl(1, 30),
+            "https://openapi-rdc.aliyuncs.com/oapi/v1/flow/organizations/pipelines?page=1&"
+            "perPage=30");
+  t.Stop();
+}
+
+TEST(Classify, ErrorsNameTheApiErrorCodeAndRequestId) {
+  Response r;
+  r.status = 401;
+  r.body = R"({"errorCode":"InvalidTokenError","errorMessage":"bad token","requestId":"abc-1"})";
+  auto a = Classify(r);
+  EXPECT_FALSE(a.ok);
+  EXPECT_NE(a.error.find("HTTP 401 InvalidTokenError: bad token (requestId abc-1)"),
+            std::string::npos);
+  r.status = 500;
+  r.body = "<html>oops</html>";
+  EXPECT_EQ(Classify(r).error, "HTTP 500");
+  r.status = 200;
+  r.body = "{}";
+  EXPECT_TRUE(Classify(r).ok);
+  r.status = 0;
+  r.error = "Couldn't connect to server";
+  EXPECT_EQ(Classify(r).error, "Couldn't connect to server");
+}
+
+TEST(Shard, EveryIdInExactlyOneShard) {
+  for (int i = 0; i < 1000; ++i) {
+    std::string id = std::to_string(1000000 + i);
+    int owners = 0;
+    for (int s = 0; s < 3; ++s) owners += collector::InShard(id, s, 3);
+    EXPECT_EQ(owners, 1);
+  }
+  EXPECT_EQ(collector::StableHash("abc"), 0xe71fa2190541574bull);  // FNV-1a 64: stable forever
+}
+
+}  // namespace
+}  // namespace yfe::flowapi

@@ -1,0 +1,155 @@
+#include "metrics/translate.h"
+
+#include <gtest/gtest.h>
+
+#include <cmath>
+
+#include "metrics/exposition.h"
+#include "model/decode.h"
+#include "support/test_support.h"
+
+namespace yfe::metrics {
+namespace {
+
+using testing::Samples;
+using testing::Value;
+
+std::string All(const RunFragments& f) {
+  std::string out;
+  for (const auto& t : f.text) out += t;
+  return out;
+}
+
+model::PipelineRun Load(const std::string& fixture) {
+  auto run = model::DecodePipelineRun(testing::Fixture(fixture));
+  EXPECT_TRUE(run.ok());
+  return *run;
+}
+
+TEST(RenderRun, RunStatusIsAFullStateSet) {
+  auto text = All(RenderRun({"1", "p"}, Load("api/seed_latest_run.json"), {}));
+  auto status = Samples(text, "yunxiao_flow_latest_run_status");
+  EXPECT_EQ(status.size(), 7u);
+  EXPECT_EQ(Value(text, "yunxiao_flow_latest_run_status", {"status=\"RUNNING\""}), 1);
+  EXPECT_EQ(Value(text, "yunxiao_flow_latest_run_status", {"status=\"FAIL\""}), 0);
+  EXPECT_EQ(Value(text, "yunxiao_flow_latest_run_status", {"status=\"SWITCH_MANUAL\""}), 0);
+}
+
+TEST(RenderRun, UnfinishedRunHasNoEndOrDuration) {
+  auto text = All(RenderRun({"1", "p"}, Load("api/seed_latest_run.json"), {}));
+  EXPECT_TRUE(Samples(text, "yunxiao_flow_latest_run_end_timestamp_seconds").empty());
+  EXPECT_TRUE(Samples(text, "yunxiao_flow_latest_run_duration_seconds").empty());
+  EXPECT_TRUE(Samples(text, "yunxiao_flow_latest_run_stage_duration_seconds").empty());
+  EXPECT_TRUE(Samples(text, "yunxiao_flow_latest_run_job_duration_seconds").empty());
+  EXPECT_EQ(Value(text, "yunxiao_flow_latest_run_start_timestamp_seconds"), 1590730400);
+  EXPECT_EQ(Value(text, "yunxiao_flow_latest_run_id"), 1);
+  EXPECT_EQ(Value(text, "yunxiao_flow_latest_run_trigger_mode", {"trigger_mode=\"manual\""}), 1);
+}
+
+TEST(RenderRun, FinishedRunDurationsUseTheLatestEndTime) {
+  auto text = All(RenderRun({"1000003", "app"}, Load("api/finished_fail_run.json"), {}));
+  EXPECT_EQ(Value(text, "yunxiao_flow_latest_run_status", {"status=\"FAIL\""}), 1);
+  EXPECT_EQ(Value(text, "yunxiao_flow_latest_run_end_timestamp_seconds"), 1729178300);
+  EXPECT_EQ(Value(text, "yunxiao_flow_latest_run_duration_seconds"), 300);
+  EXPECT_EQ(Value(text, "yunxiao_flow_latest_run_trigger_mode", {"trigger_mode=\"commit\""}), 1);
+  EXPECT_EQ(Value(text, "yunxiao_flow_latest_run_job_duration_seconds", {"job_sign=\"job-lint\""}),
+            50.5);
+  // The e2e job is in an unknown, unfinished state: status kept, no duration.
+  EXPECT_EQ(Value(text, "yunxiao_flow_latest_run_job_status",
+                  {"job_sign=\"job-e2e\"", "status=\"PAUSED_BY_ROBOT\""}),
+            1);
+  EXPECT_TRUE(std::isnan(
+      Value(text, "yunxiao_flow_latest_run_job_duration_seconds", {"job_sign=\"job-e2e\""})));
+  // INIT stage: status, but no start time (0) and no duration.
+  EXPECT_EQ(Value(text, "yunxiao_flow_latest_run_stage_status",
+                  {"stage_index=\"Group2-Stage0\"", "status=\"INIT\""}),
+            1);
+  EXPECT_TRUE(std::isnan(Value(text, "yunxiao_flow_latest_run_stage_start_timestamp_seconds",
+                               {"stage_index=\"Group2-Stage0\""})));
+}
+
+TEST(RenderRun, LabelValuesAreEscapedAndSecretsNeverAppear) {
+  auto text = All(RenderRun({"1000003", "a \"q\" \\ b"}, Load("api/finished_fail_run.json"), {}));
+  EXPECT_NE(text.find(R"(pipeline_name="a \"q\" \\ b")"), std::string::npos);
+  EXPECT_NE(text.find(R"(job_name="Java \"build\"")"), std::string::npos);
+  EXPECT_NE(text.find(R"(job_name="lint\\check")"), std::string::npos);
+  EXPECT_NE(text.find(R"(stage_name="test\nsuite")"), std::string::npos);
+  EXPECT_NE(text.find("stage_name=\"构建\""), std::string::npos);
+  EXPECT_EQ(text.find("FIXTURE-SECRET"), std::string::npos);
+  EXPECT_NE(text.find(R"(repo="https://codeup.aliyun.com/org/app.git")"), std::string::npos);
+  EXPECT_EQ(text.find("pipelineRunId"), std::string::npos);
+  EXPECT_EQ(text.find("\"901\""), std::string::npos);  // job instance ids are never labels
+}
+
+TEST(RenderRun, SparseAndFullStageStatus) {
+  auto run = Load("api/finished_fail_run.json");
+  RenderOptions sparse;
+  auto s = All(RenderRun({"1", "p"}, run, sparse));
+  EXPECT_EQ(Samples(s, "yunxiao_flow_latest_run_stage_status").size(), 3u);
+  EXPECT_EQ(Samples(s, "yunxiao_flow_latest_run_job_status").size(), 5u);
+  RenderOptions full;
+  full.sparse_status = false;
+  auto f = All(RenderRun({"1", "p"}, run, full));
+  EXPECT_EQ(Samples(f, "yunxiao_flow_latest_run_stage_status").size(), 3u * 7);
+  // 5 jobs × 7 known statuses + 1 unknown status series.
+  EXPECT_EQ(Samples(f, "yunxiao_flow_latest_run_job_status").size(), 5u * 7 + 1);
+}
+
+TEST(RenderRun, StagesAndJobsCanBeTurnedOff) {
+  auto run = Load("api/finished_fail_run.json");
+  RenderOptions o;
+  o.jobs = false;
+  auto t = All(RenderRun({"1", "p"}, run, o));
+  EXPECT_FALSE(Samples(t, "yunxiao_flow_latest_run_stage_status").empty());
+  EXPECT_TRUE(Samples(t, "yunxiao_flow_latest_run_job_status").empty());
+  o.stages = false;
+  t = All(RenderRun({"1", "p"}, run, o));
+  EXPECT_TRUE(Samples(t, "yunxiao_flow_latest_run_stage_status").empty());
+  EXPECT_FALSE(Samples(t, "yunxiao_flow_latest_run_status").empty());
+}
+
+TEST(RenderRun, DuplicateStagesAndJobsAreDroppedWithAWarning) {
+  auto run = model::DecodePipelineRun(
+      R"({"status":"RUNNING","stages":[
+        {"index":"G0","name":"a","stageInfo":{"status":"RUNNING","jobs":[
+          {"jobSign":"j","name":"n","status":"RUNNING"},{"jobSign":"j","name":"n","status":"FAIL"}]}},
+        {"index":"G0","name":"a","stageInfo":{"status":"FAIL"}}]})");
+  ASSERT_TRUE(run.ok());
+  auto f = RenderRun({"1", "p"}, *run, {});
+  auto t = All(f);
+  EXPECT_EQ(Samples(t, "yunxiao_flow_latest_run_stage_status").size(), 1u);
+  EXPECT_EQ(Samples(t, "yunxiao_flow_latest_run_job_status").size(), 1u);
+  EXPECT_EQ(f.warnings.size(), 2u);
+}
+
+TEST(RenderRun, EndBeforeStartGivesNoDuration) {
+  auto run = model::DecodePipelineRun(
+      R"({"status":"SUCCESS","createTime":1700000100000,"updateTime":1700000000000})");
+  ASSERT_TRUE(run.ok());
+  auto t = All(RenderRun({"1", "p"}, *run, {}));
+  EXPECT_TRUE(Samples(t, "yunxiao_flow_latest_run_duration_seconds").empty());
+  EXPECT_TRUE(Samples(t, "yunxiao_flow_latest_run_end_timestamp_seconds").empty());
+}
+
+TEST(RenderRun, FinishedRunWithoutStageTimesEndsAtUpdateTime) {
+  auto run = model::DecodePipelineRun(
+      R"({"status":"CANCELED","createTime":1700000000000,"updateTime":1700000090000})");
+  ASSERT_TRUE(run.ok());
+  auto t = All(RenderRun({"1", "p"}, *run, {}));
+  EXPECT_EQ(Value(t, "yunxiao_flow_latest_run_duration_seconds"), 90);
+}
+
+TEST(Exposition, ValuesAndEscaping) {
+  std::string out;
+  AppendSample(out, "m", LabelPrefix({{"a", "x\"y\\z\nw"}}), {{"b", "中文"}}, 1.5);
+  EXPECT_EQ(out, "m{a=\"x\\\"y\\\\z\\nw\",b=\"中文\"} 1.5\n");
+  out.clear();
+  AppendSample(out, "m", "", {}, 1729178040);
+  EXPECT_EQ(out, "m 1729178040\n");
+  out.clear();
+  AppendValue(out, 0.1);
+  EXPECT_EQ(out, "0.1");
+}
+
+}  // namespace
+}  // namespace yfe::metrics

@@ -1,0 +1,79 @@
+#include "http/web_config.h"
+
+#include <crypt.h>
+#include <gtest/gtest.h>
+
+namespace yfe::http {
+namespace {
+
+std::string Bcrypt(const std::string& password) {
+  crypt_data data{};
+  return crypt_r(password.c_str(), "$2b$05$abcdefghijklmnopqrstuu", &data);
+}
+
+std::string Basic(const std::string& creds) {
+  static const char* k = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+  std::string out;
+  size_t i = 0;
+  for (; i + 2 < creds.size(); i += 3) {
+    uint32_t n = (uint8_t(creds[i]) << 16) | (uint8_t(creds[i + 1]) << 8) | uint8_t(creds[i + 2]);
+    out += {k[n >> 18], k[(n >> 12) & 63], k[(n >> 6) & 63], k[n & 63]};
+  }
+  if (creds.size() - i == 1) {
+    uint32_t n = uint8_t(creds[i]) << 16;
+    out += {k[n >> 18], k[(n >> 12) & 63], '=', '='};
+  } else if (creds.size() - i == 2) {
+    uint32_t n = (uint8_t(creds[i]) << 16) | (uint8_t(creds[i + 1]) << 8);
+    out += {k[n >> 18], k[(n >> 12) & 63], k[(n >> 6) & 63], '='};
+  }
+  return "Basic " + out;
+}
+
+TEST(WebConfig, ParsesToolkitFormat) {
+  auto w = ParseWebConfig("tls_server_config:\n  cert_file: a.crt\n  key_file: a.key\n"
+                          "  client_auth_type: RequireAndVerifyClientCert\n  client_ca_file: ca\n"
+                          "  min_version: TLS13\nbasic_auth_users:\n  prom: " +
+                              Bcrypt("pw") + "\n",
+                          "w.yml");
+  ASSERT_TRUE(w.ok()) << w.error();
+  EXPECT_EQ(w->tls->cert_file, "a.crt");
+  EXPECT_EQ(w->tls->min_version, "TLS13");
+  EXPECT_EQ(w->basic_auth_users.size(), 1u);
+}
+
+TEST(WebConfig, RejectsMistakes) {
+  EXPECT_FALSE(ParseWebConfig("tls_server_config: {cert_file: a}", "w").ok());
+  EXPECT_FALSE(ParseWebConfig("tls_server_config: {cert_file: a, key_file: b, "
+                              "client_auth_type: RequireAndVerifyClientCert}",
+                              "w")
+                   .ok());
+  EXPECT_FALSE(ParseWebConfig("basic_auth_users: {u: plaintext}", "w").ok());
+  EXPECT_FALSE(ParseWebConfig("unknown: 1", "w").ok());
+  EXPECT_FALSE(ParseWebConfig("tls_server_config: {cert_file: a, key_file: b, min_version: SSL3}",
+                              "w")
+                   .ok());
+  EXPECT_TRUE(ParseWebConfig("", "w").ok());
+}
+
+TEST(BasicAuth, RightWrongMissing) {
+  BasicAuth auth({{"prom", Bcrypt("s3cret")}});
+  EXPECT_TRUE(auth.Check(Basic("prom:s3cret")));
+  EXPECT_TRUE(auth.Check(Basic("prom:s3cret")));  // cached path
+  EXPECT_FALSE(auth.Check(Basic("prom:wrong")));
+  EXPECT_FALSE(auth.Check(Basic("other:s3cret")));
+  EXPECT_FALSE(auth.Check(""));
+  EXPECT_FALSE(auth.Check("Bearer x"));
+  EXPECT_FALSE(auth.Check("Basic !!!!"));
+  EXPECT_FALSE(auth.Check(Basic("nocolon")));
+  EXPECT_TRUE(BasicAuth({}).Check(""));
+}
+
+TEST(Base64, Decodes) {
+  EXPECT_EQ(*DecodeBase64("cHJvbTpzM2NyZXQ="), "prom:s3cret");
+  EXPECT_EQ(*DecodeBase64("YQ=="), "a");
+  EXPECT_FALSE(DecodeBase64("YQ="));
+  EXPECT_FALSE(DecodeBase64("Y=Q="));
+}
+
+}  // namespace
+}  // namespace yfe::http
