@@ -330,7 +330,8 @@ ConfigLoad ParseConfig(std::string_view yaml, std::string_view source) {
     if (c.IsMap(root["discovery"], "discovery")) ParseDiscovery(c, root["discovery"], cfg.discovery);
 
     std::string scheme, host, why;
-    if (!SplitEndpoint(cfg.api.endpoint, scheme, host, why)) {
+    const bool endpoint_ok = SplitEndpoint(cfg.api.endpoint, scheme, host, why);
+    if (!endpoint_ok) {
       c.Error(root["api"]["endpoint"] ? root["api"]["endpoint"] : root,
               "\"api.endpoint\" " + why + " (got \"" + cfg.api.endpoint.substr(0, 100) + "\")");
     } else {
@@ -344,7 +345,7 @@ ConfigLoad ParseConfig(std::string_view yaml, std::string_view source) {
       }
     }
     if (cfg.api.edition == Edition::kCentral && !cfg.api.path_prefix &&
-        cfg.api.organization_id.empty()) {
+        cfg.api.organization_id.empty() && (endpoint_ok || edition_set)) {
       c.Error(root["api"] ? root["api"] : root,
               "\"api.organization_id\" is required for the central edition (or set "
               "api.edition: region, or api.path_prefix)");

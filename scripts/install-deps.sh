@@ -1,0 +1,30 @@
+#!/usr/bin/env bash
+# Installs the Debian bookworm packages needed to build, run and test the exporter.
+# Usage: scripts/install-deps.sh [run|test]   (default: run)
+# Skips apt entirely when everything is already installed.
+set -euo pipefail
+
+mode="${1:-run}"
+packages=(
+  build-essential cmake ninja-build pkg-config git ca-certificates curl
+  prometheus-cpp-dev libcurl4-openssl-dev rapidjson-dev libyaml-cpp-dev
+  libcpp-httplib-dev libssl-dev libcrypt-dev zlib1g-dev libbrotli-dev
+  libgtest-dev libgmock-dev
+)
+if [[ "$mode" == "test" ]]; then
+  packages+=(prometheus clang libclang-rt-14-dev clang-format nodejs npm wrk)
+fi
+
+missing=()
+for p in "${packages[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+if [[ ${#missing[@]} -eq 0 ]]; then
+  exit 0
+fi
+echo "Installing: ${missing[*]}"
+SUDO=""
+if [[ $(id -u) -ne 0 ]]; then SUDO="sudo"; fi
+export DEBIAN_FRONTEND=noninteractive
+$SUDO apt-get -o DPkg::Lock::Timeout=600 update -q
+$SUDO apt-get -o DPkg::Lock::Timeout=600 install -y -q --no-install-recommends "${missing[@]}"

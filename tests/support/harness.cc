@@ -1,0 +1,117 @@
+#include "support/harness.h"
+
+#include <gtest/gtest.h>
+#include <rapidjson/document.h>
+
+#include <fstream>
+
+namespace yfe::testing {
+
+Simulator::Simulator(std::vector<std::string> extra_args) {
+  std::vector<std::string> argv = {YFE_SIMULATOR_BIN, "--web.listen-address=127.0.0.1:0",
+                                   std::string("--token=") + kSimToken, "--organization-id=sim-org"};
+  argv.insert(argv.end(), extra_args.begin(), extra_args.end());
+  process_ = std::make_unique<Process>(argv);
+  port_ = process_->WaitForPort("listening on 127.0.0.1:");
+  EXPECT_GT(port_, 0) << "simulator did not start: " << process_->Stderr();
+}
+
+std::vector<std::string> Simulator::PipelineIds() {
+  std::vector<std::string> ids;
+  auto r = HttpGet("127.0.0.1", port_, "/-/sim/pipelines");
+  rapidjson::Document d;
+  d.Parse(r.body.c_str());
+  if (d.HasParseError() || !d.IsArray()) return ids;
+  for (const auto& p : d.GetArray()) {
+    if (p.IsObject() && p.HasMember("id")) {
+      const auto& id = p["id"];
+      ids.push_back(id.IsString() ? id.GetString() : std::to_string(id.GetInt64()));
+    }
+  }
+  return ids;
+}
+
+std::string Simulator::Config(const std::vector<std::string>& ids, const std::string& edition,
+                              const std::string& extra_api, const std::string& extra) const {
+  std::string c = "api:\n  endpoint: " + Endpoint() + "\n  edition: " + edition + "\n";
+  if (edition == "central") c += "  organization_id: sim-org\n";
+  c += extra_api;
+  c += extra;
+  if (!ids.empty()) {
+    c += "pipelines:\n";
+    for (const auto& id : ids) c += "  - id: \"" + id + "\"\n";
+  }
+  return c;
+}
+
+std::string Simulator::CentralConfig(const std::string& extra) {
+  return Config(PipelineIds(), "central", "", extra);
+}
+
+long Simulator::ApiRequests() {
+  auto r = HttpGet("127.0.0.1", port_, "/-/sim/stats");
+  rapidjson::Document d;
+  d.Parse(r.body.c_str());
+  if (d.HasParseError() || !d.IsObject() || !d.HasMember("total")) return -1;
+  return d["total"].GetInt64();
+}
+
+long Simulator::ApiRequests(const std::string& endpoint) {
+  auto r = HttpGet("127.0.0.1", port_, "/-/sim/stats");
+  rapidjson::Document d;
+  d.Parse(r.body.c_str());
+  if (d.HasParseError() || !d.IsObject() || !d.HasMember("requests")) return -1;
+  const auto& req = d["requests"];
+  if (!req.HasMember(endpoint.c_str())) return 0;
+  long n = 0;
+  for (const auto& kv : req[endpoint.c_str()].GetObject()) n += kv.value.GetInt64();
+  return n;
+}
+
+HttpResult Simulator::Control(const std::string& method, const std::string& path,
+                              const std::string& body) {
+  if (method == "GET") return HttpGet("127.0.0.1", port_, path);
+  if (method == "PUT") return HttpPut("127.0.0.1", port_, path, body);
+  if (method == "DELETE") {
+    std::string out;
+    HttpResult r;
+    r.status = RunCommand("curl -s -o /dev/null -w '%{http_code}' -X DELETE http://127.0.0.1:" +
+                              std::to_string(port_) + path,
+                          &out) == 0
+                   ? std::atoi(out.c_str())
+                   : 0;
+    return r;
+  }
+  return HttpPost("127.0.0.1", port_, path, body);
+}
+
+Exporter::Exporter(const std::string& config, std::vector<std::string> extra_args,
+                   std::map<std::string, std::string> env) {
+  std::string path = dir_.Write("config.yaml", config);
+  std::vector<std::string> argv = {YFE_EXPORTER_BIN, "--config.file=" + path,
+                                   "--web.listen-address=127.0.0.1:0"};
+  argv.insert(argv.end(), extra_args.begin(), extra_args.end());
+  process_ = std::make_unique<Process>(argv, env);
+  port_ = process_->WaitForPort("msg=listening address=127.0.0.1:");
+}
+
+std::string Exporter::Scrape(const std::string& path) {
+  auto r = HttpGet("127.0.0.1", port_, path);
+  EXPECT_EQ(r.status, 200) << r.error;
+  return r.body;
+}
+
+HttpResult Exporter::Get(const std::string& path, const std::map<std::string, std::string>& h) {
+  return HttpGet("127.0.0.1", port_, path, h);
+}
+
+std::string PromtoolProblems(const std::string& exposition) {
+  TempDir dir;
+  std::string file = dir.Write("m.txt", exposition);
+  std::string out;
+  int rc = RunCommand("promtool check metrics < " + file, &out);
+  if (rc == 127) return "promtool is not installed";
+  return rc == 0 ? out : "exit " + std::to_string(rc) + ": " + out;
+}
+
+}  // namespace yfe::testing
