@@ -6,6 +6,7 @@
 #include <fstream>
 #include <regex>
 #include <set>
+#include <span>
 #include <sstream>
 
 #include "util/duration.h"
@@ -14,6 +15,20 @@ namespace yfe::config {
 namespace {
 
 constexpr std::string_view kCentralHost = "openapi-rdc.aliyuncs.com";
+
+// The configuration keys, per section: the parser accepts exactly these.
+constexpr std::string_view kTopKeys[] = {"api", "collect", "pipelines", "discovery"};
+constexpr std::string_view kApiKeys[] = {
+    "endpoint",       "edition",         "organization_id",         "path_prefix",
+    "token_file",     "token",           "timeout",                 "max_concurrency",
+    "max_requests_per_second", "rate_limit_burst", "max_retries", "max_response_bytes",
+    "tls_ca_file"};
+constexpr std::string_view kCollectKeys[] = {
+    "stages",    "jobs",    "sparse_status",    "cache_ttl",      "scrape_deadline",
+    "max_stale", "history", "history_interval", "history_buckets"};
+constexpr std::string_view kPipelineKeys[] = {"id", "name"};
+constexpr std::string_view kDiscoveryKeys[] = {"include", "exclude", "group_ids",
+                                               "refresh_interval"};
 
 // Collects problems while walking the YAML tree, each tagged with source and line.
 class Checker {
@@ -26,7 +41,7 @@ class Checker {
 
   // Reports keys of `map` that are not in `known`.
   void OnlyKeys(const YAML::Node& map, std::string_view path,
-                std::initializer_list<std::string_view> known) {
+                std::span<const std::string_view> known) {
     for (const auto& kv : map) {
       std::string key = kv.first.IsScalar() ? kv.first.Scalar() : "?";
       if (std::find(known.begin(), known.end(), key) == known.end()) {
@@ -149,10 +164,7 @@ bool SplitEndpoint(const std::string& endpoint, std::string& scheme, std::string
 }
 
 void ParseApi(Checker& c, const YAML::Node& api, ApiConfig& out, bool& edition_set) {
-  c.OnlyKeys(api, "api.",
-             {"endpoint", "edition", "organization_id", "path_prefix", "token_file", "token",
-              "timeout", "max_concurrency", "max_requests_per_second", "rate_limit_burst",
-              "max_retries", "max_response_bytes", "tls_ca_file"});
+  c.OnlyKeys(api, "api.", kApiKeys);
   c.String(api, "endpoint", "api.endpoint", out.endpoint);
   if (YAML::Node e = api["edition"]; e && !e.IsNull()) {
     std::string ed = e.IsScalar() ? e.Scalar() : "";
@@ -195,9 +207,7 @@ void ParseApi(Checker& c, const YAML::Node& api, ApiConfig& out, bool& edition_s
 }
 
 void ParseCollect(Checker& c, const YAML::Node& n, CollectConfig& out) {
-  c.OnlyKeys(n, "collect.",
-             {"stages", "jobs", "sparse_status", "cache_ttl", "scrape_deadline", "max_stale",
-              "history", "history_interval", "history_buckets"});
+  c.OnlyKeys(n, "collect.", kCollectKeys);
   c.Bool(n, "stages", "collect.stages", out.stages);
   c.Bool(n, "jobs", "collect.jobs", out.jobs);
   c.Bool(n, "sparse_status", "collect.sparse_status", out.sparse_status);
@@ -239,7 +249,7 @@ void ParsePipelines(Checker& c, const YAML::Node& n, std::vector<PipelineConfig>
     if (item.IsScalar()) {
       p.id = item.Scalar();
     } else if (item.IsMap()) {
-      c.OnlyKeys(item, path + ".", {"id", "name"});
+      c.OnlyKeys(item, path + ".", kPipelineKeys);
       c.String(item, "id", path + ".id", p.id);
       c.String(item, "name", path + ".name", p.name);
     } else {
@@ -265,7 +275,7 @@ void ParsePipelines(Checker& c, const YAML::Node& n, std::vector<PipelineConfig>
 
 void ParseDiscovery(Checker& c, const YAML::Node& n, DiscoveryConfig& out) {
   out.enabled = true;
-  c.OnlyKeys(n, "discovery.", {"include", "exclude", "group_ids", "refresh_interval"});
+  c.OnlyKeys(n, "discovery.", kDiscoveryKeys);
   c.String(n, "include", "discovery.include", out.include);
   c.String(n, "exclude", "discovery.exclude", out.exclude);
   for (const char* key : {"include", "exclude"}) {
@@ -296,6 +306,18 @@ void ParseDiscovery(Checker& c, const YAML::Node& n, DiscoveryConfig& out) {
 
 }  // namespace
 
+std::vector<std::string> AllKeys() {
+  std::vector<std::string> keys;
+  auto add = [&](std::string_view prefix, std::span<const std::string_view> names) {
+    for (auto n : names) keys.push_back(std::string(prefix) + std::string(n));
+  };
+  add("api.", kApiKeys);
+  add("collect.", kCollectKeys);
+  add("pipelines[].", kPipelineKeys);
+  add("discovery.", kDiscoveryKeys);
+  return keys;
+}
+
 std::string ApiConfig::PipelinesPrefix() const {
   if (path_prefix) return *path_prefix;
   if (edition == Edition::kRegion) return "/oapi/v1/flow";
@@ -322,7 +344,7 @@ ConfigLoad ParseConfig(std::string_view yaml, std::string_view source) {
   }
   Config& cfg = load.config;
   try {
-    c.OnlyKeys(root, "", {"api", "collect", "pipelines", "discovery"});
+    c.OnlyKeys(root, "", kTopKeys);
     bool edition_set = false;
     if (c.IsMap(root["api"], "api")) ParseApi(c, root["api"], cfg.api, edition_set);
     if (c.IsMap(root["collect"], "collect")) ParseCollect(c, root["collect"], cfg.collect);

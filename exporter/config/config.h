@@ -76,6 +76,10 @@ struct ConfigLoad {
   bool ok() const { return errors.empty(); }
 };
 
+// Every configuration key, qualified: "api.endpoint", "pipelines[].id", ...
+// docs/configuration.md documents exactly these (a test checks).
+std::vector<std::string> AllKeys();
+
 // Parses and validates YAML text; `source` names it in messages (a file path).
 ConfigLoad ParseConfig(std::string_view yaml, std::string_view source);
 ConfigLoad LoadConfigFile(const std::string& path);

@@ -304,6 +304,7 @@ function crossCheck(name, objects) {
         if (text === undefined) err(`${cn}: ConfigMap ${cf.volume.configMap.name} has no key ${cf.key}`);
         else {
           writeFileSync(join(outDir, `${name}.config.yaml`), text);
+          writeFileSync(join(outDir, `${name}.args`), (c.args ?? []).join('\n') + '\n');
           let config;
           try {
             config = YAML.parse(text);

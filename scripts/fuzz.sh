@@ -1,0 +1,22 @@
+#!/usr/bin/env bash
+# Runs the decode → translate → exposition fuzzer for a bounded time.
+# Usage: scripts/fuzz.sh [SECONDS] [BUILD_DIR]
+# A crash input is saved under tests/fuzz/findings/; commit it to tests/fuzz/corpus/ as a
+# regression case once fixed.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+seconds="${1:-60}"
+dir="${2:-build-asan}"
+if [[ ! -x "$dir/tests/fuzz/decode_fuzz" ]]; then
+  [[ -f "$dir/build.ninja" ]] || CXX=clang++ cmake -S . -B "$dir" -G Ninja \
+    -DCMAKE_BUILD_TYPE=Debug -DYFE_SANITIZE=address -DYFE_FUZZ=ON >/dev/null
+  cmake --build "$dir" --target decode_fuzz
+fi
+work="$(mktemp -d)"
+trap 'rm -rf "$work"' EXIT
+mkdir -p tests/fuzz/findings
+cp tests/fuzz/corpus/* "$work/"
+"$dir/tests/fuzz/decode_fuzz" -max_total_time="$seconds" -max_len=65536 -timeout=10 \
+  -rss_limit_mb=2048 -artifact_prefix=tests/fuzz/findings/ -print_final_stats=1 \
+  "$work" 2>&1 | tail -n 25
+echo "fuzz: no finding in ${seconds}s"
