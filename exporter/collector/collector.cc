@@ -6,6 +6,7 @@
 #include "metrics/catalog.h"
 #include "metrics/exposition.h"
 #include "model/decode.h"
+#include "util/duration.h"
 #include "util/log.h"
 
 namespace yfe::collector {
@@ -30,9 +31,10 @@ struct Collector::Countdown {
     std::lock_guard lock(mu);
     if (remaining > 0 && --remaining == 0) cv.notify_all();
   }
-  void WaitUntil(Clock::Steady deadline) {
+  // Waits on the real clock: an injected test clock does not move by itself.
+  void WaitFor(std::chrono::nanoseconds budget) {
     std::unique_lock lock(mu);
-    cv.wait_until(lock, deadline, [&] { return remaining == 0; });
+    cv.wait_for(lock, budget, [&] { return remaining == 0; });
   }
 };
 
@@ -61,9 +63,11 @@ struct Collector::Entry {
   }
 };
 
-Collector::Collector(CollectorOptions options, flowapi::FlowClient& client,
+Collector::Collector(CollectorOptions options, flowapi::Api& api,
                      metrics::SelfMetrics& self_metrics, const Clock& clock)
-    : options_(std::move(options)), client_(client), self_metrics_(self_metrics), clock_(clock) {}
+    : options_(std::move(options)),
+      cache_note_(" Cached: fetched at most every " + FormatDuration(options_.cache_ttl) + "."),
+      api_(api), self_metrics_(self_metrics), clock_(clock) {}
 
 Collector::~Collector() = default;
 
@@ -123,10 +127,10 @@ void Collector::StartFlight(const std::shared_ptr<Entry>& e, Clock::Steady deadl
     if (last) FinishFlight(e);
   };
   if (fetch_name) {
-    client_.GetPipeline(e->id, deadline,
+    api_.GetPipeline(e->id, deadline,
                         [on_result](flowapi::ApiResult r) { on_result(false, std::move(r)); });
   }
-  client_.GetLatestRun(e->id, deadline,
+  api_.GetLatestRun(e->id, deadline,
                        [on_result](flowapi::ApiResult r) { on_result(true, std::move(r)); });
 }
 
@@ -238,7 +242,7 @@ std::string Collector::Scrape() {
   for (size_t i = 0; i < hits; ++i) self_metrics_.CountCache(true);
   for (size_t i = 0; i < misses; ++i) self_metrics_.CountCache(false);
   for (auto& [e, fetch_name] : to_start) StartFlight(e, deadline, fetch_name);
-  countdown->WaitUntil(deadline);
+  countdown->WaitFor(std::max(std::chrono::nanoseconds(0), deadline - clock_.Now()));
 
   struct Row {
     std::string prefix;
@@ -273,7 +277,7 @@ std::string Collector::Scrape() {
     for (const auto& r : rows) {
       if (!r.snapshot || r.snapshot->fragments->text[f].empty()) continue;
       if (!header) {
-        metrics::AppendHeader(out, kPipelineMetrics[f]);
+        metrics::AppendHeader(out, kPipelineMetrics[f], cache_note_);
         header = true;
       }
       out += r.snapshot->fragments->text[f];
@@ -295,7 +299,7 @@ std::string Collector::Scrape() {
     }
   }
   metrics::AppendHeader(out, metrics::kUp);
-  metrics::AppendSample(out, metrics::kUp.name, "", {}, client_.transport().ApiUp() ? 1 : 0);
+  metrics::AppendSample(out, metrics::kUp.name, "", {}, api_.ApiUp() ? 1 : 0);
   metrics::AppendHeader(out, metrics::kBuildInfo);
   metrics::AppendSample(out, metrics::kBuildInfo.name, "",
                         {{"version", options_.version}, {"revision", options_.revision}}, 1);

@@ -39,7 +39,7 @@ struct CollectorOptions {
 
 class Collector {
  public:
-  Collector(CollectorOptions options, flowapi::FlowClient& client,
+  Collector(CollectorOptions options, flowapi::Api& api,
             metrics::SelfMetrics& self_metrics, const Clock& clock = SystemClock::Instance());
   ~Collector();
 
@@ -66,7 +66,8 @@ class Collector {
   void FinishFlight(const std::shared_ptr<Entry>& e);
 
   const CollectorOptions options_;
-  flowapi::FlowClient& client_;
+  const std::string cache_note_;  // appended to the HELP of cached metrics
+  flowapi::Api& api_;
   metrics::SelfMetrics& self_metrics_;
   const Clock& clock_;
 

@@ -26,26 +26,40 @@ struct ApiResult {
   std::string error;  // when not ok: one line, no secrets
 };
 
-class FlowClient {
+// What the collector needs from the API; an interface so tests can fake the API.
+class Api {
  public:
   using Callback = std::function<void(ApiResult)>;
+  virtual ~Api() = default;
+  virtual void GetLatestRun(std::string_view pipeline_id, Clock::Steady deadline,
+                            Callback done) = 0;
+  virtual void GetPipeline(std::string_view pipeline_id, Clock::Steady deadline,
+                           Callback done) = 0;
+  virtual void ListPipelines(int page, int per_page, Clock::Steady deadline, Callback done) = 0;
+  // Newest first.
+  virtual void ListRuns(std::string_view pipeline_id, int page, int per_page,
+                        Clock::Steady deadline, Callback done) = 0;
+  // See Transport::ApiUp.
+  virtual bool ApiUp() const = 0;
+};
 
+class FlowClient final : public Api {
+ public:
   FlowClient(const config::ApiConfig& api, Transport& transport);
 
-  void GetLatestRun(std::string_view pipeline_id, Clock::Steady deadline, Callback done);
-  void GetPipeline(std::string_view pipeline_id, Clock::Steady deadline, Callback done);
-  void ListPipelines(int page, int per_page, Clock::Steady deadline, Callback done);
-  // Newest first.
+  void GetLatestRun(std::string_view pipeline_id, Clock::Steady deadline,
+                    Callback done) override;
+  void GetPipeline(std::string_view pipeline_id, Clock::Steady deadline, Callback done) override;
+  void ListPipelines(int page, int per_page, Clock::Steady deadline, Callback done) override;
   void ListRuns(std::string_view pipeline_id, int page, int per_page, Clock::Steady deadline,
-                Callback done);
+                Callback done) override;
+  bool ApiUp() const override { return transport_.ApiUp(); }
 
   // URL builders (public for tests).
   std::string LatestRunUrl(std::string_view pipeline_id) const;
   std::string PipelineUrl(std::string_view pipeline_id) const;
   std::string PipelinesUrl(int page, int per_page) const;
   std::string RunsUrl(std::string_view pipeline_id, int page, int per_page) const;
-
-  Transport& transport() { return transport_; }
 
  private:
   void Get(std::string url, std::string_view endpoint, Clock::Steady deadline, Callback done);

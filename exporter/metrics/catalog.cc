@@ -2,12 +2,10 @@
 
 namespace yfe::metrics {
 
-#define YFE_CACHE_NOTE " Served from a cache refreshed at most every collect.cache_ttl."
-
 const std::array<MetricDef, kPipelineMetricCount> kPipelineMetrics = {{
     {"yunxiao_flow_latest_run_status", Type::kGauge,
      "Status of the pipeline's latest run as a state set: 1 for the current status, 0 for the "
-     "other known statuses." YFE_CACHE_NOTE,
+     "other known statuses.",
      {"status"}},
     {"yunxiao_flow_latest_run_id", Type::kGauge,
      "pipelineRunId of the pipeline's latest run; changes when a new run starts.", {}},
@@ -58,8 +56,6 @@ const std::array<MetricDef, kPipelineMetricCount> kPipelineMetrics = {{
      "epoch; how old the served data is.",
      {}},
 }};
-
-#undef YFE_CACHE_NOTE
 
 const MetricDef kUp = {"yunxiao_flow_up", Type::kGauge,
                        "1 if the Flow API was reached and accepted the token on the most recent "

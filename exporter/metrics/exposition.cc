@@ -70,11 +70,12 @@ void AppendLabel(std::string& out, const Label& l) {
 
 }  // namespace
 
-void AppendHeader(std::string& out, const MetricDef& def) {
+void AppendHeader(std::string& out, const MetricDef& def, std::string_view help_suffix) {
   out += "# HELP ";
   out += def.name;
   out += ' ';
   AppendHelpEscaped(out, def.help);
+  AppendHelpEscaped(out, help_suffix);
   out += "\n# TYPE ";
   out += def.name;
   out += ' ';

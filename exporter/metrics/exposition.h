@@ -22,7 +22,8 @@ inline constexpr std::string_view kContentType = "text/plain; version=0.0.4; cha
 
 void AppendEscapedLabelValue(std::string& out, std::string_view value);
 void AppendValue(std::string& out, double value);
-void AppendHeader(std::string& out, const MetricDef& def);
+// help_suffix is appended to the catalog's help text (e.g. how long data is cached).
+void AppendHeader(std::string& out, const MetricDef& def, std::string_view help_suffix = "");
 
 // The opening of a label set, `{a="x",b="y"`, shared by many samples.
 std::string LabelPrefix(std::initializer_list<Label> labels);

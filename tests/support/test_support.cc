@@ -230,6 +230,17 @@ double Value(const std::string& exposition, const std::string& name,
   return std::nan("");
 }
 
+double Sum(const std::string& exposition, const std::string& name,
+           const std::vector<std::string>& fragments) {
+  double sum = 0;
+  for (const auto& line : Samples(exposition, name)) {
+    bool all = true;
+    for (const auto& f : fragments) all &= line.find(f) != std::string::npos;
+    if (all) sum += std::stod(line.substr(line.rfind(' ') + 1));
+  }
+  return sum;
+}
+
 int RunCommand(const std::string& command, std::string* output) {
   std::string cmd = command + " 2>&1";
   FILE* p = popen(cmd.c_str(), "r");

@@ -87,6 +87,10 @@ std::vector<std::string> Samples(const std::string& exposition, const std::strin
 double Value(const std::string& exposition, const std::string& name,
              const std::vector<std::string>& fragments = {});
 
+// The sum of the samples whose line contains every fragment (0 if none).
+double Sum(const std::string& exposition, const std::string& name,
+           const std::vector<std::string>& fragments = {});
+
 // Runs a command line through /bin/sh, returns exit code; output captured into *output.
 int RunCommand(const std::string& command, std::string* output);
 
