@@ -1,5 +1,6 @@
 // yunxiao-flow-exporter: flags → config → App (API client, collector) → HTTP server.
 #include <curl/curl.h>
+#include <malloc.h>
 #include <signal.h>
 
 #include <cstdio>
@@ -66,6 +67,12 @@ int main(int argc, char** argv) {
   if (flags.config_check) return CheckConfig(flags);
 
   logging::Configure(flags.log_level, flags.log_format);
+
+  // Each scrape builds one large string; with glibc's defaults those land in per-thread
+  // arenas that keep the memory after it is freed, so RSS would grow with the number of
+  // HTTP worker threads. Large blocks are mapped and unmapped instead, arenas capped.
+  mallopt(M_MMAP_THRESHOLD, 256 * 1024);
+  mallopt(M_ARENA_MAX, 2);
 
   // Signals are taken by one thread with sigwait; block them before any thread starts.
   sigset_t signals;

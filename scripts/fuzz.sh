@@ -16,7 +16,8 @@ work="$(mktemp -d)"
 trap 'rm -rf "$work"' EXIT
 mkdir -p tests/fuzz/findings
 cp tests/fuzz/corpus/* "$work/"
-"$dir/tests/fuzz/decode_fuzz" -max_total_time="$seconds" -max_len=65536 -timeout=10 \
+UBSAN_OPTIONS="halt_on_error=1:print_stacktrace=1:suppressions=$PWD/tests/ubsan.supp" \
+  "$dir/tests/fuzz/decode_fuzz" -max_total_time="$seconds" -max_len=65536 -timeout=10 \
   -rss_limit_mb=2048 -artifact_prefix=tests/fuzz/findings/ -print_final_stats=1 \
   "$work" 2>&1 | tail -n 25
 echo "fuzz: no finding in ${seconds}s"

@@ -29,7 +29,8 @@ if [[ "${SKIP_SANITIZERS:-0}" != "1" ]]; then
   phase "fuzz decode → translate → exposition for ${FUZZ_SECONDS:-60}s"
   scripts/fuzz.sh "${FUZZ_SECONDS:-60}" build-asan
   phase "tests under ASan+UBSan"
-  ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1 \
+  ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 \
+    UBSAN_OPTIONS="halt_on_error=1:print_stacktrace=1:suppressions=$PWD/tests/ubsan.supp" \
     ctest --test-dir build-asan --parallel "$jobs" --timeout 300 -L "unit|integration"
 
   phase "build (clang, TSan)"

@@ -209,7 +209,10 @@ void Transport::StartJob(std::unique_ptr<Job> job, Clock::Steady now) {
   curl_easy_setopt(easy, CURLOPT_PROTOCOLS_STR, "http,https");
   curl_easy_setopt(easy, CURLOPT_TIMEOUT_MS, static_cast<long>(timeout.count()));
   curl_easy_setopt(easy, CURLOPT_CONNECTTIMEOUT_MS, static_cast<long>(timeout.count()));
-  curl_easy_setopt(easy, CURLOPT_PIPEWAIT, 1L);
+  // Waiting for a connection that might multiplex only pays off where HTTP/2 is possible
+  // (TLS with ALPN); on plain HTTP/1.1 it would queue requests behind each other.
+  const bool tls = job->request.url.rfind("https://", 0) == 0;
+  curl_easy_setopt(easy, CURLOPT_PIPEWAIT, tls ? 1L : 0L);
   curl_easy_setopt(easy, CURLOPT_HTTP_VERSION, CURL_HTTP_VERSION_2TLS);
   curl_easy_setopt(easy, CURLOPT_ACCEPT_ENCODING, "");
   curl_easy_setopt(easy, CURLOPT_MAXFILESIZE_LARGE,

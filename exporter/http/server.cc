@@ -2,6 +2,7 @@
 
 #include <httplib.h>
 #include <openssl/ssl.h>
+#include <sys/socket.h>
 
 #include "metrics/exposition.h"
 #include "util/log.h"
@@ -112,6 +113,16 @@ Result<int> HttpServer::Bind() {
   server_->set_write_timeout(30, 0);
   server_->set_payload_max_length(64 * 1024);
   Routes();
+  // httplib listens with a backlog of 5: a burst of connections (several Prometheus
+  // servers, a load test) would see dropped SYNs and one-second retransmits. Keep the
+  // listening socket to raise the backlog after bind; no SO_REUSEPORT, so a second exporter
+  // on the same port fails loudly.
+  int listen_fd = -1;
+  server_->set_socket_options([&listen_fd](int sock) {
+    int yes = 1;
+    setsockopt(sock, SOL_SOCKET, SO_REUSEADDR, &yes, sizeof yes);
+    listen_fd = sock;
+  });
   std::string host = options_.host.empty() ? "0.0.0.0" : options_.host;
   int port = options_.port;
   if (port == 0) {
@@ -121,6 +132,7 @@ Result<int> HttpServer::Bind() {
     return Error("cannot listen on " + host + ":" + std::to_string(port) +
                  " (in use, or not allowed)");
   }
+  if (listen_fd >= 0) ::listen(listen_fd, 1024);
   return port;
 }
 

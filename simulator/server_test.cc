@@ -1,0 +1,608 @@
+#include <gtest/gtest.h>
+#include <httplib.h>
+#include <rapidjson/document.h>
+#include <signal.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <cstdio>
+#include <memory>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "sim_server.h"
+#include "world.h"
+
+namespace yfe::sim {
+namespace {
+
+using Clock = std::chrono::steady_clock;
+
+constexpr int64_t kFrozenMs = 1732800000000;
+constexpr const char* kToken = "test-token";
+constexpr const char* kCentral = "/oapi/v1/flow/organizations/sim-org";
+constexpr const char* kRegion = "/oapi/v1/flow";
+constexpr const char* kSlip = "/oapi/v1/flow/organizations";
+
+rapidjson::Document Json(const std::string& body) {
+  rapidjson::Document doc;
+  doc.Parse(body.c_str(), body.size());
+  return doc;
+}
+
+double Seconds(Clock::duration d) { return std::chrono::duration<double>(d).count(); }
+
+// One simulator (world + HTTP server) on an ephemeral port.
+class Sim {
+ public:
+  explicit Sim(ServerOptions options = {}, WorldOptions world = {},
+               std::optional<int64_t> frozen = kFrozenMs)
+      : clock_(frozen), world_(world, &clock_) {
+    if (options.token == "sim-token") options.token = kToken;
+    options.threads = 32;
+    server_ = std::make_unique<SimServer>(&world_, options);
+    port_ = server_->Start("127.0.0.1", 0);
+  }
+  ~Sim() { server_->Stop(); }
+
+  int port() const { return port_; }
+  SimServer& server() { return *server_; }
+  World& world() { return world_; }
+  SimClock& clock() { return clock_; }
+
+  httplib::Client Client() const {
+    httplib::Client c("127.0.0.1", port_);
+    c.set_read_timeout(30, 0);
+    return c;
+  }
+  static httplib::Headers Auth() { return {{"x-yunxiao-token", kToken}}; }
+
+  httplib::Result Api(const std::string& path) const { return Client().Get(path, Auth()); }
+  httplib::Result Post(const std::string& path, const std::string& body) const {
+    return Client().Post(path, body, "application/json");
+  }
+
+ private:
+  SimClock clock_;
+  World world_;
+  std::unique_ptr<SimServer> server_;
+  int port_ = -1;
+};
+
+void ExpectError(const httplib::Result& r, int status, const std::string& code) {
+  ASSERT_TRUE(r) << httplib::to_string(r.error());
+  EXPECT_EQ(r->status, status) << r->body;
+  EXPECT_EQ(r->get_header_value("Content-Type"), "application/json");
+  rapidjson::Document doc = Json(r->body);
+  ASSERT_TRUE(doc.IsObject()) << r->body;
+  ASSERT_TRUE(doc.HasMember("errorCode") && doc["errorCode"].IsString());
+  EXPECT_EQ(std::string(doc["errorCode"].GetString()), code);
+  ASSERT_TRUE(doc.HasMember("errorMessage") && doc["errorMessage"].IsString());
+  ASSERT_TRUE(doc.HasMember("requestId") && doc["requestId"].IsString());
+  EXPECT_EQ(doc["requestId"].GetStringLength(), 36u);
+}
+
+TEST(ServerTest, StartsOnEphemeralPortAndIsHealthy) {
+  Sim sim;
+  ASSERT_GT(sim.port(), 0);
+  auto r = sim.Client().Get("/-/healthy");
+  ASSERT_TRUE(r);
+  EXPECT_EQ(r->status, 200);
+  r = sim.Client().Head("/oapi/v1/platform/user", Sim::Auth());
+  ASSERT_TRUE(r);
+  EXPECT_EQ(r->status, 200);
+  EXPECT_TRUE(r->body.empty());
+}
+
+TEST(ServerTest, BusyPortFailsToBind) {
+  Sim first;
+  SimClock clock(kFrozenMs);
+  World world(WorldOptions{}, &clock);
+  SimServer second(&world, ServerOptions{});
+  EXPECT_EQ(second.Start("127.0.0.1", first.port()), -1);
+}
+
+TEST(ServerTest, TokenIsRequiredOnEveryApiRoute) {
+  Sim sim;
+  auto c = sim.Client();
+  for (const std::string& path :
+       {std::string(kCentral) + "/pipelines/1000001/runs/latestPipelineRun",
+        std::string(kRegion) + "/pipelines", std::string(kCentral) + "/pipelineGroups",
+        std::string("/oapi/v1/platform/user"), std::string(kRegion) + "/no/such/route"}) {
+    SCOPED_TRACE(path);
+    ExpectError(c.Get(path), 401, "Unauthorized");
+    ExpectError(c.Get(path, {{"x-yunxiao-token", "wrong"}}), 401, "Unauthorized");
+  }
+  auto r = c.Get("/oapi/v1/platform/user", Sim::Auth());
+  ASSERT_TRUE(r);
+  EXPECT_EQ(r->status, 200);
+  EXPECT_TRUE(Json(r->body).IsObject());
+}
+
+TEST(ServerTest, AllThreePathFormsServeTheSameRun) {
+  Sim sim;
+  const std::string tail = "/pipelines/1000003/runs/latestPipelineRun";
+  auto central = sim.Api(kCentral + tail);
+  auto region = sim.Api(kRegion + tail);
+  auto slip = sim.Api(kSlip + tail);
+  ASSERT_TRUE(central && region && slip);
+  EXPECT_EQ(central->status, 200);
+  EXPECT_EQ(central->body, region->body);
+  EXPECT_EQ(central->body, slip->body);
+  rapidjson::Document doc = Json(central->body);
+  ASSERT_TRUE(doc.IsObject());
+  EXPECT_EQ(doc["pipelineId"].GetInt64(), 1000003);
+  EXPECT_TRUE(doc["pipelineRunId"].IsInt64());
+  EXPECT_FALSE(doc.HasMember("endTime"));
+  const std::string repo = doc["sources"][0]["data"]["repo"].GetString();
+  EXPECT_NE(repo.find("deploy:SIM-SECRET-PASSWORD@"), std::string::npos);
+
+  ExpectError(sim.Api("/oapi/v1/flow/organizations/other-org" + tail), 404, "NotFound");
+}
+
+TEST(ServerTest, ErrorsForUnknownRoutesIdsAndBadParams) {
+  Sim sim;
+  const std::string base = kCentral;
+  ExpectError(sim.Api(base + "/nothing"), 404, "NotFound");
+  ExpectError(sim.Api(base + "/pipelines/1000001/runs/latestPipelineRun/extra"), 404, "NotFound");
+  ExpectError(sim.Api(base + "/pipelines/abc/runs/latestPipelineRun"), 400, "BadRequest");
+  ExpectError(sim.Api(base + "/pipelines/1000001/runs/xyz"), 400, "BadRequest");
+  ExpectError(sim.Api(base + "/pipelines/999/runs/latestPipelineRun"), 404, "NotFound");
+  ExpectError(sim.Api(base + "/pipelines/999"), 404, "NotFound");
+  ExpectError(sim.Api(base + "/pipelines/1000001/runs/99999999"), 404, "NotFound");
+  ExpectError(sim.Api(base + "/pipelines?page=abc"), 400, "BadRequest");
+  ExpectError(sim.Api(base + "/pipelines?perPage=0"), 400, "BadRequest");
+  ExpectError(sim.Api(base + "/pipelines/1000001/runs?startTime=yesterday"), 400, "BadRequest");
+  ExpectError(sim.Api(base + "/pipelines/1000001/runs?triggerMode=x"), 400, "BadRequest");
+  auto r = sim.Client().Post(base + "/pipelines", Sim::Auth(), "{}", "application/json");
+  ExpectError(r, 404, "NotFound");
+  auto other = sim.Client().Get("/not-api");
+  ASSERT_TRUE(other);
+  EXPECT_EQ(other->status, 404);
+}
+
+TEST(ServerTest, PaginationHeadersAndClamping) {
+  Sim sim;
+  auto r = sim.Api(std::string(kCentral) + "/pipelines?page=2&perPage=5");
+  ASSERT_TRUE(r);
+  EXPECT_EQ(r->status, 200);
+  EXPECT_EQ(r->get_header_value("x-page"), "2");
+  EXPECT_EQ(r->get_header_value("x-per-page"), "5");
+  EXPECT_EQ(r->get_header_value("x-prev-page"), "1");
+  EXPECT_EQ(r->get_header_value("x-next-page"), "3");
+  EXPECT_EQ(r->get_header_value("x-total"), "12");
+  EXPECT_EQ(r->get_header_value("x-total-pages"), "3");
+  rapidjson::Document doc = Json(r->body);
+  ASSERT_TRUE(doc.IsArray());
+  ASSERT_EQ(doc.Size(), 5u);
+  EXPECT_EQ(doc[0]["id"].GetInt64(), 1000006);
+  EXPECT_TRUE(doc[0].HasMember("name") && doc[0].HasMember("groupId") &&
+              doc[0].HasMember("tagList") && doc[0].HasMember("envName"));
+
+  r = sim.Api(std::string(kCentral) + "/pipelines");
+  ASSERT_TRUE(r);
+  EXPECT_EQ(r->get_header_value("x-per-page"), "10");
+  EXPECT_EQ(Json(r->body).Size(), 10u);
+  EXPECT_EQ(r->get_header_value("x-prev-page"), "");
+
+  r = sim.Api(std::string(kCentral) + "/pipelines/1000001/runs?perPage=100&page=3");
+  ASSERT_TRUE(r);
+  EXPECT_EQ(r->get_header_value("x-per-page"), "30");
+  doc = Json(r->body);
+  ASSERT_EQ(doc.Size(), 30u);
+  const int64_t total = std::stoll(r->get_header_value("x-total"));
+  EXPECT_EQ(doc[0]["pipelineRunId"].GetInt64(), total - 60);
+  EXPECT_EQ(r->get_header_value("x-total-pages"), std::to_string((total + 29) / 30));
+  for (const char* key : {"pipelineRunId", "pipelineId", "status", "startTime", "endTime",
+                          "triggerMode", "creatorAccountId"}) {
+    EXPECT_TRUE(doc[0].HasMember(key)) << key;
+  }
+
+  r = sim.Api(std::string(kCentral) + "/pipelines?page=50");
+  ASSERT_TRUE(r);
+  EXPECT_EQ(r->status, 200);
+  EXPECT_EQ(r->body, "[]");
+  EXPECT_EQ(r->get_header_value("x-next-page"), "");
+
+  r = sim.Api(std::string(kCentral) + "/pipelineGroups?perPage=3");
+  ASSERT_TRUE(r);
+  EXPECT_EQ(r->get_header_value("x-total"), "4");
+  EXPECT_EQ(r->get_header_value("x-total-pages"), "2");
+  EXPECT_EQ(Json(r->body).Size(), 3u);
+}
+
+TEST(ServerTest, ListFilters) {
+  Sim sim;
+  const std::string runs = std::string(kRegion) + "/pipelines/1000001/runs";
+  const int64_t from = kFrozenMs - 3 * 3600 * 1000;
+  auto r = sim.Api(runs + "?perPage=30&startTime=" + std::to_string(from) +
+                   "&endTme=" + std::to_string(kFrozenMs));
+  ASSERT_TRUE(r);
+  rapidjson::Document doc = Json(r->body);
+  ASSERT_TRUE(doc.IsArray());
+  EXPECT_GT(doc.Size(), 5u);
+  EXPECT_LT(doc.Size(), 20u);
+  for (const auto& item : doc.GetArray()) EXPECT_GE(item["startTime"].GetInt64(), from);
+
+  r = sim.Api(runs + "?perPage=30&status=fail");
+  ASSERT_TRUE(r);
+  doc = Json(r->body);
+  ASSERT_GT(doc.Size(), 0u);
+  for (const auto& item : doc.GetArray()) EXPECT_STREQ(item["status"].GetString(), "FAIL");
+
+  r = sim.Api(runs + "?perPage=30&triggerMode=1,2");
+  ASSERT_TRUE(r);
+  doc = Json(r->body);
+  for (const auto& item : doc.GetArray()) {
+    EXPECT_TRUE(item["triggerMode"].GetInt() == 1 || item["triggerMode"].GetInt() == 2);
+  }
+
+  const std::string name = sim.world().FindPipeline(1000002)->name;
+  httplib::Params params{{"pipelineName", name}};
+  auto c = sim.Client();
+  r = c.Get(std::string(kRegion) + "/pipelines", params, Sim::Auth());
+  ASSERT_TRUE(r);
+  doc = Json(r->body);
+  ASSERT_EQ(doc.Size(), 1u) << r->body;
+  EXPECT_EQ(doc[0]["id"].GetInt64(), 1000002);
+  EXPECT_EQ(r->get_header_value("x-total"), "1");
+}
+
+TEST(ServerTest, DocsListStyle) {
+  ServerOptions o;
+  o.list_style = ListStyle::kDocs;
+  Sim sim(o);
+  auto r = sim.Api(std::string(kCentral) + "/pipelines?perPage=1");
+  ASSERT_TRUE(r);
+  rapidjson::Document doc = Json(r->body);
+  ASSERT_EQ(doc.Size(), 1u);
+  EXPECT_EQ(doc[0]["pipelineId"].GetInt64(), 1000001);
+  EXPECT_TRUE(doc[0]["pipelineName"].IsString());
+  EXPECT_FALSE(doc[0].HasMember("id"));
+}
+
+TEST(ServerTest, FrozenClockResponsesAreByteIdentical) {
+  Sim a;
+  Sim b;
+  for (const std::string& path :
+       {std::string(kCentral) + "/pipelines/1000001/runs/latestPipelineRun",
+        std::string(kCentral) + "/pipelines/1000005/runs/latestPipelineRun",
+        std::string(kCentral) + "/pipelines/1000005/runs?perPage=30",
+        std::string(kCentral) + "/pipelines?perPage=30",
+        std::string(kCentral) + "/pipelines/1000007", std::string(kCentral) + "/pipelineGroups",
+        std::string(kCentral) + "/pipelines/1000007/runs/1", std::string(kCentral) + "/nope"}) {
+    auto ra = a.Api(path);
+    auto rb = b.Api(path);
+    ASSERT_TRUE(ra && rb);
+    EXPECT_EQ(ra->body, rb->body) << path;
+    EXPECT_EQ(ra->headers, rb->headers) << path;
+  }
+}
+
+TEST(ServerTest, GetPipelineShape) {
+  Sim sim;
+  auto r = sim.Api(std::string(kCentral) + "/pipelines/1000001");
+  ASSERT_TRUE(r);
+  rapidjson::Document doc = Json(r->body);
+  ASSERT_TRUE(doc.IsObject());
+  for (const char* key : {"name", "groupId", "envId", "envName", "tagList", "createTime",
+                          "updateTime", "pipelineConfig"}) {
+    EXPECT_TRUE(doc.HasMember(key)) << key;
+  }
+  EXPECT_TRUE(doc["pipelineConfig"]["sources"].IsArray());
+}
+
+TEST(ServerTest, Faults429And5xx) {
+  Sim sim;
+  const std::string path = std::string(kCentral) + "/pipelines/1000001/runs/latestPipelineRun";
+  auto f = sim.Post("/-/sim/faults", R"({"status429":1,"retryAfterSeconds":7})");
+  ASSERT_TRUE(f);
+  ASSERT_EQ(f->status, 200) << f->body;
+  auto r = sim.Api(path);
+  ExpectError(r, 429, "TooManyRequests");
+  EXPECT_EQ(r->get_header_value("Retry-After"), "7");
+
+  ASSERT_EQ(sim.Post("/-/sim/faults", R"({"status5xx":1})")->status, 200);
+  ExpectError(sim.Api(path), 500, "InternalServerError");
+
+  // Half the requests fail.
+  ASSERT_EQ(sim.Post("/-/sim/faults", R"({"status5xx":0.5})")->status, 200);
+  int failed = 0;
+  auto c = sim.Client();
+  for (int i = 0; i < 200; ++i) failed += c.Get(path, Sim::Auth())->status == 500;
+  EXPECT_GT(failed, 60);
+  EXPECT_LT(failed, 140);
+
+  // The token is checked before faults.
+  ExpectError(sim.Client().Get(path), 401, "Unauthorized");
+  ASSERT_EQ(sim.Post("/-/sim/faults", "{}")->status, 200);
+  EXPECT_EQ(sim.Api(path)->status, 200);
+}
+
+TEST(ServerTest, RejectTokenAndRedirect) {
+  Sim sim;
+  const std::string path = std::string(kCentral) + "/pipelines";
+  ASSERT_EQ(sim.Post("/-/sim/faults", R"({"rejectToken":true})")->status, 200);
+  ExpectError(sim.Api(path), 401, "InvalidTokenError");
+
+  ASSERT_EQ(sim.Post("/-/sim/faults", R"({"redirect":true})")->status, 200);
+  auto r = sim.Api(path);
+  ASSERT_TRUE(r);
+  EXPECT_EQ(r->status, 302);
+  EXPECT_EQ(r->get_header_value("Location"), kRedirectLocation);
+}
+
+TEST(ServerTest, MalformedBodyIsTruncatedJson) {
+  Sim sim;
+  ASSERT_EQ(sim.Post("/-/sim/faults", R"({"malformed":1})")->status, 200);
+  auto r = sim.Api(std::string(kCentral) + "/pipelines/1000001/runs/latestPipelineRun");
+  ASSERT_TRUE(r);
+  EXPECT_EQ(r->status, 200);
+  EXPECT_TRUE(Json(r->body).HasParseError());
+  EXPECT_EQ(r->body[0], '{');
+}
+
+TEST(ServerTest, OversizedBodyIsChunkedValidAndHuge) {
+  Sim sim;
+  ASSERT_EQ(sim.Post("/-/sim/faults", R"({"oversized":1})")->status, 200);
+  for (const std::string& path :
+       {std::string(kCentral) + "/pipelines/1000001/runs/latestPipelineRun",
+        std::string(kCentral) + "/pipelines"}) {
+    auto r = sim.Api(path);
+    ASSERT_TRUE(r) << httplib::to_string(r.error());
+    EXPECT_EQ(r->status, 200);
+    EXPECT_FALSE(r->has_header("Content-Length"));
+    EXPECT_EQ(r->get_header_value("Transfer-Encoding"), "chunked");
+    EXPECT_GT(r->body.size(), kOversizedPadding);
+    rapidjson::Document doc = Json(r->body);
+    EXPECT_FALSE(doc.HasParseError()) << path;
+  }
+}
+
+TEST(ServerTest, ResetClosesConnectionMidBody) {
+  Sim sim;
+  ASSERT_EQ(sim.Post("/-/sim/faults", R"({"reset":1})")->status, 200);
+  auto r = sim.Api(std::string(kCentral) + "/pipelines/1000001/runs/latestPipelineRun");
+  EXPECT_FALSE(r);
+  EXPECT_EQ(r.error(), httplib::Error::Read);
+  // The server keeps serving.
+  ASSERT_EQ(sim.Post("/-/sim/faults", R"({"reset":0})")->status, 200);
+  EXPECT_EQ(sim.Api(std::string(kCentral) + "/pipelines")->status, 200);
+}
+
+TEST(ServerTest, SlowBodyTricklesOverSeconds) {
+  Sim sim;
+  const std::string path = std::string(kCentral) + "/pipelines/1000001/runs/latestPipelineRun";
+  const std::string normal = sim.Api(path)->body;
+  ASSERT_EQ(sim.Post("/-/sim/faults", R"({"slowBody":1})")->status, 200);
+  const auto start = Clock::now();
+  auto r = sim.Api(path);
+  const double elapsed = Seconds(Clock::now() - start);
+  ASSERT_TRUE(r);
+  EXPECT_EQ(r->body, normal);
+  EXPECT_GT(elapsed, 3.0);
+  EXPECT_LT(elapsed, 8.0);
+}
+
+TEST(ServerTest, FaultsRevertAfterForSeconds) {
+  Sim sim;
+  const std::string path = std::string(kCentral) + "/pipelines";
+  auto f = sim.Post("/-/sim/faults", R"({"status5xx":1,"forSeconds":0.5})");
+  ASSERT_EQ(f->status, 200);
+  rapidjson::Document doc = Json(sim.Client().Get("/-/sim/faults")->body);
+  EXPECT_DOUBLE_EQ(doc["status5xx"].GetDouble(), 1.0);
+  EXPECT_TRUE(doc["revertInSeconds"].IsNumber());
+  EXPECT_EQ(sim.Api(path)->status, 500);
+  std::this_thread::sleep_for(std::chrono::milliseconds(700));
+  EXPECT_EQ(sim.Api(path)->status, 200);
+  doc = Json(sim.Client().Get("/-/sim/faults")->body);
+  EXPECT_DOUBLE_EQ(doc["status5xx"].GetDouble(), 0.0);
+
+  EXPECT_EQ(sim.Post("/-/sim/faults", R"({"status5xx":2})")->status, 400);
+  EXPECT_EQ(sim.Post("/-/sim/faults", R"({"bogus":1})")->status, 400);
+  EXPECT_EQ(sim.Post("/-/sim/faults", "not json")->status, 400);
+}
+
+TEST(ServerTest, LatencyIsServedConcurrently) {
+  Sim sim;
+  ASSERT_EQ(sim.Post("/-/sim/faults", R"({"latencyMs":300})")->status, 200);
+  ASSERT_EQ(sim.Post("/-/sim/stats/reset", "")->status, 200);
+  constexpr int kClients = 16;
+  std::vector<std::thread> threads;
+  std::vector<int> statuses(kClients, 0);
+  const auto start = Clock::now();
+  for (int i = 0; i < kClients; ++i) {
+    threads.emplace_back([&, i] {
+      auto r = sim.Api(std::string(kCentral) + "/pipelines/" + std::to_string(1000001 + i % 12) +
+                       "/runs/latestPipelineRun");
+      statuses[static_cast<size_t>(i)] = r ? r->status : -1;
+    });
+  }
+  for (auto& t : threads) t.join();
+  const double elapsed = Seconds(Clock::now() - start);
+  for (int s : statuses) EXPECT_EQ(s, 200);
+  EXPECT_GE(elapsed, 0.29);
+  EXPECT_LT(elapsed, 1.5);  // sequential would take 4.8 s
+  rapidjson::Document stats = Json(sim.Client().Get("/-/sim/stats")->body);
+  EXPECT_GE(stats["inFlightMax"].GetInt(), 8);
+}
+
+TEST(ServerTest, StatsCountPerEndpointAndStatus) {
+  Sim sim;
+  sim.Api(std::string(kCentral) + "/pipelines/1000001/runs/latestPipelineRun");
+  sim.Api(std::string(kCentral) + "/pipelines/1000001/runs/latestPipelineRun");
+  sim.Api(std::string(kCentral) + "/pipelines/1000001/runs/1");
+  sim.Api(std::string(kCentral) + "/pipelines/1000001/runs");
+  sim.Api(std::string(kCentral) + "/pipelines/1000001");
+  sim.Api(std::string(kCentral) + "/pipelines");
+  sim.Api(std::string(kCentral) + "/pipelineGroups");
+  sim.Api("/oapi/v1/platform/user");
+  sim.Api("/oapi/v1/whatever");
+  sim.Client().Get(std::string(kCentral) + "/pipelines");  // 401
+  rapidjson::Document s = Json(sim.Client().Get("/-/sim/stats")->body);
+  ASSERT_TRUE(s.IsObject());
+  EXPECT_EQ(s["total"].GetInt64(), 10);
+  const auto& req = s["requests"];
+  EXPECT_EQ(req["latestPipelineRun"]["200"].GetInt64(), 2);
+  EXPECT_EQ(req["getPipelineRun"]["200"].GetInt64(), 1);
+  EXPECT_EQ(req["listPipelineRuns"]["200"].GetInt64(), 1);
+  EXPECT_EQ(req["getPipeline"]["200"].GetInt64(), 1);
+  EXPECT_EQ(req["listPipelines"]["200"].GetInt64(), 1);
+  EXPECT_EQ(req["listPipelines"]["401"].GetInt64(), 1);
+  EXPECT_EQ(req["listPipelineGroups"]["200"].GetInt64(), 1);
+  EXPECT_EQ(req["user"]["200"].GetInt64(), 1);
+  EXPECT_EQ(req["unknown"]["404"].GetInt64(), 1);
+  EXPECT_GE(s["inFlightMax"].GetInt(), 1);
+
+  ASSERT_EQ(sim.Post("/-/sim/stats/reset", "")->status, 200);
+  s = Json(sim.Client().Get("/-/sim/stats")->body);
+  EXPECT_EQ(s["total"].GetInt64(), 0);
+  EXPECT_TRUE(s["requests"]["latestPipelineRun"].ObjectEmpty());
+}
+
+TEST(ServerTest, ControlFinishStartAndOverride) {
+  Sim sim;
+  const std::string latest = std::string(kCentral) + "/pipelines/1000002/runs/latestPipelineRun";
+  const int64_t before = Json(sim.Api(latest)->body)["pipelineRunId"].GetInt64();
+
+  auto r = sim.Post("/-/sim/pipelines/1000002/finish", R"({"status":"FAIL"})");
+  ASSERT_TRUE(r);
+  ASSERT_EQ(r->status, 200) << r->body;
+  rapidjson::Document truth = Json(r->body);
+  EXPECT_EQ(truth["latestRunId"].GetInt64(), before + 1);
+  EXPECT_STREQ(truth["status"].GetString(), "FAIL");
+  rapidjson::Document run = Json(sim.Api(latest)->body);
+  EXPECT_EQ(run["pipelineRunId"].GetInt64(), before + 1);
+  EXPECT_STREQ(run["status"].GetString(), "FAIL");
+  EXPECT_EQ(run["updateTime"].GetInt64(), kFrozenMs);
+  int failed_stages = 0;
+  for (const auto& s : run["stages"].GetArray()) {
+    failed_stages += std::string(s["stageInfo"]["status"].GetString()) == "FAIL";
+  }
+  EXPECT_EQ(failed_stages, 1);
+
+  r = sim.Post("/-/sim/pipelines/1000002/start", "");
+  ASSERT_EQ(r->status, 200);
+  run = Json(sim.Api(latest)->body);
+  EXPECT_EQ(run["pipelineRunId"].GetInt64(), before + 2);
+  EXPECT_EQ(run["createTime"].GetInt64(), kFrozenMs);
+  ASSERT_EQ(sim.Post("/-/sim/clock", R"({"advanceSeconds":86400})")->status, 200);
+  run = Json(sim.Api(latest)->body);
+  EXPECT_EQ(run["pipelineRunId"].GetInt64(), before + 2);
+  const std::string status = run["status"].GetString();
+  EXPECT_TRUE(status == "RUNNING" || status == "WAITING") << status;
+
+  r = sim.Client().Delete("/-/sim/pipelines/1000002/override");
+  ASSERT_EQ(r->status, 200);
+  ASSERT_EQ(sim.Post("/-/sim/clock", R"({"advanceSeconds":3600})")->status, 200);
+  run = Json(sim.Api(latest)->body);
+  EXPECT_GT(run["pipelineRunId"].GetInt64(), before + 2);
+
+  EXPECT_EQ(sim.Post("/-/sim/pipelines/42/finish", R"({"status":"FAIL"})")->status, 404);
+  EXPECT_EQ(sim.Post("/-/sim/pipelines/1000002/finish", R"({"status":1})")->status, 400);
+}
+
+TEST(ServerTest, ControlRawLatest) {
+  Sim sim;
+  const std::string latest = std::string(kCentral) + "/pipelines/1000001/runs/latestPipelineRun";
+  const std::string original = sim.Api(latest)->body;
+  const std::string hostile = "{\"pipelineRunId\":\"not a number\",\"stages\":[[[[";
+  auto r = sim.Client().Put("/-/sim/pipelines/1000001/latest?status=200", hostile, "text/plain");
+  ASSERT_EQ(r->status, 200);
+  EXPECT_EQ(sim.Api(latest)->body, hostile);
+  r = sim.Client().Put("/-/sim/pipelines/1000001/latest?status=503", "", "text/plain");
+  ASSERT_EQ(r->status, 200);
+  auto served = sim.Api(latest);
+  EXPECT_EQ(served->status, 503);
+  EXPECT_EQ(served->body, "");
+  EXPECT_EQ(sim.Client().Put("/-/sim/pipelines/1000001/latest?status=abc", "", "x")->status, 400);
+  ASSERT_EQ(sim.Client().Delete("/-/sim/pipelines/1000001/latest")->status, 200);
+  EXPECT_EQ(sim.Api(latest)->body, original);
+}
+
+TEST(ServerTest, ControlAddRemoveAndTruth) {
+  Sim sim;
+  auto r = sim.Post("/-/sim/pipelines", R"({"add":2,"remove":[1000002,42]})");
+  ASSERT_EQ(r->status, 200) << r->body;
+  rapidjson::Document d = Json(r->body);
+  ASSERT_EQ(d["added"].Size(), 2u);
+  EXPECT_EQ(d["added"][0].GetInt64(), 1000013);
+  ASSERT_EQ(d["removed"].Size(), 1u);
+  ExpectError(sim.Api(std::string(kCentral) + "/pipelines/1000002/runs/latestPipelineRun"), 404,
+              "NotFound");
+  EXPECT_EQ(sim.Api(std::string(kCentral) + "/pipelines/1000013/runs/latestPipelineRun")->status,
+            200);
+  auto list = sim.Api(std::string(kCentral) + "/pipelines?perPage=30");
+  EXPECT_EQ(list->get_header_value("x-total"), "13");
+  EXPECT_EQ(list->body.find("1000002"), std::string::npos);
+
+  rapidjson::Document truth = Json(sim.Client().Get("/-/sim/pipelines")->body);
+  ASSERT_TRUE(truth.IsArray());
+  ASSERT_EQ(truth.Size(), 13u);
+  for (const auto& t : truth.GetArray()) {
+    const int64_t id = t["id"].GetInt64();
+    rapidjson::Document run = Json(sim.Api(std::string(kCentral) + "/pipelines/" +
+                                           std::to_string(id) + "/runs/latestPipelineRun")
+                                       ->body);
+    EXPECT_EQ(run["pipelineRunId"].GetInt64(), t["latestRunId"].GetInt64());
+    EXPECT_STREQ(run["status"].GetString(), t["status"].GetString());
+    EXPECT_TRUE(t["name"].IsString() && t["groupId"].IsInt());
+  }
+  EXPECT_EQ(sim.Post("/-/sim/pipelines", R"({"add":"x"})")->status, 400);
+}
+
+TEST(ServerTest, ClockControl) {
+  Sim sim;
+  auto r = sim.Post("/-/sim/clock", R"({"advanceSeconds":60})");
+  ASSERT_EQ(r->status, 200);
+  EXPECT_EQ(Json(r->body)["nowMs"].GetInt64(), kFrozenMs + 60000);
+  r = sim.Post("/-/sim/clock", R"({"set":1700000000})");
+  ASSERT_EQ(r->status, 200);
+  EXPECT_EQ(sim.clock().NowMs(), 1700000000000);
+  EXPECT_EQ(sim.Post("/-/sim/clock", R"({})")->status, 400);
+
+  Sim real(ServerOptions{}, WorldOptions{}, std::nullopt);
+  EXPECT_EQ(real.Post("/-/sim/clock", R"({"advanceSeconds":60})")->status, 400);
+}
+
+// The binary prints its port, serves, and exits 0 on SIGTERM.
+TEST(BinaryTest, PrintsListeningLineAndStopsOnSigterm) {
+  int out[2];
+  ASSERT_EQ(pipe(out), 0);
+  const pid_t pid = fork();
+  ASSERT_GE(pid, 0);
+  if (pid == 0) {
+    dup2(out[1], 1);
+    close(out[0]);
+    close(out[1]);
+    execl(FLOW_SIMULATOR_BINARY, FLOW_SIMULATOR_BINARY, "--web.listen-address=127.0.0.1:0",
+          "--token=bin-token", "--clock=frozen:1732800000", "--threads=4",
+          static_cast<char*>(nullptr));
+    _exit(127);
+  }
+  close(out[1]);
+  FILE* f = fdopen(out[0], "r");
+  char line[256] = {};
+  ASSERT_NE(fgets(line, sizeof(line), f), nullptr);
+  const std::string text(line);
+  const std::string prefix = "flow-simulator listening on 127.0.0.1:";
+  ASSERT_EQ(text.rfind(prefix, 0), 0u) << text;
+  const int port = std::stoi(text.substr(prefix.size()));
+  {
+    httplib::Client c("127.0.0.1", port);
+    auto r = c.Get("/oapi/v1/platform/user", {{"x-yunxiao-token", "bin-token"}});
+    ASSERT_TRUE(r);
+    EXPECT_EQ(r->status, 200);
+  }
+  kill(pid, SIGTERM);
+  int status = 0;
+  ASSERT_EQ(waitpid(pid, &status, 0), pid);
+  fclose(f);
+  EXPECT_TRUE(WIFEXITED(status));
+  EXPECT_EQ(WEXITSTATUS(status), 0);
+}
+
+}  // namespace
+}  // namespace yfe::sim
