@@ -96,16 +96,17 @@ int main(int argc, char** argv) {
     if (a == "--skip-soak") o.skip_soak = true;
     if (a == "--skip-throttle") o.skip_throttle = true;
   }
-  const double bound = std::ceil(static_cast<double>(o.pipelines) / o.concurrency) *
-                       o.latency_ms / 1000.0;
-  std::printf("# scrape_bench: N=%d pipelines (5 stages x 4 jobs), L=%d ms, C=%d, %s status, "
-              "%ld cores\n",
-              o.pipelines, o.latency_ms, o.concurrency, o.sparse ? "sparse" : "full",
-              sysconf(_SC_NPROCESSORS_ONLN));
+  const double bound =
+      std::ceil(static_cast<double>(o.pipelines) / o.concurrency) * o.latency_ms / 1000.0;
+  std::printf(
+      "# scrape_bench: N=%d pipelines (5 stages x 4 jobs), L=%d ms, C=%d, %s status, "
+      "%ld cores\n",
+      o.pipelines, o.latency_ms, o.concurrency, o.sparse ? "sparse" : "full",
+      sysconf(_SC_NPROCESSORS_ONLN));
 
-  Simulator sim({"--pipelines=" + std::to_string(o.pipelines), "--stages=5",
-                 "--jobs-per-stage=4", "--clock=frozen:1795000000",
-                 "--latency=" + std::to_string(o.latency_ms) + "ms", "--threads=64"});
+  Simulator sim({"--pipelines=" + std::to_string(o.pipelines), "--stages=5", "--jobs-per-stage=4",
+                 "--clock=frozen:1795000000", "--latency=" + std::to_string(o.latency_ms) + "ms",
+                 "--threads=64"});
   auto ids = sim.PipelineIds();
   if (ids.size() != static_cast<size_t>(o.pipelines)) {
     std::fprintf(stderr, "simulator has %zu pipelines\n", ids.size());
@@ -114,7 +115,8 @@ int main(int argc, char** argv) {
   // Names configured: a cold scrape is exactly one GetLatestPipelineRun per pipeline.
   std::string config = "api:\n  endpoint: " + sim.Endpoint() +
                        "\n  edition: central\n  organization_id: sim-org\n"
-                       "  max_concurrency: " + std::to_string(o.concurrency) +
+                       "  max_concurrency: " +
+                       std::to_string(o.concurrency) +
                        "\n  max_requests_per_second: 100000\n  rate_limit_burst: 100\n"
                        "  timeout: 30s\ncollect:\n  cache_ttl: " +
                        std::to_string(o.cache_ttl_seconds) + "s\n  scrape_deadline: 120s\n" +
@@ -180,13 +182,14 @@ int main(int argc, char** argv) {
     }
     for (auto& t : threads) t.join();
     long requests = sim.ApiRequests();
-    long lower = static_cast<long>(o.pipelines) *
-                 static_cast<long>(std::ceil(static_cast<double>(o.soak_seconds) /
-                                             o.cache_ttl_seconds));
-    std::printf("soak_seconds %d\nsoak_scrapers %d\nsoak_scrapes %ld\nsoak_api_requests %ld\n"
-                "soak_lower_bound %ld\nsoak_ratio %.3f\n",
-                o.soak_seconds, o.scrapers, scrapes.load(), requests, lower,
-                static_cast<double>(requests) / lower);
+    long lower =
+        static_cast<long>(o.pipelines) *
+        static_cast<long>(std::ceil(static_cast<double>(o.soak_seconds) / o.cache_ttl_seconds));
+    std::printf(
+        "soak_seconds %d\nsoak_scrapers %d\nsoak_scrapes %ld\nsoak_api_requests %ld\n"
+        "soak_lower_bound %ld\nsoak_ratio %.3f\n",
+        o.soak_seconds, o.scrapers, scrapes.load(), requests, lower,
+        static_cast<double>(requests) / lower);
     std::printf("rss_after_soak_kb %ld\npeak_rss_kb %ld\n", StatusKb(pid, "VmRSS"),
                 StatusKb(pid, "VmHWM"));
     std::fflush(stdout);
@@ -220,12 +223,13 @@ int main(int argc, char** argv) {
       worst = std::max(worst, Seconds(Clock::now() - s));
     }
     long throttled_requests = sim.ApiRequests();
-    std::printf("throttle_seconds %d\nrequests_per_second_calm %.1f\n"
-                "requests_per_second_throttled %.1f\nthrottled_worst_scrape_seconds %.3f\n"
-                "throttled_rate_limited_total %.0f\n",
-                o.throttle_seconds, static_cast<double>(calm_requests) / o.throttle_seconds,
-                static_cast<double>(throttled_requests) / o.throttle_seconds, worst,
-                Value(last, "yunxiao_flow_api_rate_limited_total"));
+    std::printf(
+        "throttle_seconds %d\nrequests_per_second_calm %.1f\n"
+        "requests_per_second_throttled %.1f\nthrottled_worst_scrape_seconds %.3f\n"
+        "throttled_rate_limited_total %.0f\n",
+        o.throttle_seconds, static_cast<double>(calm_requests) / o.throttle_seconds,
+        static_cast<double>(throttled_requests) / o.throttle_seconds, worst,
+        Value(last, "yunxiao_flow_api_rate_limited_total"));
   }
   std::printf("peak_rss_kb_final %ld\n", StatusKb(pid, "VmHWM"));
   return 0;

@@ -121,12 +121,12 @@ int main(int argc, char** argv) {
     logging::Error("cannot start the HTTP server", {{"err", port.error()}});
     return 1;
   }
-  logging::Info("listening", {{"address", (listen->host.empty() ? std::string("0.0.0.0")
-                                                                : listen->host) +
-                                              ":" + std::to_string(*port)},
-                              {"telemetry_path", flags.telemetry_path},
-                              {"tls", tls ? "true" : "false"},
-                              {"basic_auth", web.basic_auth_users.empty() ? "false" : "true"}});
+  logging::Info("listening",
+                {{"address", (listen->host.empty() ? std::string("0.0.0.0") : listen->host) + ":" +
+                                 std::to_string(*port)},
+                 {"telemetry_path", flags.telemetry_path},
+                 {"tls", tls ? "true" : "false"},
+                 {"basic_auth", web.basic_auth_users.empty() ? "false" : "true"}});
 
   std::thread signal_thread([&] {
     while (true) {

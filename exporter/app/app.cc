@@ -1,12 +1,18 @@
 #include "app/app.h"
 
+#include <condition_variable>
 #include <cstdlib>
+#include <future>
+#include <set>
+#include <thread>
 
 #include "collector/collector.h"
-#include "collector/shard.h"
+#include "collector/discovery.h"
+#include "collector/history.h"
 #include "config/token_store.h"
 #include "flowapi/client.h"
 #include "flowapi/transport.h"
+#include "model/decode.h"
 #include "util/log.h"
 
 #ifndef YFE_VERSION
@@ -18,30 +24,153 @@
 
 namespace yfe::app {
 
+using std::chrono::nanoseconds;
+
+// One configuration's running objects and background work (discovery, run history,
+// start-up warm-up). Destroyed on reload or exit: it stops the transport first, which
+// answers every outstanding request, then joins its threads.
 class Pipeline {
  public:
   Pipeline(const config::Config& cfg, const config::Flags& flags, config::TokenSource token,
-           metrics::SelfMetrics& self_metrics)
-      : token_(std::move(token), cfg.api.token_file),
+           metrics::SelfMetrics& self_metrics, std::shared_ptr<collector::RunHistory> history)
+      : cfg_(cfg),
+        flags_(flags),
+        self_metrics_(self_metrics),
+        history_(std::move(history)),
+        token_(std::move(token), cfg.api.token_file),
         transport_(TransportOptionsFrom(cfg.api), self_metrics),
         client_(cfg.api, transport_),
         collector_(CollectorOptionsFrom(cfg), client_, self_metrics) {
-    std::vector<collector::Target> targets;
-    for (const auto& p : cfg.pipelines) {
-      if (collector::InShard(p.id, flags.shard_index, flags.shard_total)) {
-        targets.push_back({p.id, p.name});
-      }
+    if (cfg_.collect.history) {
+      collector_.AddExtraRenderer(
+          [this](std::string& out) { history_->Render(out, collector_.Named()); });
     }
-    collector_.SetTargets(std::move(targets));
+    if (cfg_.discovery.enabled) {
+      threads_.emplace_back([this] { DiscoveryLoop(); });
+    } else {
+      collector_.SetTargets(
+          collector::MergeTargets(cfg_.pipelines, {}, flags_.shard_index, flags_.shard_total));
+      ready_ = true;
+      threads_.emplace_back([this] { collector_.WarmUp(kWarmUpBudget); });
+    }
+    if (cfg_.collect.history) threads_.emplace_back([this] { HistoryLoop(); });
   }
 
-  ~Pipeline() { transport_.Stop(); }  // no callback may outlive the collector
+  ~Pipeline() {
+    {
+      std::lock_guard lock(mu_);
+      stopping_ = true;
+    }
+    cv_.notify_all();
+    transport_.Stop();  // answers everything outstanding: no thread stays blocked
+    for (auto& t : threads_) t.join();
+  }
 
   std::string Scrape() { return collector_.Scrape(); }
-  bool Ready() const { return true; }
+  bool Ready() const { return ready_.load(); }
   size_t Count() const { return collector_.TargetCount(); }
 
  private:
+  static constexpr nanoseconds kWarmUpBudget = std::chrono::minutes(15);
+
+  // Sleeps up to d; false when stopping.
+  bool Sleep(nanoseconds d) {
+    std::unique_lock lock(mu_);
+    return !cv_.wait_for(lock, d, [this] { return stopping_; });
+  }
+  bool Stopping() {
+    std::lock_guard lock(mu_);
+    return stopping_;
+  }
+
+  void DiscoveryLoop() {
+    collector::Discovery discovery(cfg_.discovery, client_);
+    bool first = true;
+    while (!Stopping()) {
+      auto deadline = SystemClock::Instance().Now() +
+                      std::max(cfg_.api.timeout * 10, nanoseconds(std::chrono::minutes(2)));
+      auto found = discovery.List(deadline);
+      nanoseconds next = cfg_.discovery.refresh_interval;
+      if (found.ok()) {
+        self_metrics_.SetDiscovered(static_cast<double>(found->size()));
+        collector_.SetTargets(collector::MergeTargets(cfg_.pipelines, *found, flags_.shard_index,
+                                                      flags_.shard_total));
+        logging::Info("discovery refreshed", {{"discovered", std::to_string(found->size())},
+                                              {"watched", std::to_string(Count())}});
+        if (first) {
+          first = false;
+          ready_ = true;
+          warmup_ = std::async(std::launch::async, [this] { collector_.WarmUp(kWarmUpBudget); });
+        }
+      } else if (!Stopping()) {
+        self_metrics_.CountDiscoveryError();
+        logging::Warn("discovery failed; keeping the previous list", {{"err", found.error()}});
+        if (first) {
+          // Not ready until the first discovery succeeds; until then the configured
+          // pipelines are watched.
+          collector_.SetTargets(
+              collector::MergeTargets(cfg_.pipelines, {}, flags_.shard_index, flags_.shard_total));
+          next = std::min(next, nanoseconds(std::chrono::seconds(15)));
+        }
+      }
+      if (!Sleep(next)) break;
+    }
+    if (warmup_.valid()) warmup_.wait();
+  }
+
+  void HistoryLoop() {
+    while (!Stopping()) {
+      Sweep();
+      if (!Sleep(cfg_.collect.history_interval)) break;
+    }
+  }
+
+  // One poll of every watched pipeline's run list.
+  void Sweep() {
+    auto named = collector_.Named();
+    std::set<std::string> ids;
+    for (const auto& [id, name] : named) ids.insert(id);
+    history_->Retain(ids);
+    if (ids.empty()) return;
+    const auto deadline = SystemClock::Instance().Now() + cfg_.collect.history_interval;
+    auto done = std::make_shared<std::promise<void>>();
+    auto remaining = std::make_shared<std::atomic<size_t>>(ids.size());
+    auto finish_one = [done, remaining] {
+      if (--*remaining == 0) done->set_value();
+    };
+    for (const auto& id : ids) PollPage(id, 1, deadline, finish_one);
+    done->get_future().wait();  // every request is answered by the deadline or on stop
+  }
+
+  void PollPage(const std::string& id, int page, Clock::Steady deadline,
+                std::function<void()> finish) {
+    client_.ListRuns(
+        id, page, collector::RunHistory::kPerPage, deadline,
+        [this, id, page, deadline, finish](flowapi::ApiResult r) {
+          if (!r.ok) {
+            logging::Warn("run history poll failed", {{"pipeline_id", id}, {"err", r.error}});
+            if (page > 1) history_->FinishPoll(id);
+            finish();
+            return;
+          }
+          auto runs = model::DecodeRunList(r.body);
+          if (!runs.ok()) {
+            self_metrics_.CountDecodeError(flowapi::kListRuns);
+            logging::Warn("cannot decode the run list",
+                          {{"pipeline_id", id}, {"err", runs.error()}});
+            if (page > 1) history_->FinishPoll(id);
+            finish();
+            return;
+          }
+          if (history_->Observe(id, page, *runs)) {
+            PollPage(id, page + 1, deadline, finish);
+            return;
+          }
+          history_->FinishPoll(id);
+          finish();
+        });
+  }
+
   flowapi::TransportOptions TransportOptionsFrom(const config::ApiConfig& api) {
     flowapi::TransportOptions o;
     o.max_concurrency = api.max_concurrency;
@@ -69,10 +198,21 @@ class Pipeline {
     return o;
   }
 
+  const config::Config cfg_;
+  const config::Flags flags_;
+  metrics::SelfMetrics& self_metrics_;
+  std::shared_ptr<collector::RunHistory> history_;
   config::TokenStore token_;
   flowapi::Transport transport_;
   flowapi::FlowClient client_;
   collector::Collector collector_;
+
+  std::atomic<bool> ready_{false};
+  std::mutex mu_;
+  std::condition_variable cv_;
+  bool stopping_ = false;
+  std::future<void> warmup_;          // warm-up started by discovery
+  std::vector<std::thread> threads_;  // last member: joined in the destructor
 };
 
 App::App(config::Flags flags) : flags_(std::move(flags)) {}
@@ -103,22 +243,35 @@ Result<bool> App::Load() {
     logging::Error("invalid config", {{"err", token_error}});
     return Error(token_error);
   }
+  if (!history_) {
+    history_ = std::make_shared<collector::RunHistory>(load.config.collect.history_buckets);
+  } else {
+    history_->SetBuckets(load.config.collect.history_buckets);
+  }
   const std::string origin = token->origin;
-  auto next = std::make_shared<Pipeline>(load.config, flags_, std::move(*token), self_metrics_);
+  // The old configuration stops first: its requests end, its threads join.
   std::shared_ptr<Pipeline> old;
   {
     std::lock_guard lock(mu_);
     old = std::move(current_);
+  }
+  old.reset();
+  auto next =
+      std::make_shared<Pipeline>(load.config, flags_, std::move(*token), self_metrics_, history_);
+  {
+    std::lock_guard lock(mu_);
     current_ = next;
   }
-  logging::Info("configuration loaded",
-                {{"file", flags_.config_file},
-                 {"endpoint", load.config.api.endpoint},
-                 {"edition", load.config.api.edition == config::Edition::kCentral ? "central"
-                                                                                   : "region"},
-                 {"pipelines", std::to_string(next->Count())},
-                 {"token_from", origin}});
-  old.reset();  // scrapes still using it hold their own reference
+  logging::Info(
+      "configuration loaded",
+      {{"file", flags_.config_file},
+       {"endpoint", load.config.api.endpoint},
+       {"edition", load.config.api.edition == config::Edition::kCentral ? "central" : "region"},
+       {"pipelines", std::to_string(next->Count())},
+       {"discovery", load.config.discovery.enabled ? "on" : "off"},
+       {"history", load.config.collect.history ? "on" : "off"},
+       {"shard", std::to_string(flags_.shard_index) + "/" + std::to_string(flags_.shard_total)},
+       {"token_from", origin}});
   return true;
 }
 

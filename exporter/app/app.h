@@ -12,6 +12,10 @@
 #include "metrics/self_metrics.h"
 #include "util/result.h"
 
+namespace yfe::collector {
+class RunHistory;
+}
+
 namespace yfe::app {
 
 class Pipeline;  // one configuration's running objects
@@ -38,6 +42,7 @@ class App {
   mutable std::mutex mu_;
   std::mutex load_mu_;  // one load at a time
   std::shared_ptr<Pipeline> current_;
+  std::shared_ptr<collector::RunHistory> history_;  // survives reloads, like the counters
 };
 
 }  // namespace yfe::app

@@ -32,9 +32,13 @@ struct Collector::Countdown {
     if (remaining > 0 && --remaining == 0) cv.notify_all();
   }
   // Waits on the real clock: an injected test clock does not move by itself.
-  void WaitFor(std::chrono::nanoseconds budget) {
+  bool WaitFor(std::chrono::nanoseconds budget) {
     std::unique_lock lock(mu);
-    cv.wait_for(lock, budget, [&] { return remaining == 0; });
+    return cv.wait_for(lock, budget, [&] { return remaining == 0; });
+  }
+  size_t Remaining() {
+    std::lock_guard lock(mu);
+    return remaining;
   }
 };
 
@@ -67,7 +71,9 @@ Collector::Collector(CollectorOptions options, flowapi::Api& api,
                      metrics::SelfMetrics& self_metrics, const Clock& clock)
     : options_(std::move(options)),
       cache_note_(" Cached: fetched at most every " + FormatDuration(options_.cache_ttl) + "."),
-      api_(api), self_metrics_(self_metrics), clock_(clock) {}
+      api_(api),
+      self_metrics_(self_metrics),
+      clock_(clock) {}
 
 Collector::~Collector() = default;
 
@@ -107,6 +113,14 @@ size_t Collector::TargetCount() const {
   return targets_.size();
 }
 
+std::vector<std::pair<std::string, std::string>> Collector::Named() const {
+  std::lock_guard lock(mu_);
+  std::vector<std::pair<std::string, std::string>> out;
+  out.reserve(targets_.size());
+  for (const auto& e : targets_) out.emplace_back(e->id, e->Name());
+  return out;
+}
+
 void Collector::AddExtraRenderer(ExtraRenderer r) {
   std::lock_guard lock(mu_);
   extra_.push_back(std::move(r));
@@ -128,10 +142,10 @@ void Collector::StartFlight(const std::shared_ptr<Entry>& e, Clock::Steady deadl
   };
   if (fetch_name) {
     api_.GetPipeline(e->id, deadline,
-                        [on_result](flowapi::ApiResult r) { on_result(false, std::move(r)); });
+                     [on_result](flowapi::ApiResult r) { on_result(false, std::move(r)); });
   }
   api_.GetLatestRun(e->id, deadline,
-                       [on_result](flowapi::ApiResult r) { on_result(true, std::move(r)); });
+                    [on_result](flowapi::ApiResult r) { on_result(true, std::move(r)); });
 }
 
 void Collector::FinishFlight(const std::shared_ptr<Entry>& e) {
@@ -211,16 +225,36 @@ void Collector::FinishFlight(const std::shared_ptr<Entry>& e) {
 
 std::string Collector::Scrape() {
   const auto start = clock_.Now();
-  const auto deadline = start + options_.scrape_deadline;
+  auto targets = Fetch(options_.scrape_deadline, nullptr);
+  return Render(targets, start);
+}
+
+void Collector::WarmUp(std::chrono::nanoseconds budget) {
+  size_t total = TargetCount();
+  if (total == 0) return;
+  const auto start = clock_.Now();
+  logging::Info("first fetch of every pipeline", {{"pipelines", std::to_string(total)}});
+  Fetch(budget, [&](size_t remaining) {
+    logging::Info("first fetch progress", {{"fetched", std::to_string(total - remaining)},
+                                           {"pipelines", std::to_string(total)}});
+  });
+  logging::Info(
+      "first fetch done",
+      {{"pipelines", std::to_string(total)},
+       {"seconds", std::to_string(std::chrono::duration<double>(clock_.Now() - start).count())}});
+}
+
+std::vector<std::shared_ptr<Collector::Entry>> Collector::Fetch(
+    std::chrono::nanoseconds budget, const std::function<void(size_t)>& progress) {
+  const auto start = clock_.Now();
+  const auto deadline = start + budget;
   auto countdown = std::make_shared<Countdown>();
   std::vector<std::shared_ptr<Entry>> targets;
   std::vector<std::pair<std::shared_ptr<Entry>, bool>> to_start;  // entry, fetch name
-  std::vector<ExtraRenderer> extra;
   size_t hits = 0, misses = 0;
   {
     std::lock_guard lock(mu_);
     targets = targets_;
-    extra = extra_;
     for (auto& e : targets) {
       bool fresh = e->good && e->last_ok && start - e->good->fetched_at < options_.cache_ttl;
       if (fresh && !e->flight) {
@@ -239,10 +273,30 @@ std::string Collector::Scrape() {
       e->flight->waiters.push_back(countdown);
     }
   }
-  for (size_t i = 0; i < hits; ++i) self_metrics_.CountCache(true);
-  for (size_t i = 0; i < misses; ++i) self_metrics_.CountCache(false);
+  self_metrics_.CountCache(true, static_cast<double>(hits));
+  self_metrics_.CountCache(false, static_cast<double>(misses));
   for (auto& [e, fetch_name] : to_start) StartFlight(e, deadline, fetch_name);
-  countdown->WaitFor(std::max(std::chrono::nanoseconds(0), deadline - clock_.Now()));
+  if (progress) {
+    // Reports every 5 s until done or out of time.
+    while (!countdown->WaitFor(std::min<std::chrono::nanoseconds>(
+               std::chrono::seconds(5),
+               std::max(std::chrono::nanoseconds(0), deadline - clock_.Now()))) &&
+           clock_.Now() < deadline) {
+      progress(countdown->Remaining());
+    }
+  } else {
+    countdown->WaitFor(std::max(std::chrono::nanoseconds(0), deadline - clock_.Now()));
+  }
+  return targets;
+}
+
+std::string Collector::Render(const std::vector<std::shared_ptr<Entry>>& targets,
+                              Clock::Steady start) {
+  std::vector<ExtraRenderer> extra;
+  {
+    std::lock_guard lock(mu_);
+    extra = extra_;
+  }
 
   struct Row {
     std::string prefix;

@@ -39,18 +39,24 @@ struct CollectorOptions {
 
 class Collector {
  public:
-  Collector(CollectorOptions options, flowapi::Api& api,
-            metrics::SelfMetrics& self_metrics, const Clock& clock = SystemClock::Instance());
+  Collector(CollectorOptions options, flowapi::Api& api, metrics::SelfMetrics& self_metrics,
+            const Clock& clock = SystemClock::Instance());
   ~Collector();
 
   // Replaces the watched pipelines; state of pipelines that stay is kept, the rest is
   // dropped (their series vanish from the next scrape).
   void SetTargets(std::vector<Target> targets);
   size_t TargetCount() const;
+  // The watched pipelines with the names their series carry now.
+  std::vector<std::pair<std::string, std::string>> Named() const;
 
   // Fetches what is not fresh in the cache (within the deadline) and renders everything.
   // Never throws.
   std::string Scrape();
+
+  // Fetches every pipeline once (up to `budget`), logging progress: called at start-up so
+  // that the first scrape finds a warm cache.
+  void WarmUp(std::chrono::nanoseconds budget);
 
   // Extra exporter-wide text appended to each scrape (e.g. discovery or history metrics).
   using ExtraRenderer = std::function<void(std::string& out)>;
@@ -62,6 +68,9 @@ class Collector {
   struct Snapshot;
   struct Countdown;
 
+  std::vector<std::shared_ptr<Entry>> Fetch(std::chrono::nanoseconds budget,
+                                            const std::function<void(size_t)>& progress);
+  std::string Render(const std::vector<std::shared_ptr<Entry>>& targets, Clock::Steady start);
   void StartFlight(const std::shared_ptr<Entry>& e, Clock::Steady deadline, bool fetch_name);
   void FinishFlight(const std::shared_ptr<Entry>& e);
 

@@ -19,9 +19,10 @@ constexpr std::string_view kCentralHost = "openapi-rdc.aliyuncs.com";
 // The configuration keys, per section: the parser accepts exactly these.
 constexpr std::string_view kTopKeys[] = {"api", "collect", "pipelines", "discovery"};
 constexpr std::string_view kApiKeys[] = {
-    "endpoint",       "edition",         "organization_id",         "path_prefix",
-    "token_file",     "token",           "timeout",                 "max_concurrency",
-    "max_requests_per_second", "rate_limit_burst", "max_retries", "max_response_bytes",
+    "endpoint",         "edition",         "organization_id",
+    "path_prefix",      "token_file",      "token",
+    "timeout",          "max_concurrency", "max_requests_per_second",
+    "rate_limit_burst", "max_retries",     "max_response_bytes",
     "tls_ca_file"};
 constexpr std::string_view kCollectKeys[] = {
     "stages",    "jobs",    "sparse_status",    "cache_ttl",      "scrape_deadline",
@@ -35,8 +36,12 @@ class Checker {
  public:
   Checker(std::string_view source, ConfigLoad& out) : source_(source), out_(out) {}
 
-  void Error(const YAML::Node& at, const std::string& msg) { out_.errors.push_back(Where(at) + msg); }
-  void Warn(const YAML::Node& at, const std::string& msg) { out_.warnings.push_back(Where(at) + msg); }
+  void Error(const YAML::Node& at, const std::string& msg) {
+    out_.errors.push_back(Where(at) + msg);
+  }
+  void Warn(const YAML::Node& at, const std::string& msg) {
+    out_.warnings.push_back(Where(at) + msg);
+  }
   void Error(const std::string& msg) { out_.errors.push_back(std::string(source_) + ": " + msg); }
 
   // Reports keys of `map` that are not in `known`.
@@ -47,8 +52,8 @@ class Checker {
       if (std::find(known.begin(), known.end(), key) == known.end()) {
         std::string list;
         for (auto k : known) list += (list.empty() ? "" : ", ") + std::string(k);
-        Error(kv.first, "unknown key \"" + std::string(path) + key + "\" (known keys here: " +
-                            list + ")");
+        Error(kv.first,
+              "unknown key \"" + std::string(path) + key + "\" (known keys here: " + list + ")");
       }
     }
   }
@@ -128,11 +133,10 @@ class Checker {
 };
 
 bool ValidPipelineId(const std::string& id) {
-  return !id.empty() && id.size() <= 64 &&
-         std::all_of(id.begin(), id.end(), [](char c) {
-           return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
-                  c == '-' || c == '_';
-         });
+  return !id.empty() && id.size() <= 64 && std::all_of(id.begin(), id.end(), [](char c) {
+    return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || c == '-' ||
+           c == '_';
+  });
 }
 
 // scheme://host[:port] with an optional trailing slash; returns the host or an error text.
@@ -183,8 +187,10 @@ void ParseApi(Checker& c, const YAML::Node& api, ApiConfig& out, bool& edition_s
     std::string prefix;
     c.String(api, "path_prefix", "api.path_prefix", prefix);
     while (!prefix.empty() && prefix.back() == '/') prefix.pop_back();
-    if (!prefix.empty() && (prefix.front() != '/' || prefix.find_first_of("?# ") != std::string::npos)) {
-      c.Error(p, "\"api.path_prefix\" must be an absolute path such as /oapi/v1/flow/organizations");
+    if (!prefix.empty() &&
+        (prefix.front() != '/' || prefix.find_first_of("?# ") != std::string::npos)) {
+      c.Error(p,
+              "\"api.path_prefix\" must be an absolute path such as /oapi/v1/flow/organizations");
     }
     if (!prefix.empty()) out.path_prefix = prefix;
   }
@@ -349,7 +355,8 @@ ConfigLoad ParseConfig(std::string_view yaml, std::string_view source) {
     if (c.IsMap(root["api"], "api")) ParseApi(c, root["api"], cfg.api, edition_set);
     if (c.IsMap(root["collect"], "collect")) ParseCollect(c, root["collect"], cfg.collect);
     ParsePipelines(c, root["pipelines"], cfg.pipelines);
-    if (c.IsMap(root["discovery"], "discovery")) ParseDiscovery(c, root["discovery"], cfg.discovery);
+    if (c.IsMap(root["discovery"], "discovery"))
+      ParseDiscovery(c, root["discovery"], cfg.discovery);
 
     std::string scheme, host, why;
     const bool endpoint_ok = SplitEndpoint(cfg.api.endpoint, scheme, host, why);

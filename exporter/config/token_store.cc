@@ -8,7 +8,7 @@ namespace yfe::config {
 namespace {
 
 std::string Stamp(const std::string& path) {
-  struct stat st{};
+  struct stat st {};
   if (stat(path.c_str(), &st) != 0) return {};
   return std::to_string(st.st_mtim.tv_sec) + "." + std::to_string(st.st_mtim.tv_nsec) + ":" +
          std::to_string(st.st_size) + ":" + std::to_string(st.st_ino);

@@ -54,8 +54,7 @@ void FlowClient::ListRuns(std::string_view id, int page, int per_page, Clock::St
 void FlowClient::Get(std::string url, std::string_view endpoint, Clock::Steady deadline,
                      Callback done) {
   Request req{std::move(url), std::string(endpoint), deadline};
-  transport_.Submit(std::move(req),
-                    [done = std::move(done)](Response r) { done(Classify(r)); });
+  transport_.Submit(std::move(req), [done = std::move(done)](Response r) { done(Classify(r)); });
 }
 
 ApiResult Classify(const Response& r) {

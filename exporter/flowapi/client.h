@@ -33,8 +33,7 @@ class Api {
   virtual ~Api() = default;
   virtual void GetLatestRun(std::string_view pipeline_id, Clock::Steady deadline,
                             Callback done) = 0;
-  virtual void GetPipeline(std::string_view pipeline_id, Clock::Steady deadline,
-                           Callback done) = 0;
+  virtual void GetPipeline(std::string_view pipeline_id, Clock::Steady deadline, Callback done) = 0;
   virtual void ListPipelines(int page, int per_page, Clock::Steady deadline, Callback done) = 0;
   // Newest first.
   virtual void ListRuns(std::string_view pipeline_id, int page, int per_page,
@@ -47,8 +46,7 @@ class FlowClient final : public Api {
  public:
   FlowClient(const config::ApiConfig& api, Transport& transport);
 
-  void GetLatestRun(std::string_view pipeline_id, Clock::Steady deadline,
-                    Callback done) override;
+  void GetLatestRun(std::string_view pipeline_id, Clock::Steady deadline, Callback done) override;
   void GetPipeline(std::string_view pipeline_id, Clock::Steady deadline, Callback done) override;
   void ListPipelines(int page, int per_page, Clock::Steady deadline, Callback done) override;
   void ListRuns(std::string_view pipeline_id, int page, int per_page, Clock::Steady deadline,

@@ -40,8 +40,7 @@ std::chrono::milliseconds BackoffDelay(int attempt, std::chrono::milliseconds ba
   return std::chrono::milliseconds(static_cast<int64_t>(ceiling * random01));
 }
 
-std::optional<std::chrono::milliseconds> ParseRetryAfter(std::string_view value,
-                                                         Clock::Wall now) {
+std::optional<std::chrono::milliseconds> ParseRetryAfter(std::string_view value, Clock::Wall now) {
   while (!value.empty() && value.front() == ' ') value.remove_prefix(1);
   while (!value.empty() && (value.back() == ' ' || value.back() == '\r')) value.remove_suffix(1);
   if (value.empty()) return std::nullopt;

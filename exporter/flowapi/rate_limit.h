@@ -36,7 +36,6 @@ std::chrono::milliseconds BackoffDelay(int attempt, std::chrono::milliseconds ba
                                        std::chrono::milliseconds cap, double random01);
 
 // Retry-After: delay-seconds or an HTTP-date. nullopt when absent or unreadable.
-std::optional<std::chrono::milliseconds> ParseRetryAfter(std::string_view value,
-                                                         Clock::Wall now);
+std::optional<std::chrono::milliseconds> ParseRetryAfter(std::string_view value, Clock::Wall now);
 
 }  // namespace yfe::flowapi

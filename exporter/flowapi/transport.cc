@@ -67,9 +67,8 @@ std::string Origin(std::string_view url) {
   auto sep = url.find("://");
   if (sep == std::string_view::npos) return "(relative)";
   auto end = url.find_first_of("/?#", sep + 3);
-  std::string_view authority = url.substr(sep + 3, end == std::string_view::npos
-                                                        ? std::string_view::npos
-                                                        : end - sep - 3);
+  std::string_view authority =
+      url.substr(sep + 3, end == std::string_view::npos ? std::string_view::npos : end - sep - 3);
   if (auto at = authority.rfind('@'); at != std::string_view::npos) {
     authority.remove_prefix(at + 1);
   }
@@ -119,7 +118,8 @@ Transport::Transport(TransportOptions options, metrics::SelfMetrics& metrics)
               SystemClock::Instance().Now()) {
   CURLM* multi = curl_multi_init();
   multi_ = multi;
-  curl_multi_setopt(multi, CURLMOPT_MAX_HOST_CONNECTIONS, static_cast<long>(options_.max_concurrency));
+  curl_multi_setopt(multi, CURLMOPT_MAX_HOST_CONNECTIONS,
+                    static_cast<long>(options_.max_concurrency));
   curl_multi_setopt(multi, CURLMOPT_MAX_TOTAL_CONNECTIONS,
                     static_cast<long>(options_.max_concurrency));
   curl_multi_setopt(multi, CURLMOPT_MAXCONNECTS, static_cast<long>(options_.max_concurrency));
@@ -273,8 +273,8 @@ void Transport::FinishJob(void* handle, int curl_code) {
                                   {"duration_seconds", std::to_string(seconds)},
                                   {"bytes", std::to_string(job->body.size())}});
 
-  if (r.status == 0 || (r.status >= 300 && r.status < 400) || r.status == 401 ||
-      r.status == 403 || r.status >= 500) {
+  if (r.status == 0 || (r.status >= 300 && r.status < 400) || r.status == 401 || r.status == 403 ||
+      r.status >= 500) {
     api_up_ = false;
   } else if ((r.status >= 200 && r.status < 300) || r.status == 404) {
     api_up_ = true;

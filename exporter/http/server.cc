@@ -4,6 +4,11 @@
 #include <openssl/ssl.h>
 #include <sys/socket.h>
 
+#include <condition_variable>
+#include <deque>
+#include <mutex>
+#include <thread>
+
 #include "metrics/exposition.h"
 #include "util/log.h"
 
@@ -18,6 +23,85 @@ int TlsVersion(const std::string& v) {
 }
 
 int AcceptAnyCert(int, X509_STORE_CTX*) { return 1; }
+
+// httplib's task queue, one task per accepted connection. Unlike httplib::ThreadPool (a
+// fixed number of threads), it starts a thread whenever every thread is busy, up to
+// max_threads, and lets threads beyond min_threads end after a minute without work. The
+// shared state outlives the pool object, so a thread ending never touches freed memory.
+class ElasticThreadPool final : public httplib::TaskQueue {
+ public:
+  ElasticThreadPool(size_t min_threads, size_t max_threads) : state_(std::make_shared<State>()) {
+    state_->min_threads = std::max<size_t>(1, min_threads);
+    state_->max_threads = std::max(state_->min_threads, max_threads);
+  }
+  ~ElasticThreadPool() override { shutdown(); }
+
+  void enqueue(std::function<void()> fn) override {
+    std::lock_guard lock(state_->mu);
+    if (state_->shutdown) {
+      state_->jobs.push_back(std::move(fn));  // run by a thread still draining, if any
+      if (state_->threads == 0) Spawn();
+      return;
+    }
+    state_->jobs.push_back(std::move(fn));
+    if (state_->jobs.size() > state_->idle && state_->threads < state_->max_threads) {
+      Spawn();
+    } else {
+      state_->work.notify_one();
+    }
+  }
+
+  // Runs every queued task, then waits for every thread to end.
+  void shutdown() override {
+    std::unique_lock lock(state_->mu);
+    state_->shutdown = true;
+    state_->work.notify_all();
+    state_->ended.wait(lock, [&] { return state_->threads == 0; });
+  }
+
+ private:
+  struct State {
+    std::mutex mu;
+    std::condition_variable work, ended;
+    std::deque<std::function<void()>> jobs;
+    size_t threads = 0, idle = 0, min_threads = 1, max_threads = 1;
+    bool shutdown = false;
+  };
+
+  // With state_->mu held.
+  void Spawn() {
+    ++state_->threads;
+    try {
+      std::thread([s = state_] { Work(*s); }).detach();
+    } catch (const std::system_error& e) {
+      --state_->threads;  // out of threads: the queued task waits for a busy one
+      logging::Warn("cannot start an HTTP worker thread", {{"err", e.what()}});
+    }
+  }
+
+  static void Work(State& s) {
+    std::unique_lock lock(s.mu);
+    while (true) {
+      ++s.idle;
+      bool woken = s.work.wait_for(lock, std::chrono::seconds(60),
+                                   [&] { return s.shutdown || !s.jobs.empty(); });
+      --s.idle;
+      if (!s.jobs.empty()) {
+        std::function<void()> fn = std::move(s.jobs.front());
+        s.jobs.pop_front();
+        lock.unlock();
+        fn();
+        fn = nullptr;
+        lock.lock();
+        continue;
+      }
+      if (s.shutdown || (!woken && s.threads > s.min_threads)) break;
+    }
+    if (--s.threads == 0) s.ended.notify_all();
+  }
+
+  std::shared_ptr<State> state_;
+};
 
 // Configures an OpenSSL server context from the web config; false on any failure.
 bool SetupTls(SSL_CTX& ctx, const TlsConfig& tls, std::string& error) {
@@ -105,11 +189,14 @@ Result<int> HttpServer::Bind() {
   } else {
     server_ = std::make_unique<httplib::Server>();
   }
-  const int threads = options_.worker_threads;
-  server_->new_task_queue = [threads] { return new httplib::ThreadPool(threads); };
+  const size_t min_threads = std::max(1, options_.min_threads);
+  const size_t max_threads = std::max(1, options_.max_threads);
+  server_->new_task_queue = [min_threads, max_threads] {
+    return new ElasticThreadPool(min_threads, max_threads);
+  };
   server_->set_keep_alive_max_count(100);
-  server_->set_keep_alive_timeout(10);
-  server_->set_read_timeout(10, 0);
+  server_->set_keep_alive_timeout(options_.keep_alive_seconds);
+  server_->set_read_timeout(options_.read_timeout_seconds, 0);
   server_->set_write_timeout(30, 0);
   server_->set_payload_max_length(64 * 1024);
   Routes();
@@ -170,13 +257,13 @@ void HttpServer::Routes() {
   });
   s.Get("/", [this](const httplib::Request&, httplib::Response& res) {
     const std::string path = HtmlEscape(options_.telemetry_path);
-    res.set_content("<!DOCTYPE html>\n<html><head><title>Yunxiao Flow Exporter</title></head>"
-                    "<body><h1>Yunxiao Flow Exporter</h1><p>Version " +
-                        HtmlEscape(options_.version) + "</p><ul><li><a href=\"" + path + "\">" +
-                        path +
-                        "</a></li><li><a href=\"/-/healthy\">/-/healthy</a></li>"
-                        "<li><a href=\"/-/ready\">/-/ready</a></li></ul></body></html>\n",
-                    "text/html; charset=utf-8");
+    res.set_content(
+        "<!DOCTYPE html>\n<html><head><title>Yunxiao Flow Exporter</title></head>"
+        "<body><h1>Yunxiao Flow Exporter</h1><p>Version " +
+            HtmlEscape(options_.version) + "</p><ul><li><a href=\"" + path + "\">" + path +
+            "</a></li><li><a href=\"/-/healthy\">/-/healthy</a></li>"
+            "<li><a href=\"/-/ready\">/-/ready</a></li></ul></body></html>\n",
+        "text/html; charset=utf-8");
   });
   s.Get("/-/healthy", [](const httplib::Request&, httplib::Response& res) {
     res.set_content("Healthy\n", "text/plain; charset=utf-8");
@@ -203,11 +290,10 @@ void HttpServer::Routes() {
       res.set_content(res.status == 404 ? "Not Found\n" : "Error\n", "text/plain; charset=utf-8");
     }
   });
-  s.set_exception_handler(
-      [](const httplib::Request&, httplib::Response& res, std::exception_ptr) {
-        res.status = 500;
-        res.set_content("internal error\n", "text/plain; charset=utf-8");
-      });
+  s.set_exception_handler([](const httplib::Request&, httplib::Response& res, std::exception_ptr) {
+    res.status = 500;
+    res.set_content("internal error\n", "text/plain; charset=utf-8");
+  });
 }
 
 }  // namespace yfe::http

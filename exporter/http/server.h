@@ -4,7 +4,10 @@
 // config. Built on cpp-httplib with OpenSSL, not on civetweb, whose TLS crashes with
 // OpenSSL 3 on Debian bookworm.
 //
-// Thread-safe: handlers run on a bounded pool of worker threads.
+// Thread-safe: each connection is served by a worker thread from a pool that grows on
+// demand up to max_threads. An idle keep-alive connection, or a client that trickles its
+// request, occupies a worker until keep_alive_timeout / read_timeout: with a fixed pool a
+// few hundred of those would queue every scrape behind them for minutes.
 #pragma once
 
 #include <functional>
@@ -26,13 +29,16 @@ struct ServerOptions {
   std::string telemetry_path = "/metrics";
   std::string version;
   WebConfig web;
-  int worker_threads = 16;
+  int min_threads = 4;            // kept alive while idle
+  int max_threads = 512;          // connections served at once; more wait in a queue
+  int keep_alive_seconds = 5;     // an idle connection is closed after this
+  int read_timeout_seconds = 10;  // per read; a request making no progress is dropped
 };
 
 struct Handlers {
-  std::function<std::string()> metrics;      // exposition text; must not throw
-  std::function<bool()> ready;               // config loaded (and first discovery done)
-  std::function<Result<bool>()> reload;      // re-read the config
+  std::function<std::string()> metrics;  // exposition text; must not throw
+  std::function<bool()> ready;           // config loaded (and first discovery done)
+  std::function<Result<bool>()> reload;  // re-read the config
 };
 
 class HttpServer {

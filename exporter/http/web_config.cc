@@ -24,8 +24,8 @@ std::string Sha256(const std::string& s) {
 }
 
 bool IsBcrypt(const std::string& h) {
-  return h.size() == 60 && (h.rfind("$2y$", 0) == 0 || h.rfind("$2b$", 0) == 0 ||
-                            h.rfind("$2a$", 0) == 0);
+  return h.size() == 60 &&
+         (h.rfind("$2y$", 0) == 0 || h.rfind("$2b$", 0) == 0 || h.rfind("$2a$", 0) == 0);
 }
 
 }  // namespace
@@ -55,12 +55,18 @@ Result<WebConfig> ParseWebConfig(const std::string& yaml, const std::string& sou
           const std::string k = t.first.Scalar();
           if (!t.second.IsScalar()) return Error(where(t.second) + k + " must be a string");
           const std::string s = t.second.Scalar();
-          if (k == "cert_file") tls.cert_file = s;
-          else if (k == "key_file") tls.key_file = s;
-          else if (k == "client_auth_type") tls.client_auth_type = s;
-          else if (k == "client_ca_file") tls.client_ca_file = s;
-          else if (k == "min_version") tls.min_version = s;
-          else if (k == "max_version") tls.max_version = s;
+          if (k == "cert_file")
+            tls.cert_file = s;
+          else if (k == "key_file")
+            tls.key_file = s;
+          else if (k == "client_auth_type")
+            tls.client_auth_type = s;
+          else if (k == "client_ca_file")
+            tls.client_ca_file = s;
+          else if (k == "min_version")
+            tls.min_version = s;
+          else if (k == "max_version")
+            tls.max_version = s;
           else if (k == "cipher_suites" || k == "curve_preferences" ||
                    k == "prefer_server_cipher_suites" || k == "client_allowed_sans") {
             return Error(where(t.first) + "tls_server_config." + k + " is not supported");
@@ -74,8 +80,8 @@ Result<WebConfig> ParseWebConfig(const std::string& yaml, const std::string& sou
         bool known = false;
         for (const char* t : kClientAuthTypes) known |= tls.client_auth_type == t;
         if (!known) {
-          return Error(where(v) + "tls_server_config.client_auth_type \"" +
-                       tls.client_auth_type + "\" is not one of NoClientCert, RequestClientCert, "
+          return Error(where(v) + "tls_server_config.client_auth_type \"" + tls.client_auth_type +
+                       "\" is not one of NoClientCert, RequestClientCert, "
                        "RequireAnyClientCert, VerifyClientCertIfGiven, RequireAndVerifyClientCert");
         }
         if ((tls.client_auth_type == "VerifyClientCertIfGiven" ||

@@ -3,72 +3,96 @@
 namespace yfe::metrics {
 
 const std::array<MetricDef, kPipelineMetricCount> kPipelineMetrics = {{
-    {"yunxiao_flow_latest_run_status", Type::kGauge,
+    {"yunxiao_flow_latest_run_status",
+     Type::kGauge,
      "Status of the pipeline's latest run as a state set: 1 for the current status, 0 for the "
      "other known statuses.",
      {"status"}},
-    {"yunxiao_flow_latest_run_id", Type::kGauge,
-     "pipelineRunId of the pipeline's latest run; changes when a new run starts.", {}},
-    {"yunxiao_flow_latest_run_trigger_mode", Type::kGauge,
+    {"yunxiao_flow_latest_run_id",
+     Type::kGauge,
+     "pipelineRunId of the pipeline's latest run; changes when a new run starts.",
+     {}},
+    {"yunxiao_flow_latest_run_trigger_mode",
+     Type::kGauge,
      "What triggered the latest run (manual, scheduled, commit, pipeline, webhook, unknown); "
      "always 1.",
      {"trigger_mode"}},
-    {"yunxiao_flow_latest_run_start_timestamp_seconds", Type::kGauge,
-     "When the latest run started (its createTime), in seconds since the epoch.", {}},
-    {"yunxiao_flow_latest_run_end_timestamp_seconds", Type::kGauge,
+    {"yunxiao_flow_latest_run_start_timestamp_seconds",
+     Type::kGauge,
+     "When the latest run started (its createTime), in seconds since the epoch.",
+     {}},
+    {"yunxiao_flow_latest_run_end_timestamp_seconds",
+     Type::kGauge,
      "When the latest run finished, in seconds since the epoch: the latest stage or job end "
      "time, else updateTime. Only for finished runs (SUCCESS, FAIL, CANCELED).",
      {}},
-    {"yunxiao_flow_latest_run_duration_seconds", Type::kGauge,
-     "Wall time of the latest run from start to end, in seconds. Only for finished runs.", {}},
-    {"yunxiao_flow_latest_run_stage_status", Type::kGauge,
+    {"yunxiao_flow_latest_run_duration_seconds",
+     Type::kGauge,
+     "Wall time of the latest run from start to end, in seconds. Only for finished runs.",
+     {}},
+    {"yunxiao_flow_latest_run_stage_status",
+     Type::kGauge,
      "Status of each stage of the latest run: 1 for the current status (with "
      "collect.sparse_status: false, also 0 for the other known statuses).",
      {"stage_index", "stage_name", "status"}},
-    {"yunxiao_flow_latest_run_stage_start_timestamp_seconds", Type::kGauge,
+    {"yunxiao_flow_latest_run_stage_start_timestamp_seconds",
+     Type::kGauge,
      "When each stage of the latest run started, in seconds since the epoch.",
      {"stage_index", "stage_name"}},
-    {"yunxiao_flow_latest_run_stage_duration_seconds", Type::kGauge,
+    {"yunxiao_flow_latest_run_stage_duration_seconds",
+     Type::kGauge,
      "Wall time of each finished stage of the latest run, in seconds.",
      {"stage_index", "stage_name"}},
-    {"yunxiao_flow_latest_run_job_status", Type::kGauge,
+    {"yunxiao_flow_latest_run_job_status",
+     Type::kGauge,
      "Status of each job of the latest run: 1 for the current status (with "
      "collect.sparse_status: false, also 0 for the other known statuses).",
      {"stage_index", "stage_name", "job_sign", "job_name", "status"}},
-    {"yunxiao_flow_latest_run_job_start_timestamp_seconds", Type::kGauge,
+    {"yunxiao_flow_latest_run_job_start_timestamp_seconds",
+     Type::kGauge,
      "When each job of the latest run started, in seconds since the epoch.",
      {"stage_index", "stage_name", "job_sign", "job_name"}},
-    {"yunxiao_flow_latest_run_job_duration_seconds", Type::kGauge,
+    {"yunxiao_flow_latest_run_job_duration_seconds",
+     Type::kGauge,
      "Wall time of each finished job of the latest run, in seconds.",
      {"stage_index", "stage_name", "job_sign", "job_name"}},
-    {"yunxiao_flow_pipeline_info", Type::kGauge,
-     "Information about the pipeline from its latest run; always 1.", {"pipeline_type"}},
-    {"yunxiao_flow_pipeline_source_info", Type::kGauge,
+    {"yunxiao_flow_pipeline_info",
+     Type::kGauge,
+     "Information about the pipeline from its latest run; always 1.",
+     {"pipeline_type"}},
+    {"yunxiao_flow_pipeline_source_info",
+     Type::kGauge,
      "A code source of the pipeline's latest run (repository URL without credentials); "
      "always 1.",
      {"source_name", "source_type", "repo", "branch"}},
-    {"yunxiao_flow_fetch_success", Type::kGauge,
+    {"yunxiao_flow_fetch_success",
+     Type::kGauge,
      "1 if the last fetch of this pipeline's latest run succeeded, else 0 (series of a failed "
      "pipeline may then be served from older data, up to collect.max_stale).",
      {}},
-    {"yunxiao_flow_fetch_last_success_timestamp_seconds", Type::kGauge,
+    {"yunxiao_flow_fetch_last_success_timestamp_seconds",
+     Type::kGauge,
      "When this pipeline's latest run was last fetched successfully, in seconds since the "
      "epoch; how old the served data is.",
      {}},
 }};
 
-const MetricDef kUp = {"yunxiao_flow_up", Type::kGauge,
+const MetricDef kUp = {"yunxiao_flow_up",
+                       Type::kGauge,
                        "1 if the Flow API was reached and accepted the token on the most recent "
                        "request, else 0.",
                        {}};
-const MetricDef kScrapeDuration = {"yunxiao_flow_scrape_duration_seconds", Type::kGauge,
+const MetricDef kScrapeDuration = {"yunxiao_flow_scrape_duration_seconds",
+                                   Type::kGauge,
                                    "Time this scrape spent collecting from the Flow API and its "
                                    "cache, in seconds.",
                                    {}};
-const MetricDef kBuildInfo = {"yunxiao_flow_exporter_build_info", Type::kGauge,
+const MetricDef kBuildInfo = {"yunxiao_flow_exporter_build_info",
+                              Type::kGauge,
                               "Version and git revision of the exporter; always 1.",
                               {"version", "revision"}};
-const MetricDef kApiRequests = {"yunxiao_flow_api_requests_total", Type::kCounter,
+const MetricDef kApiRequests = {"yunxiao_flow_api_requests_total",
+                                Type::kCounter,
                                 "Requests sent to the Flow API, by endpoint and HTTP status "
                                 "code (\"error\" for transport failures).",
                                 {"endpoint", "code"}};
@@ -77,33 +101,62 @@ const MetricDef kApiRequestDuration = {"yunxiao_flow_api_request_duration_second
                                        "Time from sending a Flow API request to its complete "
                                        "response, in seconds.",
                                        {"endpoint"}};
-const MetricDef kApiRateLimited = {"yunxiao_flow_api_rate_limited_total", Type::kCounter,
+const MetricDef kApiRateLimited = {"yunxiao_flow_api_rate_limited_total",
+                                   Type::kCounter,
                                    "Responses with HTTP 429 (Too Many Requests) from the Flow "
                                    "API.",
                                    {}};
-const MetricDef kApiInFlight = {"yunxiao_flow_api_requests_in_flight", Type::kGauge,
-                                "Flow API requests sent and not yet answered.", {}};
-const MetricDef kApiQueued = {"yunxiao_flow_api_requests_queued", Type::kGauge,
+const MetricDef kApiInFlight = {"yunxiao_flow_api_requests_in_flight",
+                                Type::kGauge,
+                                "Flow API requests sent and not yet answered.",
+                                {}};
+const MetricDef kApiQueued = {"yunxiao_flow_api_requests_queued",
+                              Type::kGauge,
                               "Flow API requests waiting for a concurrency slot, the rate "
                               "limiter or a retry.",
                               {}};
-const MetricDef kCacheRequests = {"yunxiao_flow_cache_requests_total", Type::kCounter,
+const MetricDef kCacheRequests = {"yunxiao_flow_cache_requests_total",
+                                  Type::kCounter,
                                   "Per-pipeline lookups of the latest-run cache by scrapes: hit "
                                   "(served without a request) or miss (fetched).",
                                   {"result"}};
-const MetricDef kDecodeErrors = {"yunxiao_flow_api_decode_errors_total", Type::kCounter,
+const MetricDef kDecodeErrors = {"yunxiao_flow_api_decode_errors_total",
+                                 Type::kCounter,
                                  "Flow API responses with HTTP 2xx whose body could not be "
                                  "decoded, by endpoint.",
                                  {"endpoint"}};
 
+const MetricDef kDiscovered = {"yunxiao_flow_discovered_pipelines",
+                               Type::kGauge,
+                               "Pipelines found by discovery that match its filters (before "
+                               "sharding), at the last successful refresh.",
+                               {}};
+const MetricDef kDiscoveryErrors = {"yunxiao_flow_discovery_errors_total",
+                                    Type::kCounter,
+                                    "Discovery refreshes that failed (the previous list of "
+                                    "pipelines stays in use).",
+                                    {}};
+const MetricDef kRunsTotal = {"yunxiao_flow_pipeline_runs_total",
+                              Type::kCounter,
+                              "Runs that finished since the exporter started, by final status "
+                              "and trigger mode (collect.history). Runs finished before the "
+                              "first poll are not counted.",
+                              {"status", "trigger_mode"}};
+const MetricDef kRunDurationHistogram = {"yunxiao_flow_pipeline_run_duration_seconds",
+                                         Type::kHistogram,
+                                         "Durations of the runs counted by "
+                                         "yunxiao_flow_pipeline_runs_total, by final status.",
+                                         {"status"}};
+
 std::span<const MetricDef* const> AllMetrics() {
   static const auto all = [] {
-    std::array<const MetricDef*, kPipelineMetricCount + 10> a{};
+    std::array<const MetricDef*, kPipelineMetricCount + 14> a{};
     size_t i = 0;
     for (const MetricDef& d : kPipelineMetrics) a[i++] = &d;
-    for (const MetricDef* d : {&kUp, &kScrapeDuration, &kBuildInfo, &kApiRequests,
-                               &kApiRequestDuration, &kApiRateLimited, &kApiInFlight, &kApiQueued,
-                               &kCacheRequests, &kDecodeErrors}) {
+    for (const MetricDef* d :
+         {&kUp, &kScrapeDuration, &kBuildInfo, &kApiRequests, &kApiRequestDuration,
+          &kApiRateLimited, &kApiInFlight, &kApiQueued, &kCacheRequests, &kDecodeErrors,
+          &kDiscovered, &kDiscoveryErrors, &kRunsTotal, &kRunDurationHistogram}) {
       a[i++] = d;
     }
     return a;

@@ -64,6 +64,11 @@ extern const MetricDef kApiInFlight;
 extern const MetricDef kApiQueued;
 extern const MetricDef kCacheRequests;
 extern const MetricDef kDecodeErrors;
+extern const MetricDef kDiscovered;
+extern const MetricDef kDiscoveryErrors;
+// Run history (collect.history); per pipeline, with pipeline_id and pipeline_name first.
+extern const MetricDef kRunsTotal;
+extern const MetricDef kRunDurationHistogram;
 
 // Every metric name the exporter may serve, for docs and lint tests.
 std::span<const MetricDef* const> AllMetrics();

@@ -12,8 +12,8 @@ auto& Register(Builder b, const MetricDef& def, prometheus::Registry& r) {
   return b.Name(std::string(def.name)).Help(std::string(def.help)).Register(r);
 }
 
-const prometheus::Histogram::BucketBoundaries kLatencyBuckets = {
-    0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30};
+const prometheus::Histogram::BucketBoundaries kLatencyBuckets = {0.01, 0.025, 0.05, 0.1, 0.25, 0.5,
+                                                                 1,    2.5,   5,    10,  30};
 
 }  // namespace
 
@@ -27,10 +27,12 @@ SelfMetrics::SelfMetrics()
       cache_hit_(cache_.Add({{"result", "hit"}})),
       cache_miss_(cache_.Add({{"result", "miss"}})),
       in_flight_(Register(prometheus::BuildGauge(), kApiInFlight, *registry_).Add({})),
-      queued_(Register(prometheus::BuildGauge(), kApiQueued, *registry_).Add({})) {}
+      queued_(Register(prometheus::BuildGauge(), kApiQueued, *registry_).Add({})),
+      discovered_(Register(prometheus::BuildGauge(), kDiscovered, *registry_).Add({})),
+      discovery_errors_(
+          Register(prometheus::BuildCounter(), kDiscoveryErrors, *registry_).Add({})) {}
 
-void SelfMetrics::ObserveRequest(std::string_view endpoint, std::string_view code,
-                                 double seconds) {
+void SelfMetrics::ObserveRequest(std::string_view endpoint, std::string_view code, double seconds) {
   requests_.Add({{"endpoint", std::string(endpoint)}, {"code", std::string(code)}}).Increment();
   durations_.Add({{"endpoint", std::string(endpoint)}}, kLatencyBuckets).Observe(seconds);
 }

@@ -22,10 +22,12 @@ class SelfMetrics {
   // Counts one finished request: code is the HTTP status or "error".
   void ObserveRequest(std::string_view endpoint, std::string_view code, double seconds);
   void CountRateLimited() { rate_limited_.Increment(); }
-  void CountCache(bool hit) { (hit ? cache_hit_ : cache_miss_).Increment(); }
+  void CountCache(bool hit, double n = 1) { (hit ? cache_hit_ : cache_miss_).Increment(n); }
   void CountDecodeError(std::string_view endpoint);
   void SetInFlight(double n) { in_flight_.Set(n); }
   void SetQueued(double n) { queued_.Set(n); }
+  void SetDiscovered(double n) { discovered_.Set(n); }
+  void CountDiscoveryError() { discovery_errors_.Increment(); }
 
   // The registry's text exposition.
   std::string Render() const;
@@ -43,6 +45,8 @@ class SelfMetrics {
   prometheus::Counter& cache_miss_;
   prometheus::Gauge& in_flight_;
   prometheus::Gauge& queued_;
+  prometheus::Gauge& discovered_;
+  prometheus::Counter& discovery_errors_;
 };
 
 }  // namespace yfe::metrics

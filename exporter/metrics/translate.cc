@@ -94,8 +94,7 @@ RunFragments RenderRun(PipelineLabels pipeline, const model::PipelineRun& run,
       continue;
     }
     if (options.stages) {
-      std::initializer_list<Label> sl = {{"stage_index", stage.index},
-                                         {"stage_name", stage.name}};
+      std::initializer_list<Label> sl = {{"stage_index", stage.index}, {"stage_name", stage.name}};
       AppendStatus(t[kStageStatus], defs[kStageStatus], prefix, sl, stage.status,
                    options.sparse_status);
       if (stage.start_ms > 0) {
@@ -116,8 +115,7 @@ RunFragments RenderRun(PipelineLabels pipeline, const model::PipelineRun& run,
                                          {"stage_name", stage.name},
                                          {"job_sign", job.sign},
                                          {"job_name", job.name}};
-      AppendStatus(t[kJobStatus], defs[kJobStatus], prefix, jl, job.status,
-                   options.sparse_status);
+      AppendStatus(t[kJobStatus], defs[kJobStatus], prefix, jl, job.status, options.sparse_status);
       if (job.start_ms > 0) {
         AppendSample(t[kJobStart], defs[kJobStart].name, prefix, jl, Seconds(job.start_ms));
       }
@@ -133,12 +131,10 @@ RunFragments RenderRun(PipelineLabels pipeline, const model::PipelineRun& run,
       seen_sources;
   for (const auto& s : run.sources) {
     if (!seen_sources.emplace(s.name, s.type, s.repo, s.branch).second) continue;
-    AppendSample(t[kSourceInfo], defs[kSourceInfo].name, prefix,
-                 {{"source_name", s.name},
-                  {"source_type", s.type},
-                  {"repo", s.repo},
-                  {"branch", s.branch}},
-                 1);
+    AppendSample(
+        t[kSourceInfo], defs[kSourceInfo].name, prefix,
+        {{"source_name", s.name}, {"source_type", s.type}, {"repo", s.repo}, {"branch", s.branch}},
+        1);
   }
   return f;
 }

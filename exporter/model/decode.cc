@@ -14,7 +14,8 @@ using rapidjson::Value;
 
 // Times outside (0, year 2200] are treated as absent: they cannot be real.
 constexpr int64_t kMaxTimeMs = 7'258'118'400'000;
-constexpr unsigned kParseFlags = rapidjson::kParseIterativeFlag;  // no recursion: deep nesting is safe
+constexpr unsigned kParseFlags =
+    rapidjson::kParseIterativeFlag;  // no recursion: deep nesting is safe
 
 const Value* Member(const Value& obj, const char* name) {
   if (!obj.IsObject()) return nullptr;
@@ -190,6 +191,35 @@ Result<std::vector<Pipeline>> DecodePipelineList(std::string_view body) {
   return out;
 }
 
+Result<std::vector<RunSummary>> DecodeRunList(std::string_view body) {
+  rapidjson::Document doc;
+  auto parsed = ParseInto(doc, body);
+  if (!parsed.ok()) return Error(parsed.error());
+  const Value* list = &doc;
+  if (doc.IsObject()) {
+    for (const char* key : {"data", "runs", "result"}) {
+      if (const Value* inner = Member(doc, key); inner && inner->IsArray()) list = inner;
+    }
+  }
+  if (!list->IsArray()) {
+    return Error(std::string("run list: expected a JSON array, got ") + KindName(*list));
+  }
+  std::vector<RunSummary> out;
+  for (const Value& item : list->GetArray()) {
+    if (!item.IsObject()) continue;
+    RunSummary r;
+    auto id = AsInt(Member(item, "pipelineRunId"));
+    if (!id) continue;
+    r.id = *id;
+    r.status = AsStatus(Member(item, "status"));
+    r.trigger_mode = AsInt(Member(item, "triggerMode"));
+    r.start_ms = AsTime(Member(item, "startTime"));
+    r.end_ms = AsTime(Member(item, "endTime"));
+    out.push_back(std::move(r));
+  }
+  return out;
+}
+
 Result<Pipeline> DecodePipeline(std::string_view body, std::string_view id) {
   rapidjson::Document doc;
   auto parsed = ParseInto(doc, body);
@@ -261,9 +291,9 @@ std::string SanitizeLabel(std::string_view s, size_t max_bytes) {
       cp = (cp << 6) | (cc & 0x3F);
     }
     // Reject overlong forms, surrogates and values past U+10FFFF.
-    if (valid && ((len == 2 && cp < 0x80) || (len == 3 && cp < 0x800) ||
-                  (len == 4 && (cp < 0x10000 || cp > 0x10FFFF)) ||
-                  (cp >= 0xD800 && cp <= 0xDFFF))) {
+    if (valid &&
+        ((len == 2 && cp < 0x80) || (len == 3 && cp < 0x800) ||
+         (len == 4 && (cp < 0x10000 || cp > 0x10FFFF)) || (cp >= 0xD800 && cp <= 0xDFFF))) {
       valid = false;
     }
     std::string_view piece = valid ? s.substr(i, len) : std::string_view("\xEF\xBF\xBD");

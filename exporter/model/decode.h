@@ -26,6 +26,10 @@ Result<PipelineRun> DecodePipelineRun(std::string_view body);
 // ListPipelines: a bare array; items carry id/name (real) or pipelineId/pipelineName (docs).
 Result<std::vector<Pipeline>> DecodePipelineList(std::string_view body);
 
+// ListPipelineRuns: a bare array of {pipelineRunId, status, startTime, endTime,
+// triggerMode, ...}. Items without a run id are skipped.
+Result<std::vector<RunSummary>> DecodeRunList(std::string_view body);
+
 // GetPipeline: an object with `name`.
 Result<Pipeline> DecodePipeline(std::string_view body, std::string_view id);
 

@@ -11,7 +11,7 @@
 namespace yfe::model {
 
 struct Job {
-  std::string sign;    // jobSign: the stable key of a job across runs
+  std::string sign;  // jobSign: the stable key of a job across runs
   std::string name;
   std::string status;  // upper case, as the API sends it; empty if absent
   int64_t start_ms = 0;
@@ -43,6 +43,15 @@ struct PipelineRun {
   std::string pipeline_type;
   std::vector<Source> sources;
   std::vector<Stage> stages;
+};
+
+// A run as listed by ListPipelineRuns (newest first).
+struct RunSummary {
+  int64_t id = 0;
+  std::string status;
+  std::optional<int64_t> trigger_mode;
+  int64_t start_ms = 0;
+  int64_t end_ms = 0;
 };
 
 // A pipeline as listed by ListPipelines / GetPipeline.

@@ -13,8 +13,8 @@ class Clock {
   using Steady = std::chrono::steady_clock::time_point;
   using Wall = std::chrono::system_clock::time_point;
   virtual ~Clock() = default;
-  virtual Steady Now() const = 0;      // for intervals and deadlines
-  virtual Wall WallNow() const = 0;    // for exported timestamps
+  virtual Steady Now() const = 0;    // for intervals and deadlines
+  virtual Wall WallNow() const = 0;  // for exported timestamps
 };
 
 class SystemClock final : public Clock {

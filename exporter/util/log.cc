@@ -116,7 +116,8 @@ Result<Level> ParseLevel(std::string_view text) {
   if (text == "info") return Level::kInfo;
   if (text == "warn") return Level::kWarn;
   if (text == "error") return Level::kError;
-  return yfe::Error("invalid log level \"" + std::string(text) + "\": use debug, info, warn or error");
+  return yfe::Error("invalid log level \"" + std::string(text) +
+                    "\": use debug, info, warn or error");
 }
 
 Result<Format> ParseFormat(std::string_view text) {

@@ -64,10 +64,11 @@ TEST_F(ExporterTest, LatestRunMatchesTheSimulatorsTruth) {
   Exporter exp(sim.CentralConfig());
   std::string text = exp.Scrape();
   auto truth = sim.Control("GET", "/-/sim/pipelines").body;
-  std::regex item("\\{[^{}]*\"id\":\"?(\\d+)\"?[^{}]*\"latestRunId\":(\\d+)[^{}]*\"status\":\"([A-Z_]+)\"");
+  std::regex item(
+      "\\{[^{}]*\"id\":\"?(\\d+)\"?[^{}]*\"latestRunId\":(\\d+)[^{}]*\"status\":\"([A-Z_]+)\"");
   int checked = 0;
-  for (auto it = std::sregex_iterator(truth.begin(), truth.end(), item); it != std::sregex_iterator();
-       ++it) {
+  for (auto it = std::sregex_iterator(truth.begin(), truth.end(), item);
+       it != std::sregex_iterator(); ++it) {
     std::string id = (*it)[1], run = (*it)[2], status = (*it)[3];
     EXPECT_EQ(Value(text, "yunxiao_flow_latest_run_id", {"pipeline_id=\"" + id + "\""}),
               std::stod(run));
@@ -82,8 +83,7 @@ TEST_F(ExporterTest, LatestRunMatchesTheSimulatorsTruth) {
 TEST_F(ExporterTest, EveryPathFormWorks) {
   Simulator sim({"--pipelines=2", kFrozen});
   auto ids = sim.PipelineIds();
-  for (const auto& [edition, extra] :
-       std::vector<std::pair<std::string, std::string>>{
+  for (const auto& [edition, extra] : std::vector<std::pair<std::string, std::string>>{
            {"central", ""},
            {"region", ""},
            {"region", "  path_prefix: /oapi/v1/flow/organizations\n"},
@@ -115,9 +115,10 @@ TEST_F(ExporterTest, RejectedTokenGivesUpZeroAndSaysSo) {
   std::string text = exp.Scrape();
   EXPECT_EQ(Value(text, "yunxiao_flow_up"), 0);
   EXPECT_EQ(Value(text, "yunxiao_flow_fetch_success"), 0);
+  // Start-up fetch and scrape: 2 pipelines each; failures are not cached.
   EXPECT_EQ(Value(text, "yunxiao_flow_api_requests_total",
                   {"endpoint=\"latest_pipeline_run\"", "code=\"401\""}),
-            2);
+            4);
   EXPECT_TRUE(exp.process().WaitForOutput("token was rejected"));
   EXPECT_EQ(exp.process().Stderr().find("pt-wrong-token-123456"), std::string::npos);
 }
@@ -137,7 +138,8 @@ TEST_F(ExporterTest, ConfiguredNamesWinAndNeedNoLookup) {
   Simulator sim({"--pipelines=1", kFrozen});
   auto ids = sim.PipelineIds();
   Exporter exp("api:\n  endpoint: " + sim.Endpoint() +
-               "\n  edition: region\npipelines:\n  - id: \"" + ids[0] + "\"\n    name: 构建 \"main\"\n");
+               "\n  edition: region\npipelines:\n  - id: \"" + ids[0] +
+               "\"\n    name: 构建 \"main\"\n");
   std::string text = exp.Scrape();
   EXPECT_NE(text.find("pipeline_name=\"构建 \\\"main\\\"\""), std::string::npos);
   EXPECT_EQ(sim.ApiRequests("getPipeline"), 0);
@@ -147,13 +149,13 @@ TEST_F(ExporterTest, ConfiguredNamesWinAndNeedNoLookup) {
 TEST_F(ExporterTest, CacheServesRepeatedScrapesWithoutRequests) {
   Simulator sim({"--pipelines=3", kFrozen});
   Exporter exp(sim.CentralConfig("collect:\n  cache_ttl: 1h\n"));
-  exp.Scrape();
-  long after_first = sim.ApiRequests("latestPipelineRun");
-  EXPECT_EQ(after_first, 3);
+  // The start-up fetch filled the cache: no scrape sends a request.
+  EXPECT_EQ(sim.ApiRequests("latestPipelineRun"), 3);
   for (int i = 0; i < 5; ++i) exp.Scrape();
   EXPECT_EQ(sim.ApiRequests("latestPipelineRun"), 3);
   std::string text = exp.Scrape();
   EXPECT_EQ(Value(text, "yunxiao_flow_cache_requests_total", {"result=\"hit\""}), 18);
+  EXPECT_EQ(Value(text, "yunxiao_flow_cache_requests_total", {"result=\"miss\""}), 3);
 }
 
 TEST_F(ExporterTest, NewRunsAndFailuresShowUpAfterTheCacheExpires) {
@@ -161,10 +163,11 @@ TEST_F(ExporterTest, NewRunsAndFailuresShowUpAfterTheCacheExpires) {
   auto ids = sim.PipelineIds();
   Exporter exp(sim.CentralConfig("collect:\n  cache_ttl: 0s\n"));
   std::string before = exp.Scrape();
-  double run_before = Value(before, "yunxiao_flow_latest_run_id", {"pipeline_id=\"" + ids[0] + "\""});
-  ASSERT_EQ(sim.Control("POST", "/-/sim/pipelines/" + ids[0] + "/finish", R"({"status":"FAIL"})")
-                .status,
-            200);
+  double run_before =
+      Value(before, "yunxiao_flow_latest_run_id", {"pipeline_id=\"" + ids[0] + "\""});
+  ASSERT_EQ(
+      sim.Control("POST", "/-/sim/pipelines/" + ids[0] + "/finish", R"({"status":"FAIL"})").status,
+      200);
   std::string after = exp.Scrape();
   EXPECT_EQ(Value(after, "yunxiao_flow_latest_run_status",
                   {"pipeline_id=\"" + ids[0] + "\"", "status=\"FAIL\""}),
@@ -197,8 +200,9 @@ TEST_F(ExporterTest, HttpSurface) {
 
 TEST_F(ExporterTest, ConfigCheckListsEveryProblem) {
   TempDir dir;
-  std::string bad = dir.Write("bad.yaml", "api:\n  endpoint: nope\n  timeout: forever\n"
-                                          "pipelines:\n  - id: \"1\"\n  - id: \"1\"\n");
+  std::string bad = dir.Write("bad.yaml",
+                              "api:\n  endpoint: nope\n  timeout: forever\n"
+                              "pipelines:\n  - id: \"1\"\n  - id: \"1\"\n");
   Process p({YFE_EXPORTER_BIN, "--config.check", "--config.file=" + bad});
   EXPECT_EQ(p.Wait(std::chrono::seconds(10)), 1);
   std::string out = p.Stdout();
@@ -246,7 +250,8 @@ TEST_F(ExporterTest, GoldenMetrics) {
   std::string line;
   const std::regex masked(
       "^(yunxiao_flow_fetch_last_success_timestamp_seconds|yunxiao_flow_scrape_duration_seconds|"
-      "yunxiao_flow_api_request_duration_seconds_(sum|bucket)|yunxiao_flow_api_requests_(in_flight|queued))");
+      "yunxiao_flow_api_request_duration_seconds_(sum|bucket)|yunxiao_flow_api_requests_(in_flight|"
+      "queued))");
   while (std::getline(in, line)) {
     line = std::regex_replace(line, std::regex("revision=\"[^\"]*\""), "revision=\"REV\"");
     line = std::regex_replace(line, std::regex("version=\"[^\"]*\""), "version=\"VERSION\"");

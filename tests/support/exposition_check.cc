@@ -8,7 +8,9 @@
 namespace yfe::testing {
 namespace {
 
-bool NameStart(char c) { return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || c == '_' || c == ':'; }
+bool NameStart(char c) {
+  return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || c == '_' || c == ':';
+}
 bool NameChar(char c) { return NameStart(c) || (c >= '0' && c <= '9'); }
 
 // Reads a name at s[i]; returns its length (0 if none).
@@ -84,8 +86,7 @@ std::string CheckExposition(std::string_view text) {
       if (line.rfind("# HELP ", 0) == 0 || line.rfind("# TYPE ", 0) == 0) {
         size_t n = ReadName(line, 7, true);
         if (n == 0) return "bad name in " + std::string(line.substr(0, 40));
-        if (line.rfind("# TYPE ", 0) == 0 &&
-            !typed.insert(std::string(line.substr(7, n))).second) {
+        if (line.rfind("# TYPE ", 0) == 0 && !typed.insert(std::string(line.substr(7, n))).second) {
           return "TYPE twice for " + std::string(line.substr(7, n));
         }
       }

@@ -9,7 +9,8 @@ namespace yfe::testing {
 
 Simulator::Simulator(std::vector<std::string> extra_args) {
   std::vector<std::string> argv = {YFE_SIMULATOR_BIN, "--web.listen-address=127.0.0.1:0",
-                                   std::string("--token=") + kSimToken, "--organization-id=sim-org"};
+                                   std::string("--token=") + kSimToken,
+                                   "--organization-id=sim-org"};
   argv.insert(argv.end(), extra_args.begin(), extra_args.end());
   process_ = std::make_unique<Process>(argv);
   port_ = process_->WaitForPort("listening on 127.0.0.1:");
@@ -86,13 +87,16 @@ HttpResult Simulator::Control(const std::string& method, const std::string& path
 }
 
 Exporter::Exporter(const std::string& config, std::vector<std::string> extra_args,
-                   std::map<std::string, std::string> env) {
+                   std::map<std::string, std::string> env, bool warm) {
   std::string path = dir_.Write("config.yaml", config);
   std::vector<std::string> argv = {YFE_EXPORTER_BIN, "--config.file=" + path,
                                    "--web.listen-address=127.0.0.1:0"};
   argv.insert(argv.end(), extra_args.begin(), extra_args.end());
   process_ = std::make_unique<Process>(argv, env);
   port_ = process_->WaitForPort("msg=listening address=127.0.0.1:");
+  if (warm && port_ > 0 && config.find("pipelines:") != std::string::npos) {
+    process_->WaitForOutput("msg=\"first fetch done\"", std::chrono::seconds(60));
+  }
 }
 
 std::string Exporter::Scrape(const std::string& path) {

@@ -40,9 +40,11 @@ class Simulator {
 
 class Exporter {
  public:
-  // Starts the exporter with this config text on an ephemeral port.
+  // Starts the exporter with this config text on an ephemeral port and, if warm, waits
+  // for its start-up fetch of every pipeline to end (so tests begin from a known cache).
   explicit Exporter(const std::string& config, std::vector<std::string> extra_args = {},
-                    std::map<std::string, std::string> env = {{"YUNXIAO_TOKEN", kSimToken}});
+                    std::map<std::string, std::string> env = {{"YUNXIAO_TOKEN", kSimToken}},
+                    bool warm = true);
   int port() const { return port_; }
   bool started() const { return port_ > 0; }
   std::string Scrape(const std::string& path = "/metrics");

@@ -149,8 +149,7 @@ int Process::WaitForPort(const std::string& marker, std::chrono::milliseconds ti
 }
 
 bool Process::WaitForOutput(const std::string& text, std::chrono::milliseconds timeout) {
-  return Eventually([&] { return (Stdout() + Stderr()).find(text) != std::string::npos; },
-                    timeout);
+  return Eventually([&] { return (Stdout() + Stderr()).find(text) != std::string::npos; }, timeout);
 }
 
 namespace {

@@ -69,7 +69,8 @@ struct HttpResult {
 HttpResult HttpGet(const std::string& host, int port, const std::string& path,
                    const std::map<std::string, std::string>& headers = {});
 HttpResult HttpPost(const std::string& host, int port, const std::string& path,
-                    const std::string& body, const std::map<std::string, std::string>& headers = {});
+                    const std::string& body,
+                    const std::map<std::string, std::string>& headers = {});
 HttpResult HttpPut(const std::string& host, int port, const std::string& path,
                    const std::string& body);
 

@@ -203,9 +203,8 @@ TEST_F(CollectorTest, UndecodableBodiesCountAsFailedFetches) {
   c.SetTargets({{"1", "one"}});
   std::string text = c.Scrape();
   EXPECT_EQ(Value(text, "yunxiao_flow_fetch_success"), 0);
-  EXPECT_EQ(Value(text, "yunxiao_flow_api_decode_errors_total",
-                  {"endpoint=\"latest_pipeline_run\""}),
-            1);
+  EXPECT_EQ(
+      Value(text, "yunxiao_flow_api_decode_errors_total", {"endpoint=\"latest_pipeline_run\""}), 1);
 }
 
 }  // namespace

@@ -162,8 +162,8 @@ TEST(Flags, DefaultsAndValues) {
   EXPECT_EQ(f->listen_address, ":9847");
   EXPECT_EQ(f->telemetry_path, "/metrics");
   f = ParseFlags({"--config.file=x.yaml", "--web.listen-address", "127.0.0.1:0",
-                  "--log.level=debug", "--log.format=json", "--config.check",
-                  "--shard.index=1", "--shard.total=3"});
+                  "--log.level=debug", "--log.format=json", "--config.check", "--shard.index=1",
+                  "--shard.total=3"});
   ASSERT_TRUE(f.ok()) << f.error();
   EXPECT_EQ(f->config_file, "x.yaml");
   EXPECT_EQ(f->listen_address, "127.0.0.1:0");

@@ -81,8 +81,8 @@ TEST(DecodePipelineRun, AbsurdTimesAreTreatedAsAbsent) {
 }
 
 TEST(DecodePipelineRun, DeepNestingDoesNotOverflowTheStack) {
-  std::string deep = R"({"status":"RUNNING","x":)" + std::string(200000, '[') +
-                     std::string(200000, ']') + "}";
+  std::string deep =
+      R"({"status":"RUNNING","x":)" + std::string(200000, '[') + std::string(200000, ']') + "}";
   auto run = DecodePipelineRun(deep);
   EXPECT_TRUE(run.ok()) << run.error();
 }
@@ -99,11 +99,16 @@ TEST(DecodePipelineRun, HugeArraysAreBounded) {
 }
 
 TEST(DecodePipelineRun, InvalidUtf8AndLongStringsBecomeSafeLabels) {
-  std::string body = "{\"status\":\"FAIL\",\"pipelineType\":\"a\xff\xfe" "b\",\"stages\":[{"
-                     "\"index\":\"" + std::string(5000, 'x') + "\",\"name\":\"\xe6\x9e\x84\"}]}";
+  std::string body =
+      "{\"status\":\"FAIL\",\"pipelineType\":\"a\xff\xfe"
+      "b\",\"stages\":[{"
+      "\"index\":\"" +
+      std::string(5000, 'x') + "\",\"name\":\"\xe6\x9e\x84\"}]}";
   auto run = DecodePipelineRun(body);
   ASSERT_TRUE(run.ok()) << run.error();
-  EXPECT_EQ(run->pipeline_type, "a\xEF\xBF\xBD\xEF\xBF\xBD" "b");
+  EXPECT_EQ(run->pipeline_type,
+            "a\xEF\xBF\xBD\xEF\xBF\xBD"
+            "b");
   EXPECT_EQ(run->stages[0].index.size(), kMaxLabelBytes);
   EXPECT_EQ(run->stages[0].name, "\xe6\x9e\x84");
 }
@@ -139,7 +144,8 @@ TEST(DecodePipelineList, AcceptsRealAndDocumentedFieldNames) {
 }
 
 TEST(DecodeApiError, ReadsTheErrorBody) {
-  auto e = DecodeApiError(R"({"errorCode":"NotFound","errorMessage":"Not Found","requestId":"r-1"})");
+  auto e =
+      DecodeApiError(R"({"errorCode":"NotFound","errorMessage":"Not Found","requestId":"r-1"})");
   EXPECT_EQ(e.code, "NotFound");
   EXPECT_EQ(e.message, "Not Found");
   EXPECT_EQ(e.request_id, "r-1");

@@ -30,11 +30,12 @@ std::string Basic(const std::string& creds) {
 }
 
 TEST(WebConfig, ParsesToolkitFormat) {
-  auto w = ParseWebConfig("tls_server_config:\n  cert_file: a.crt\n  key_file: a.key\n"
-                          "  client_auth_type: RequireAndVerifyClientCert\n  client_ca_file: ca\n"
-                          "  min_version: TLS13\nbasic_auth_users:\n  prom: " +
-                              Bcrypt("pw") + "\n",
-                          "w.yml");
+  auto w = ParseWebConfig(
+      "tls_server_config:\n  cert_file: a.crt\n  key_file: a.key\n"
+      "  client_auth_type: RequireAndVerifyClientCert\n  client_ca_file: ca\n"
+      "  min_version: TLS13\nbasic_auth_users:\n  prom: " +
+          Bcrypt("pw") + "\n",
+      "w.yml");
   ASSERT_TRUE(w.ok()) << w.error();
   EXPECT_EQ(w->tls->cert_file, "a.crt");
   EXPECT_EQ(w->tls->min_version, "TLS13");
@@ -49,9 +50,9 @@ TEST(WebConfig, RejectsMistakes) {
                    .ok());
   EXPECT_FALSE(ParseWebConfig("basic_auth_users: {u: plaintext}", "w").ok());
   EXPECT_FALSE(ParseWebConfig("unknown: 1", "w").ok());
-  EXPECT_FALSE(ParseWebConfig("tls_server_config: {cert_file: a, key_file: b, min_version: SSL3}",
-                              "w")
-                   .ok());
+  EXPECT_FALSE(
+      ParseWebConfig("tls_server_config: {cert_file: a, key_file: b, min_version: SSL3}", "w")
+          .ok());
   EXPECT_TRUE(ParseWebConfig("", "w").ok());
 }
 
