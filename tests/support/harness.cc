@@ -94,7 +94,9 @@ Exporter::Exporter(const std::string& config, std::vector<std::string> extra_arg
   argv.insert(argv.end(), extra_args.begin(), extra_args.end());
   process_ = std::make_unique<Process>(argv, env);
   port_ = process_->WaitForPort("msg=listening address=127.0.0.1:");
-  if (warm && port_ > 0 && config.find("pipelines:") != std::string::npos) {
+  if (warm && port_ > 0 &&
+      (config.find("pipelines:") != std::string::npos ||
+       config.find("discovery:") != std::string::npos)) {
     process_->WaitForOutput("msg=\"first fetch done\"", std::chrono::seconds(60));
   }
 }

@@ -92,6 +92,10 @@ double Value(const std::string& exposition, const std::string& name,
 double Sum(const std::string& exposition, const std::string& name,
            const std::vector<std::string>& fragments = {});
 
+// A TCP port on 127.0.0.1 that was free a moment ago (for servers that cannot report
+// the ephemeral port they got).
+int FreePort();
+
 // Runs a command line through /bin/sh, returns exit code; output captured into *output.
 int RunCommand(const std::string& command, std::string* output);
 
