@@ -253,7 +253,9 @@ void HttpServer::Routes() {
       res.set_content("scrape failed\n", "text/plain; charset=utf-8");
       return;
     }
-    res.set_content(std::move(body), std::string(metrics::kContentType));
+    // httplib's set_content copies; a large exposition is moved in instead.
+    res.body = std::move(body);
+    res.set_header("Content-Type", std::string(metrics::kContentType));
   });
   s.Get("/", [this](const httplib::Request&, httplib::Response& res) {
     const std::string path = HtmlEscape(options_.telemetry_path);
