@@ -42,6 +42,7 @@ struct Options {
   bool gzip = false;
   bool skip_soak = false;
   bool skip_throttle = false;
+  int extra_cost_seconds = 0;  // > 0: measure discovery + history requests per minute
 };
 
 double CpuSeconds(pid_t pid) {
@@ -92,6 +93,7 @@ int main(int argc, char** argv) {
     o.warm_scrapes = IntFlag(a, "warm-scrapes", o.warm_scrapes);
     o.soak_seconds = IntFlag(a, "soak-seconds", o.soak_seconds);
     o.throttle_seconds = IntFlag(a, "throttle-seconds", o.throttle_seconds);
+    o.extra_cost_seconds = IntFlag(a, "extra-cost-seconds", o.extra_cost_seconds);
     if (a == "--full-status") o.sparse = false;
     if (a == "--gzip") o.gzip = true;
     if (a == "--skip-soak") o.skip_soak = true;
@@ -239,6 +241,25 @@ int main(int argc, char** argv) {
         o.throttle_seconds, static_cast<double>(calm_requests) / o.throttle_seconds,
         static_cast<double>(throttled_requests) / o.throttle_seconds, worst,
         Value(last, "yunxiao_flow_api_rate_limited_total"));
+  }
+  // Issue 6: what discovery (refresh 1m) and run history (every 1m) add, per minute.
+  if (o.extra_cost_seconds > 0) {
+    std::string extra = "api:\n  endpoint: " + sim.Endpoint() +
+                        "\n  edition: central\n  organization_id: sim-org\n"
+                        "  max_concurrency: " + std::to_string(o.concurrency) +
+                        "\n  max_requests_per_second: 100000\n  rate_limit_burst: 100\n"
+                        "collect:\n  cache_ttl: 1h\n  history: true\n  history_interval: 1m\n"
+                        "discovery:\n  refresh_interval: 1m\n";
+    Exporter d(extra);  // waits for discovery and the start-up fetch
+    std::this_thread::sleep_for(std::chrono::seconds(5));  // let the baseline poll finish
+    sim.Control("POST", "/-/sim/stats/reset");
+    std::this_thread::sleep_for(std::chrono::seconds(o.extra_cost_seconds));
+    double minutes = o.extra_cost_seconds / 60.0;
+    std::printf("extra_cost_window_seconds %d\ndiscovery_requests_per_minute %.1f\n"
+                "history_requests_per_minute %.1f\nlatest_run_requests_per_minute %.1f\n",
+                o.extra_cost_seconds, sim.ApiRequests("listPipelines") / minutes,
+                sim.ApiRequests("listPipelineRuns") / minutes,
+                sim.ApiRequests("latestPipelineRun") / minutes);
   }
   std::printf("peak_rss_kb_final %ld\n", StatusKb(pid, "VmHWM"));
   return 0;

@@ -9,6 +9,7 @@
 #include <mutex>
 #include <thread>
 
+#include "http/gzip.h"
 #include "metrics/exposition.h"
 #include "util/log.h"
 
@@ -199,6 +200,10 @@ Result<int> HttpServer::Bind() {
   server_->set_read_timeout(options_.read_timeout_seconds, 0);
   server_->set_write_timeout(30, 0);
   server_->set_payload_max_length(64 * 1024);
+  // httplib writes a response's head and body separately: with Nagle's algorithm and the
+  // client's delayed ACK, every request after the first on a keep-alive connection (what
+  // Prometheus uses) would wait about 40 ms.
+  server_->set_tcp_nodelay(true);
   Routes();
   // httplib listens with a backlog of 5: a burst of connections (several Prometheus
   // servers, a load test) would see dropped SYNs and one-second retransmits. Keep the
@@ -234,6 +239,10 @@ void HttpServer::Stop() {
 void HttpServer::Routes() {
   auto& s = *server_;
   s.set_pre_routing_handler([this](const httplib::Request& req, httplib::Response& res) {
+    // Byte ranges are ignored: httplib would build one copy of the body per range, so an
+    // 8 KB "Range: bytes=0-,0-,..." would ask for thousands of copies of /metrics. The
+    // Request is httplib's own non-const object, handed to us as const.
+    const_cast<httplib::Request&>(req).ranges.clear();
     for (const auto& [k, v] : options_.web.headers) res.set_header(k, v);
     if (auth_.enabled() && !auth_.Check(req.get_header_value("Authorization"))) {
       res.status = 401;
@@ -243,7 +252,7 @@ void HttpServer::Routes() {
     }
     return httplib::Server::HandlerResponse::Unhandled;
   });
-  s.Get(options_.telemetry_path, [this](const httplib::Request&, httplib::Response& res) {
+  s.Get(options_.telemetry_path, [this](const httplib::Request& req, httplib::Response& res) {
     std::string body;
     try {
       body = handlers_.metrics();
@@ -253,7 +262,19 @@ void HttpServer::Routes() {
       res.set_content("scrape failed\n", "text/plain; charset=utf-8");
       return;
     }
-    // httplib's set_content copies; a large exposition is moved in instead.
+    // Compressed here (fast level) and handed over as a provider, which httplib neither
+    // copies nor compresses again; otherwise moved in (httplib's set_content copies).
+    if (AcceptsGzip(req.get_header_value("Accept-Encoding"))) {
+      auto gz = std::make_shared<const std::string>(GzipFast(body));
+      if (!gz->empty()) {
+        res.set_header("Content-Encoding", "gzip");
+        res.set_content_provider(gz->size(), std::string(metrics::kContentType),
+                                 [gz](size_t offset, size_t length, httplib::DataSink& sink) {
+                                   return sink.write(gz->data() + offset, length);
+                                 });
+        return;
+      }
+    }
     res.body = std::move(body);
     res.set_header("Content-Type", std::string(metrics::kContentType));
   });

@@ -128,6 +128,23 @@ const char* KindName(const Value& v) {
   return "an object";
 }
 
+// A list body: a bare array, or tolerated inside an envelope {"data"|key|"result": [...]}.
+Result<const Value*> ParseList(rapidjson::Document& doc, std::string_view body, const char* what,
+                               const char* key) {
+  auto parsed = ParseInto(doc, body);
+  if (!parsed.ok()) return Error(parsed.error());
+  const Value* list = &doc;
+  if (doc.IsObject()) {
+    for (const char* k : {"data", key, "result"}) {
+      if (const Value* inner = Member(doc, k); inner && inner->IsArray()) list = inner;
+    }
+  }
+  if (!list->IsArray()) {
+    return Error(std::string(what) + ": expected a JSON array, got " + KindName(*list));
+  }
+  return list;
+}
+
 }  // namespace
 
 Result<PipelineRun> DecodePipelineRun(std::string_view body) {
@@ -165,18 +182,9 @@ Result<PipelineRun> DecodePipelineRun(std::string_view body) {
 
 Result<std::vector<Pipeline>> DecodePipelineList(std::string_view body) {
   rapidjson::Document doc;
-  auto parsed = ParseInto(doc, body);
-  if (!parsed.ok()) return Error(parsed.error());
-  const Value* list = &doc;
-  // Tolerate an envelope such as {"data": [...]} or {"pipelines": [...]}.
-  if (doc.IsObject()) {
-    for (const char* key : {"data", "pipelines", "result"}) {
-      if (const Value* inner = Member(doc, key); inner && inner->IsArray()) list = inner;
-    }
-  }
-  if (!list->IsArray()) {
-    return Error(std::string("pipeline list: expected a JSON array, got ") + KindName(*list));
-  }
+  auto listed = ParseList(doc, body, "pipeline list", "pipelines");
+  if (!listed.ok()) return Error(listed.error());
+  const Value* list = *listed;
   std::vector<Pipeline> out;
   for (const Value& item : list->GetArray()) {
     if (!item.IsObject()) continue;
@@ -193,17 +201,9 @@ Result<std::vector<Pipeline>> DecodePipelineList(std::string_view body) {
 
 Result<std::vector<RunSummary>> DecodeRunList(std::string_view body) {
   rapidjson::Document doc;
-  auto parsed = ParseInto(doc, body);
-  if (!parsed.ok()) return Error(parsed.error());
-  const Value* list = &doc;
-  if (doc.IsObject()) {
-    for (const char* key : {"data", "runs", "result"}) {
-      if (const Value* inner = Member(doc, key); inner && inner->IsArray()) list = inner;
-    }
-  }
-  if (!list->IsArray()) {
-    return Error(std::string("run list: expected a JSON array, got ") + KindName(*list));
-  }
+  auto listed = ParseList(doc, body, "run list", "runs");
+  if (!listed.ok()) return Error(listed.error());
+  const Value* list = *listed;
   std::vector<RunSummary> out;
   for (const Value& item : list->GetArray()) {
     if (!item.IsObject()) continue;

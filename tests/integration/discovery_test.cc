@@ -13,16 +13,6 @@ namespace {
 
 constexpr const char* kFrozen = "--clock=frozen:1795000000";
 
-std::set<std::string> PipelineIdsIn(const std::string& text, const std::string& metric) {
-  std::set<std::string> ids;
-  std::regex re("pipeline_id=\"([^\"]+)\"");
-  for (const auto& line : Samples(text, metric)) {
-    std::smatch m;
-    if (std::regex_search(line, m, re)) ids.insert(m[1]);
-  }
-  return ids;
-}
-
 struct Truth {
   std::string id, name;
   long group = 0;

@@ -17,13 +17,7 @@ constexpr const char* kFrozen = "--clock=frozen:1795000000";
 class ExporterTest : public ::testing::Test {
  protected:
   static std::set<std::string> PipelinesIn(const std::string& text, const std::string& metric) {
-    std::set<std::string> ids;
-    std::regex re("pipeline_id=\"([^\"]+)\"");
-    for (const auto& line : Samples(text, metric)) {
-      std::smatch m;
-      if (std::regex_search(line, m, re)) ids.insert(m[1]);
-    }
-    return ids;
+    return PipelineIdsIn(text, metric);
   }
 };
 
@@ -179,6 +173,40 @@ TEST_F(ExporterTest, NewRunsAndFailuresShowUpAfterTheCacheExpires) {
   EXPECT_EQ(Value(after, "yunxiao_flow_latest_run_stage_status",
                   {"pipeline_id=\"" + ids[0] + "\"", "status=\"FAIL\""}),
             1);
+}
+
+TEST_F(ExporterTest, GzipWhenAskedAndTheSameText) {
+  Simulator sim({"--pipelines=3", kFrozen});
+  Exporter exp(sim.CentralConfig("collect:\n  cache_ttl: 1h\n"));
+  std::string plain, zipped, headers;
+  ASSERT_EQ(
+      RunCommand("curl -sf http://127.0.0.1:" + std::to_string(exp.port()) + "/metrics", &plain),
+      0);
+  ASSERT_EQ(RunCommand(
+                "curl -sf --compressed http://127.0.0.1:" + std::to_string(exp.port()) + "/metrics",
+                &zipped),
+            0);
+  ASSERT_EQ(RunCommand("curl -sf --compressed -o /dev/null -D - http://127.0.0.1:" +
+                           std::to_string(exp.port()) + "/metrics",
+                       &headers),
+            0);
+  EXPECT_NE(headers.find("Content-Encoding: gzip"), std::string::npos) << headers;
+  auto strip = [](const std::string& t) {  // the parts that change between scrapes
+    std::string out;
+    std::istringstream in(t);
+    std::string line;
+    while (std::getline(in, line)) {
+      if (line.find("yunxiao_flow_api") != std::string::npos ||
+          line.find("yunxiao_flow_cache") != std::string::npos ||
+          line.find("scrape_duration") != std::string::npos) {
+        continue;
+      }
+      out += line + "\n";
+    }
+    return out;
+  };
+  EXPECT_TRUE(strip(zipped) == strip(plain)) << "gzip and plain bodies differ";
+  EXPECT_FALSE(Samples(plain, "yunxiao_flow_latest_run_status").empty());
 }
 
 TEST_F(ExporterTest, HttpSurface) {

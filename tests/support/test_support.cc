@@ -243,6 +243,16 @@ double Sum(const std::string& exposition, const std::string& name,
   return sum;
 }
 
+std::set<std::string> PipelineIdsIn(const std::string& exposition, const std::string& metric) {
+  std::set<std::string> ids;
+  std::regex re("pipeline_id=\"([^\"]+)\"");
+  for (const auto& line : Samples(exposition, metric)) {
+    std::smatch m;
+    if (std::regex_search(line, m, re)) ids.insert(m[1]);
+  }
+  return ids;
+}
+
 int FreePort() {
   int fd = socket(AF_INET, SOCK_STREAM, 0);
   sockaddr_in addr{};

@@ -11,6 +11,7 @@
 #include <chrono>
 #include <functional>
 #include <map>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -91,6 +92,9 @@ double Value(const std::string& exposition, const std::string& name,
 // The sum of the samples whose line contains every fragment (0 if none).
 double Sum(const std::string& exposition, const std::string& name,
            const std::vector<std::string>& fragments = {});
+
+// The pipeline_id label values of a metric's samples.
+std::set<std::string> PipelineIdsIn(const std::string& exposition, const std::string& metric);
 
 // A TCP port on 127.0.0.1 that was free a moment ago (for servers that cannot report
 // the ephemeral port they got).
