@@ -10,7 +10,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/install-deps.sh run
-scripts/build.sh build
+scripts/build.sh build yunxiao-flow-exporter flow-simulator
 exporter=build/exporter/yunxiao-flow-exporter
 simulator=build/simulator/flow-simulator
 listen="${LISTEN:-:9847}"
@@ -35,9 +35,6 @@ for _ in $(seq 100); do
   kill -0 $sim_pid 2>/dev/null || { cat "$state/simulator.log"; exit 1; }
   sleep 0.1
 done
-ids=$(curl -fsS -H 'x-yunxiao-token: sim-token' \
-  "http://127.0.0.1:9848/oapi/v1/flow/organizations/sim-org/pipelines?perPage=30" |
-  grep -o '"id":[0-9]*' | cut -d: -f2)
 {
   echo "api:"
   echo "  endpoint: http://127.0.0.1:9848"
@@ -45,8 +42,9 @@ ids=$(curl -fsS -H 'x-yunxiao-token: sim-token' \
   echo "  organization_id: sim-org"
   echo "collect:"
   echo "  cache_ttl: 15s"
-  echo "pipelines:"
-  for id in $ids; do echo "  - id: \"$id\""; done
+  echo "  history: true"
+  echo "discovery:"
+  echo "  refresh_interval: 1m"
 } >"$state/config.yaml"
 echo "Flow API simulator: http://127.0.0.1:9848 (token sim-token)"
 echo "Exporter: http://localhost:${listen##*:}/metrics"

@@ -120,18 +120,20 @@ class Pipeline {
 
   void HistoryLoop() {
     while (!Stopping()) {
-      Sweep();
-      if (!Sleep(cfg_.collect.history_interval)) break;
+      // Until discovery has found the pipelines there is nothing to poll: look again soon.
+      nanoseconds next = Sweep() ? cfg_.collect.history_interval : std::chrono::seconds(1);
+      if (!Sleep(next)) break;
     }
   }
 
-  // One poll of every watched pipeline's run list.
-  void Sweep() {
+  // One poll of every watched pipeline's run list; false if there was nothing to poll.
+  bool Sweep() {
+    if (!ready_) return false;
     auto named = collector_.Named();
     std::set<std::string> ids;
     for (const auto& [id, name] : named) ids.insert(id);
     history_->Retain(ids);
-    if (ids.empty()) return;
+    if (ids.empty()) return false;
     const auto deadline = SystemClock::Instance().Now() + cfg_.collect.history_interval;
     auto done = std::make_shared<std::promise<void>>();
     auto remaining = std::make_shared<std::atomic<size_t>>(ids.size());
@@ -140,6 +142,7 @@ class Pipeline {
     };
     for (const auto& id : ids) PollPage(id, 1, deadline, finish_one);
     done->get_future().wait();  // every request is answered by the deadline or on stop
+    return true;
   }
 
   void PollPage(const std::string& id, int page, Clock::Steady deadline,
