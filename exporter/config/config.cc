@@ -434,8 +434,23 @@ std::optional<TokenSource> ResolveToken(const ApiConfig& api, const char* env_to
     if (token.empty()) return std::nullopt;
     return TokenSource{token, "api.token_file " + api.token_file};
   }
-  if (env_token && *env_token) return TokenSource{env_token, "YUNXIAO_TOKEN"};
-  if (!api.token.empty()) return TokenSource{api.token, "api.token"};
+  auto usable = [error](const std::string& token, const char* origin) {
+    for (char ch : token) {
+      if (static_cast<unsigned char>(ch) < 0x20 || ch == 0x7f) {
+        *error = std::string(origin) + " holds control characters";
+        return false;
+      }
+    }
+    return true;
+  };
+  if (env_token && *env_token) {
+    if (!usable(env_token, "YUNXIAO_TOKEN")) return std::nullopt;
+    return TokenSource{env_token, "YUNXIAO_TOKEN"};
+  }
+  if (!api.token.empty()) {
+    if (!usable(api.token, "api.token")) return std::nullopt;
+    return TokenSource{api.token, "api.token"};
+  }
   *error = "no API token: set api.token_file, or the YUNXIAO_TOKEN environment variable";
   return std::nullopt;
 }

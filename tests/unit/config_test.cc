@@ -141,6 +141,10 @@ TEST(ResolveToken, FileThenEnvironmentThenLiteral) {
   api.token.clear();
   EXPECT_FALSE(ResolveToken(api, "", &err));
   EXPECT_NE(err.find("YUNXIAO_TOKEN"), std::string::npos);
+  // A token that would inject a header is refused, without echoing it.
+  EXPECT_FALSE(ResolveToken(api, "pt-abc\r\nX-Evil: 1", &err));
+  EXPECT_EQ(err.find("pt-abc"), std::string::npos);
+  EXPECT_NE(err.find("control characters"), std::string::npos);
 }
 
 TEST(Duration, GoStyle) {
