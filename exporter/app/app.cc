@@ -5,6 +5,7 @@
 #include <future>
 #include <set>
 #include <thread>
+#include <utility>
 
 #include "collector/collector.h"
 #include "collector/discovery.h"
@@ -252,19 +253,17 @@ Result<bool> App::Load() {
     history_->SetBuckets(load.config.collect.history_buckets);
   }
   const std::string origin = token->origin;
-  // The old configuration stops first: its requests end, its threads join.
+  // The new configuration starts before the old one stops, so that no scrape finds none;
+  // then the old one's requests end and its threads join. (The run history is shared and
+  // thread-safe: a run is counted once, whichever poll first sees it finished.)
+  auto next =
+      std::make_shared<Pipeline>(load.config, flags_, std::move(*token), self_metrics_, history_);
   std::shared_ptr<Pipeline> old;
   {
     std::lock_guard lock(mu_);
-    old = std::move(current_);
+    old = std::exchange(current_, next);
   }
-  old.reset();
-  auto next =
-      std::make_shared<Pipeline>(load.config, flags_, std::move(*token), self_metrics_, history_);
-  {
-    std::lock_guard lock(mu_);
-    current_ = next;
-  }
+  old.reset();  // scrapes still using it hold their own reference
   logging::Info(
       "configuration loaded",
       {{"file", flags_.config_file},
