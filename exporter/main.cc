@@ -20,12 +20,13 @@ using namespace yfe;
 
 int CheckConfig(const config::Flags& flags) {
   config::ConfigLoad load = config::LoadConfigFile(flags.config_file);
-  for (const auto& w : load.warnings) std::cout << "warning: " << w << "\n";
-  for (const auto& e : load.errors) std::cout << "error: " << e << "\n";
+  logging::RegisterSecret(load.config.api.token);  // a token pasted elsewhere is not echoed
+  for (const auto& w : load.warnings) std::cout << logging::Redacted("warning: " + w) << "\n";
+  for (const auto& e : load.errors) std::cout << logging::Redacted("error: " + e) << "\n";
   if (load.ok()) {
     std::string err;
     if (!config::ResolveToken(load.config.api, std::getenv("YUNXIAO_TOKEN"), &err)) {
-      std::cout << "error: " << err << "\n";
+      std::cout << logging::Redacted("error: " + err) << "\n";
       return 1;
     }
     if (!flags.web_config_file.empty()) {
@@ -64,6 +65,8 @@ int main(int argc, char** argv) {
               << app::App::Revision() << ")\n";
     return 0;
   }
+  // The token must never be echoed, even when pasted into the wrong config key.
+  if (const char* token = std::getenv("YUNXIAO_TOKEN")) logging::RegisterSecret(token);
   if (flags.config_check) return CheckConfig(flags);
 
   logging::Configure(flags.log_level, flags.log_format);
@@ -138,6 +141,7 @@ int main(int argc, char** argv) {
         continue;
       }
       logging::Info("shutting down", {{"signal", sig == SIGTERM ? "SIGTERM" : "SIGINT"}});
+      app.Stop();  // outstanding fetches end now, so running scrapes answer at once
       server.Stop();
       return;
     }

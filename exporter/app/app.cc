@@ -68,6 +68,14 @@ class Pipeline {
   }
 
   std::string Scrape() { return collector_.Scrape(); }
+  void Stop() {
+    {
+      std::lock_guard lock(mu_);
+      stopping_ = true;
+    }
+    cv_.notify_all();
+    transport_.Stop();
+  }
   bool Ready() const { return ready_.load(); }
   size_t Count() const { return collector_.TargetCount(); }
 
@@ -232,6 +240,7 @@ std::string App::Revision() { return YFE_REVISION; }
 Result<bool> App::Load() {
   std::lock_guard load_lock(load_mu_);
   config::ConfigLoad load = config::LoadConfigFile(flags_.config_file);
+  logging::RegisterSecret(load.config.api.token);  // a token pasted elsewhere is not echoed
   for (const auto& w : load.warnings) logging::Warn("config", {{"warning", w}});
   if (!load.ok()) {
     std::string all;
@@ -239,13 +248,13 @@ Result<bool> App::Load() {
       logging::Error("invalid config", {{"err", e}});
       all += (all.empty() ? "" : "; ") + e;
     }
-    return Error(all);
+    return Error(logging::Redacted(all));
   }
   std::string token_error;
   auto token = config::ResolveToken(load.config.api, std::getenv("YUNXIAO_TOKEN"), &token_error);
   if (!token) {
     logging::Error("invalid config", {{"err", token_error}});
-    return Error(token_error);
+    return Error(logging::Redacted(token_error));
   }
   if (!history_) {
     history_ = std::make_shared<collector::RunHistory>(load.config.collect.history_buckets);
@@ -275,6 +284,10 @@ Result<bool> App::Load() {
        {"shard", std::to_string(flags_.shard_index) + "/" + std::to_string(flags_.shard_total)},
        {"token_from", origin}});
   return true;
+}
+
+void App::Stop() {
+  if (auto p = Current()) p->Stop();
 }
 
 std::shared_ptr<Pipeline> App::Current() const {

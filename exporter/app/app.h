@@ -28,6 +28,8 @@ class App {
   // Loads flags.config_file; on error the current configuration (if any) keeps running.
   Result<bool> Load();
   std::string Scrape();
+  // Ends outstanding API requests (at shutdown): scrapes answer from what they have.
+  void Stop();
   bool Ready() const;
   size_t PipelineCount() const;
 

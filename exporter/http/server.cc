@@ -4,12 +4,8 @@
 #include <openssl/ssl.h>
 #include <sys/socket.h>
 
-#include <condition_variable>
-#include <deque>
-#include <mutex>
-#include <thread>
-
 #include "http/gzip.h"
+#include "http/thread_pool.h"
 #include "metrics/exposition.h"
 #include "util/log.h"
 
@@ -24,85 +20,6 @@ int TlsVersion(const std::string& v) {
 }
 
 int AcceptAnyCert(int, X509_STORE_CTX*) { return 1; }
-
-// httplib's task queue, one task per accepted connection. Unlike httplib::ThreadPool (a
-// fixed number of threads), it starts a thread whenever every thread is busy, up to
-// max_threads, and lets threads beyond min_threads end after a minute without work. The
-// shared state outlives the pool object, so a thread ending never touches freed memory.
-class ElasticThreadPool final : public httplib::TaskQueue {
- public:
-  ElasticThreadPool(size_t min_threads, size_t max_threads) : state_(std::make_shared<State>()) {
-    state_->min_threads = std::max<size_t>(1, min_threads);
-    state_->max_threads = std::max(state_->min_threads, max_threads);
-  }
-  ~ElasticThreadPool() override { shutdown(); }
-
-  void enqueue(std::function<void()> fn) override {
-    std::lock_guard lock(state_->mu);
-    if (state_->shutdown) {
-      state_->jobs.push_back(std::move(fn));  // run by a thread still draining, if any
-      if (state_->threads == 0) Spawn();
-      return;
-    }
-    state_->jobs.push_back(std::move(fn));
-    if (state_->jobs.size() > state_->idle && state_->threads < state_->max_threads) {
-      Spawn();
-    } else {
-      state_->work.notify_one();
-    }
-  }
-
-  // Runs every queued task, then waits for every thread to end.
-  void shutdown() override {
-    std::unique_lock lock(state_->mu);
-    state_->shutdown = true;
-    state_->work.notify_all();
-    state_->ended.wait(lock, [&] { return state_->threads == 0; });
-  }
-
- private:
-  struct State {
-    std::mutex mu;
-    std::condition_variable work, ended;
-    std::deque<std::function<void()>> jobs;
-    size_t threads = 0, idle = 0, min_threads = 1, max_threads = 1;
-    bool shutdown = false;
-  };
-
-  // With state_->mu held.
-  void Spawn() {
-    ++state_->threads;
-    try {
-      std::thread([s = state_] { Work(*s); }).detach();
-    } catch (const std::system_error& e) {
-      --state_->threads;  // out of threads: the queued task waits for a busy one
-      logging::Warn("cannot start an HTTP worker thread", {{"err", e.what()}});
-    }
-  }
-
-  static void Work(State& s) {
-    std::unique_lock lock(s.mu);
-    while (true) {
-      ++s.idle;
-      bool woken = s.work.wait_for(lock, std::chrono::seconds(60),
-                                   [&] { return s.shutdown || !s.jobs.empty(); });
-      --s.idle;
-      if (!s.jobs.empty()) {
-        std::function<void()> fn = std::move(s.jobs.front());
-        s.jobs.pop_front();
-        lock.unlock();
-        fn();
-        fn = nullptr;
-        lock.lock();
-        continue;
-      }
-      if (s.shutdown || (!woken && s.threads > s.min_threads)) break;
-    }
-    if (--s.threads == 0) s.ended.notify_all();
-  }
-
-  std::shared_ptr<State> state_;
-};
 
 // Configures an OpenSSL server context from the web config; false on any failure.
 bool SetupTls(SSL_CTX& ctx, const TlsConfig& tls, std::string& error) {
@@ -262,6 +179,13 @@ void HttpServer::Routes() {
       res.set_content("scrape failed\n", "text/plain; charset=utf-8");
       return;
     }
+    if (body.empty()) {
+      // No configuration is running (e.g. between two during a reload). An empty 200 would
+      // make Prometheus mark every series stale; a failed scrape does not.
+      res.status = 503;
+      res.set_content("no configuration loaded\n", "text/plain; charset=utf-8");
+      return;
+    }
     // Compressed here (fast level) and handed over as a provider, which httplib neither
     // copies nor compresses again; otherwise moved in (httplib's set_content copies).
     if (AcceptsGzip(req.get_header_value("Accept-Encoding"))) {
@@ -296,7 +220,18 @@ void HttpServer::Routes() {
     res.status = ready ? 200 : 503;
     res.set_content(ready ? "Ready\n" : "Not ready\n", "text/plain; charset=utf-8");
   });
-  auto reload = [this](const httplib::Request&, httplib::Response& res) {
+  // A content-reader route: httplib 0.11 would otherwise wait for a body until the read
+  // timeout (then answer 400) when a POST has neither Content-Length nor chunked encoding,
+  // which is what `curl -X POST .../-/reload` sends. A body that is announced is read and
+  // dropped (payload_max_length applies), so the connection stays in sync.
+  auto reload = [this](const httplib::Request& req, httplib::Response& res,
+                       const httplib::ContentReader& content) {
+    if (req.has_header("Content-Length") || req.has_header("Transfer-Encoding")) {
+      if (!content([](const char*, size_t) { return true; })) {
+        if (res.status == -1) res.status = 400;
+        return;
+      }
+    }
     if (!handlers_.reload) {
       res.status = 404;
       return;

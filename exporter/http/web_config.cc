@@ -2,10 +2,13 @@
 
 #include <crypt.h>
 #include <openssl/crypto.h>
+#include <openssl/err.h>
 #include <openssl/sha.h>
+#include <openssl/ssl.h>
 #include <yaml-cpp/yaml.h>
 
 #include <fstream>
+#include <memory>
 #include <sstream>
 
 namespace yfe::http {
@@ -140,12 +143,51 @@ Result<WebConfig> ParseWebConfig(const std::string& yaml, const std::string& sou
   return cfg;
 }
 
+Result<bool> CheckTlsFiles(const TlsConfig& tls) {
+  // OpenSSL's own reason (no such file, no start line, key values mismatch, ...).
+  auto reason = [] {
+    unsigned long e = ERR_peek_last_error();
+    char buf[256] = "";
+    if (e != 0) ERR_error_string_n(e, buf, sizeof buf);
+    ERR_clear_error();
+    return std::string(e != 0 ? buf : "unknown error");
+  };
+  std::unique_ptr<SSL_CTX, decltype(&SSL_CTX_free)> ctx(SSL_CTX_new(TLS_server_method()),
+                                                        SSL_CTX_free);
+  if (!ctx) return Error("cannot create a TLS context: " + reason());
+  ERR_clear_error();
+  if (SSL_CTX_use_certificate_chain_file(ctx.get(), tls.cert_file.c_str()) != 1) {
+    return Error("cannot load tls_server_config.cert_file " + tls.cert_file + ": " + reason());
+  }
+  if (SSL_CTX_use_PrivateKey_file(ctx.get(), tls.key_file.c_str(), SSL_FILETYPE_PEM) != 1) {
+    return Error("cannot load tls_server_config.key_file " + tls.key_file + ": " + reason());
+  }
+  if (SSL_CTX_check_private_key(ctx.get()) != 1) {
+    return Error("tls_server_config.key_file " + tls.key_file +
+                 " does not match tls_server_config.cert_file " + tls.cert_file);
+  }
+  if (!tls.client_ca_file.empty() &&
+      SSL_CTX_load_verify_locations(ctx.get(), tls.client_ca_file.c_str(), nullptr) != 1) {
+    return Error("cannot load tls_server_config.client_ca_file " + tls.client_ca_file + ": " +
+                 reason());
+  }
+  return true;
+}
+
 Result<WebConfig> LoadWebConfig(const std::string& path) {
   std::ifstream in(path, std::ios::binary);
   if (!in) return Error(path + ": cannot read the web config file");
   std::stringstream buf;
   buf << in.rdbuf();
-  return ParseWebConfig(buf.str(), path);
+  auto cfg = ParseWebConfig(buf.str(), path);
+  // The files it names are checked now, so that --config.check and the start-up report a
+  // missing or mismatched certificate clearly, before anything listens.
+  if (cfg.ok() && cfg->tls) {
+    if (auto files = CheckTlsFiles(*cfg->tls); !files.ok()) {
+      return Error(path + ": " + files.error());
+    }
+  }
+  return cfg;
 }
 
 std::optional<std::string> DecodeBase64(const std::string& in) {

@@ -37,7 +37,11 @@ struct WebConfig {
 };
 
 Result<WebConfig> ParseWebConfig(const std::string& yaml, const std::string& source);
+// Reads and parses the file, then checks that the TLS files it names can be loaded (and
+// that the key matches the certificate).
 Result<WebConfig> LoadWebConfig(const std::string& path);
+// Loads cert_file, key_file and client_ca_file into a throwaway OpenSSL context.
+Result<bool> CheckTlsFiles(const TlsConfig& tls);
 
 // Checks an Authorization header against basic_auth_users. bcrypt is slow on purpose,
 // so successful checks are remembered (by a SHA-256 of the credentials) and repeated

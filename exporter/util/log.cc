@@ -163,6 +163,12 @@ std::string FormatLine(Format format, Level level, std::string_view ts, std::str
   return line;
 }
 
+std::string Redacted(std::string text) {
+  std::lock_guard lock(g_mu);
+  Redact(text);
+  return text;
+}
+
 void Write(Level level, std::string_view msg, std::initializer_list<Field> fields) {
   if (!Enabled(level)) return;
   std::string line =

@@ -28,6 +28,9 @@ bool Enabled(Level level);
 // Adds a string that must never appear in output. Empty and very short strings are ignored.
 void RegisterSecret(const std::string& secret);
 void Write(Level level, std::string_view msg, std::initializer_list<Field> fields = {});
+// The text with every registered secret replaced, for output that bypasses the logger
+// (--config.check, HTTP error bodies).
+std::string Redacted(std::string text);
 
 inline void Debug(std::string_view msg, std::initializer_list<Field> f = {}) {
   if (Enabled(Level::kDebug)) Write(Level::kDebug, msg, f);
