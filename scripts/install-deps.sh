@@ -12,7 +12,10 @@ packages=(
   libgtest-dev libgmock-dev
 )
 if [[ "$mode" == "test" ]]; then
-  packages+=(prometheus clang libclang-rt-14-dev clang-format nodejs npm wrk)
+  packages+=(prometheus clang libclang-rt-14-dev clang-format wrk openssl)
+  # Node.js may come from elsewhere than Debian (its npm conflicts with Debian's nodejs).
+  command -v node >/dev/null 2>&1 || packages+=(nodejs)
+  command -v npm >/dev/null 2>&1 || packages+=(npm)
 fi
 
 missing=()
