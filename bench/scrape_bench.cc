@@ -246,7 +246,8 @@ int main(int argc, char** argv) {
   if (o.extra_cost_seconds > 0) {
     std::string extra = "api:\n  endpoint: " + sim.Endpoint() +
                         "\n  edition: central\n  organization_id: sim-org\n"
-                        "  max_concurrency: " + std::to_string(o.concurrency) +
+                        "  max_concurrency: " +
+                        std::to_string(o.concurrency) +
                         "\n  max_requests_per_second: 100000\n  rate_limit_burst: 100\n"
                         "collect:\n  cache_ttl: 1h\n  history: true\n  history_interval: 1m\n"
                         "discovery:\n  refresh_interval: 1m\n";
@@ -255,11 +256,12 @@ int main(int argc, char** argv) {
     sim.Control("POST", "/-/sim/stats/reset");
     std::this_thread::sleep_for(std::chrono::seconds(o.extra_cost_seconds));
     double minutes = o.extra_cost_seconds / 60.0;
-    std::printf("extra_cost_window_seconds %d\ndiscovery_requests_per_minute %.1f\n"
-                "history_requests_per_minute %.1f\nlatest_run_requests_per_minute %.1f\n",
-                o.extra_cost_seconds, sim.ApiRequests("listPipelines") / minutes,
-                sim.ApiRequests("listPipelineRuns") / minutes,
-                sim.ApiRequests("latestPipelineRun") / minutes);
+    std::printf(
+        "extra_cost_window_seconds %d\ndiscovery_requests_per_minute %.1f\n"
+        "history_requests_per_minute %.1f\nlatest_run_requests_per_minute %.1f\n",
+        o.extra_cost_seconds, sim.ApiRequests("listPipelines") / minutes,
+        sim.ApiRequests("listPipelineRuns") / minutes,
+        sim.ApiRequests("latestPipelineRun") / minutes);
   }
   std::printf("peak_rss_kb_final %ld\n", StatusKb(pid, "VmHWM"));
   return 0;
