@@ -273,8 +273,10 @@ std::vector<std::shared_ptr<Collector::Entry>> Collector::Fetch(
       e->flight->waiters.push_back(countdown);
     }
   }
-  self_metrics_.CountCache(true, static_cast<double>(hits));
-  self_metrics_.CountCache(false, static_cast<double>(misses));
+  if (!progress) {  // the start-up warm-up is not a scrape's cache lookup
+    self_metrics_.CountCache(true, static_cast<double>(hits));
+    self_metrics_.CountCache(false, static_cast<double>(misses));
+  }
   for (auto& [e, fetch_name] : to_start) StartFlight(e, deadline, fetch_name);
   if (progress) {
     // Reports every 5 s until done or out of time.
