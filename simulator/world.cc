@@ -598,37 +598,34 @@ int64_t World::CloseSchedule(PipelineState& st, int64_t now) {
   return latest;
 }
 
-bool World::FinishLatest(int64_t pipeline_id, const std::string& status) {
+bool World::AddOverrideRun(int64_t pipeline_id, std::string_view tag, const std::string& status,
+                           bool running) {
   std::unique_lock lock(mu_);
   auto it = pipelines_.find(pipeline_id);
   if (it == pipelines_.end()) return false;
   PipelineState& st = it->second;
   const int64_t now = clock_->NowMs();
   const int64_t id = CloseSchedule(st, now) + 1;
-  const uint64_t key =
-      Hash(HashString("finish"), static_cast<uint64_t>(id), static_cast<uint64_t>(now));
+  const uint64_t key = Hash(HashString(tag), static_cast<uint64_t>(id), static_cast<uint64_t>(now));
   const Slot slot = DrawSlot(*st.info, static_cast<int64_t>(key % 1000000));
-  RunPlan plan = MakePlan(*st.info, key, id, now - slot.duration, slot.duration, &status);
-  plan.Shift(now - plan.end);
+  // A finished run ends now; a running one starts now and is held before its end.
+  RunPlan plan =
+      MakePlan(*st.info, key, id, running ? now : now - slot.duration, slot.duration, &status);
+  if (running) {
+    plan.hold_running = true;
+  } else {
+    plan.Shift(now - plan.end);
+  }
   st.segments.push_back(Segment{id, id, 0, std::make_shared<RunPlan>(std::move(plan))});
   return true;
 }
 
+bool World::FinishLatest(int64_t pipeline_id, const std::string& status) {
+  return AddOverrideRun(pipeline_id, "finish", status, /*running=*/false);
+}
+
 bool World::StartRun(int64_t pipeline_id) {
-  std::unique_lock lock(mu_);
-  auto it = pipelines_.find(pipeline_id);
-  if (it == pipelines_.end()) return false;
-  PipelineState& st = it->second;
-  const int64_t now = clock_->NowMs();
-  const int64_t id = CloseSchedule(st, now) + 1;
-  const uint64_t key =
-      Hash(HashString("start"), static_cast<uint64_t>(id), static_cast<uint64_t>(now));
-  const Slot slot = DrawSlot(*st.info, static_cast<int64_t>(key % 1000000));
-  static const std::string kSuccess = "SUCCESS";
-  RunPlan plan = MakePlan(*st.info, key, id, now, slot.duration, &kSuccess);
-  plan.hold_running = true;
-  st.segments.push_back(Segment{id, id, 0, std::make_shared<RunPlan>(std::move(plan))});
-  return true;
+  return AddOverrideRun(pipeline_id, "start", "SUCCESS", /*running=*/true);
 }
 
 bool World::ClearOverride(int64_t pipeline_id) {

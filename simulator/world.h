@@ -216,6 +216,10 @@ class World {
   int64_t LatestId(const PipelineState& st, int64_t now) const;
   std::optional<RunPlan> PlanForId(const PipelineState& st, int64_t run_id, int64_t now) const;
   int64_t CloseSchedule(PipelineState& st, int64_t now);
+  // Ends the schedule and appends one fixed run: finished now with `status`, or running
+  // from now (and finishing with `status` once the override is cleared).
+  bool AddOverrideRun(int64_t pipeline_id, std::string_view tag, const std::string& status,
+                      bool running);
 
   const WorldOptions options_;
   SimClock* const clock_;

@@ -306,9 +306,4 @@ bool App::Ready() const {
   return p && p->Ready();
 }
 
-size_t App::PipelineCount() const {
-  auto p = Current();
-  return p ? p->Count() : 0;
-}
-
 }  // namespace yfe::app

@@ -31,7 +31,6 @@ class App {
   // Ends outstanding API requests (at shutdown): scrapes answer from what they have.
   void Stop();
   bool Ready() const;
-  size_t PipelineCount() const;
 
   static std::string Version();
   static std::string Revision();

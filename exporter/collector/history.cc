@@ -117,6 +117,12 @@ double RunHistory::Count(const std::string& id, const std::string& status,
 void RunHistory::Render(std::string& out,
                         const std::vector<std::pair<std::string, std::string>>& pipelines) const {
   std::lock_guard lock(mu_);
+  // Formatted once per render, not per pipeline and bucket.
+  const std::string base(metrics::kRunDurationHistogram.name);
+  const std::string bucket_name = base + "_bucket", sum_name = base + "_sum",
+                    count_name = base + "_count";
+  std::vector<std::string> les(buckets_.size());
+  for (size_t i = 0; i < buckets_.size(); ++i) metrics::AppendValue(les[i], buckets_[i]);
   std::string runs_text, durations_text;
   for (const auto& [id, name] : pipelines) {
     auto it = pipelines_.find(id);
@@ -129,20 +135,14 @@ void RunHistory::Render(std::string& out,
     }
     for (const auto& [status, h] : st.durations) {
       const std::string p = metrics::ExtendPrefix(prefix, {{"status", status}});
-      const std::string bucket_name = std::string(metrics::kRunDurationHistogram.name) + "_bucket";
       double cumulative = 0;
-      for (size_t i = 0; i < buckets_.size() && i < h.counts.size(); ++i) {
+      for (size_t i = 0; i < les.size() && i < h.counts.size(); ++i) {
         cumulative += h.counts[i];
-        std::string le;
-        metrics::AppendValue(le, buckets_[i]);
-        metrics::AppendSample(durations_text, bucket_name, p, {{"le", le}}, cumulative);
+        metrics::AppendSample(durations_text, bucket_name, p, {{"le", les[i]}}, cumulative);
       }
       metrics::AppendSample(durations_text, bucket_name, p, {{"le", "+Inf"}}, h.count);
-      metrics::AppendSample(
-          durations_text, std::string(metrics::kRunDurationHistogram.name) + "_sum", p, {}, h.sum);
-      metrics::AppendSample(durations_text,
-                            std::string(metrics::kRunDurationHistogram.name) + "_count", p, {},
-                            h.count);
+      metrics::AppendSample(durations_text, sum_name, p, {}, h.sum);
+      metrics::AppendSample(durations_text, count_name, p, {}, h.count);
     }
   }
   if (!runs_text.empty()) {

@@ -230,11 +230,12 @@ void Transport::StartJob(std::unique_ptr<Job> job, Clock::Steady now) {
     curl_easy_setopt(easy, CURLOPT_SSL_CTX_DATA, &options_.tls_ca_file);
   }
   curl_multi_add_handle(static_cast<CURLM*>(multi_), easy);
-  attempts_sent_++;
-  logging::Debug("api request", {{"method", "GET"},
-                                 {"endpoint", job->request.endpoint},
-                                 {"url", job->request.url},
-                                 {"attempt", std::to_string(job->attempts)}});
+  if (logging::Enabled(logging::Level::kDebug)) {  // spare the formatting on every request
+    logging::Debug("api request", {{"method", "GET"},
+                                   {"endpoint", job->request.endpoint},
+                                   {"url", job->request.url},
+                                   {"attempt", std::to_string(job->attempts)}});
+  }
   active_.emplace(easy, std::move(job));
 }
 
@@ -268,11 +269,13 @@ void Transport::FinishJob(void* handle, int curl_code) {
     }
   }
   metrics_.ObserveRequest(job->request.endpoint, code, seconds);
-  logging::Debug("api response", {{"endpoint", job->request.endpoint},
-                                  {"url", job->request.url},
-                                  {"status", code},
-                                  {"duration_seconds", std::to_string(seconds)},
-                                  {"bytes", std::to_string(job->body.size())}});
+  if (logging::Enabled(logging::Level::kDebug)) {
+    logging::Debug("api response", {{"endpoint", job->request.endpoint},
+                                    {"url", job->request.url},
+                                    {"status", code},
+                                    {"duration_seconds", std::to_string(seconds)},
+                                    {"bytes", std::to_string(job->body.size())}});
+  }
 
   if (r.status == 0 || (r.status >= 300 && r.status < 400) || r.status == 401 || r.status == 403 ||
       r.status >= 500) {

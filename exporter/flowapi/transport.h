@@ -77,7 +77,6 @@ class Transport {
   // Evidence from the most recent answered request that the API is reachable and accepts
   // the token: true after 2xx or 404, false after 401, 403, 3xx, 5xx or a transport failure.
   bool ApiUp() const { return api_up_.load(); }
-  uint64_t AttemptsSent() const { return attempts_sent_.load(); }
 
   // Stops the loop: requests not yet answered complete with an error. Idempotent.
   void Stop();
@@ -111,7 +110,6 @@ class Transport {
   std::mt19937_64 rng_{std::random_device{}()};
 
   std::atomic<bool> api_up_{false};
-  std::atomic<uint64_t> attempts_sent_{0};
   std::thread thread_;
 };
 

@@ -1,5 +1,7 @@
 #include "metrics/catalog.h"
 
+#include <vector>
+
 namespace yfe::metrics {
 
 const std::array<MetricDef, kPipelineMetricCount> kPipelineMetrics = {{
@@ -149,16 +151,13 @@ const MetricDef kRunDurationHistogram = {"yunxiao_flow_pipeline_run_duration_sec
                                          {"status"}};
 
 std::span<const MetricDef* const> AllMetrics() {
-  static const auto all = [] {
-    std::array<const MetricDef*, kPipelineMetricCount + 14> a{};
-    size_t i = 0;
-    for (const MetricDef& d : kPipelineMetrics) a[i++] = &d;
-    for (const MetricDef* d :
-         {&kUp, &kScrapeDuration, &kBuildInfo, &kApiRequests, &kApiRequestDuration,
-          &kApiRateLimited, &kApiInFlight, &kApiQueued, &kCacheRequests, &kDecodeErrors,
-          &kDiscovered, &kDiscoveryErrors, &kRunsTotal, &kRunDurationHistogram}) {
-      a[i++] = d;
-    }
+  static const std::vector<const MetricDef*> all = [] {
+    std::vector<const MetricDef*> a;
+    for (const MetricDef& d : kPipelineMetrics) a.push_back(&d);
+    a.insert(a.end(),
+             {&kUp, &kScrapeDuration, &kBuildInfo, &kApiRequests, &kApiRequestDuration,
+              &kApiRateLimited, &kApiInFlight, &kApiQueued, &kCacheRequests, &kDecodeErrors,
+              &kDiscovered, &kDiscoveryErrors, &kRunsTotal, &kRunDurationHistogram});
     return a;
   }();
   return all;

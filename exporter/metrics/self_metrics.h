@@ -32,8 +32,6 @@ class SelfMetrics {
   // The registry's text exposition.
   std::string Render() const;
 
-  double RateLimitedTotal() const { return rate_limited_.Value(); }
-
  private:
   std::shared_ptr<prometheus::Registry> registry_;
   prometheus::Family<prometheus::Counter>& requests_;
