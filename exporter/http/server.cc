@@ -170,7 +170,7 @@ void HttpServer::Routes() {
     return httplib::Server::HandlerResponse::Unhandled;
   });
   s.Get(options_.telemetry_path, [this](const httplib::Request& req, httplib::Response& res) {
-    std::string body;
+    std::shared_ptr<const Body> body;
     try {
       body = handlers_.metrics();
     } catch (const std::exception& e) {
@@ -179,28 +179,32 @@ void HttpServer::Routes() {
       res.set_content("scrape failed\n", "text/plain; charset=utf-8");
       return;
     }
-    if (body.empty()) {
+    if (!body) {
       // No configuration is running (e.g. between two during a reload). An empty 200 would
       // make Prometheus mark every series stale; a failed scrape does not.
       res.status = 503;
       res.set_content("no configuration loaded\n", "text/plain; charset=utf-8");
       return;
     }
-    // Compressed here (fast level) and handed over as a provider, which httplib neither
-    // copies nor compresses again; otherwise moved in (httplib's set_content copies).
+    // Handed over as a provider, which httplib neither copies nor compresses again.
+    std::shared_ptr<BodyReader> reader;
     if (AcceptsGzip(req.get_header_value("Accept-Encoding"))) {
-      auto gz = std::make_shared<const std::string>(GzipFast(body));
-      if (!gz->empty()) {
-        res.set_header("Content-Encoding", "gzip");
-        res.set_content_provider(gz->size(), std::string(metrics::kContentType),
-                                 [gz](size_t offset, size_t length, httplib::DataSink& sink) {
-                                   return sink.write(gz->data() + offset, length);
-                                 });
-        return;
-      }
+      reader = body->Open(Encoding::kGzip);
+      if (reader) res.set_header("Content-Encoding", "gzip");
     }
-    res.body = std::move(body);
-    res.set_header("Content-Type", std::string(metrics::kContentType));
+    if (!reader) reader = body->Open(Encoding::kIdentity);
+    res.set_content_provider(reader->Size(), std::string(metrics::kContentType),
+                             [reader](size_t offset, size_t length, httplib::DataSink& sink) {
+                               char buf[64 * 1024];
+                               while (length > 0) {
+                                 size_t n = reader->Read(offset, buf, std::min(length, sizeof buf));
+                                 if (n == 0) return false;
+                                 if (!sink.write(buf, n)) return false;
+                                 offset += n;
+                                 length -= n;
+                               }
+                               return true;
+                             });
   });
   s.Get("/", [this](const httplib::Request&, httplib::Response& res) {
     const std::string path = HtmlEscape(options_.telemetry_path);

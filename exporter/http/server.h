@@ -14,6 +14,7 @@
 #include <memory>
 #include <string>
 
+#include "http/body.h"
 #include "http/web_config.h"
 #include "util/result.h"
 
@@ -36,7 +37,9 @@ struct ServerOptions {
 };
 
 struct Handlers {
-  std::function<std::string()> metrics;  // exposition text; must not throw
+  // The exposition; nullptr while no configuration is running (served as 503). Must not
+  // throw.
+  std::function<std::shared_ptr<const Body>()> metrics;
   std::function<bool()> ready;           // config loaded (and first discovery done)
   std::function<Result<bool>()> reload;  // re-read the config
 };
