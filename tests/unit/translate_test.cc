@@ -29,7 +29,7 @@ model::PipelineRun Load(const std::string& fixture) {
 TEST(RenderRun, RunStatusIsAFullStateSet) {
   auto text = All(RenderRun({"1", "p"}, Load("api/seed_latest_run.json"), {}));
   auto status = Samples(text, "yunxiao_flow_latest_run_status");
-  EXPECT_EQ(status.size(), 7u);
+  EXPECT_EQ(status.size(), 8u);  // the eight known statuses
   EXPECT_EQ(Value(text, "yunxiao_flow_latest_run_status", {"status=\"RUNNING\""}), 1);
   EXPECT_EQ(Value(text, "yunxiao_flow_latest_run_status", {"status=\"FAIL\""}), 0);
   EXPECT_EQ(Value(text, "yunxiao_flow_latest_run_status", {"status=\"SWITCH_MANUAL\""}), 0);
@@ -90,9 +90,9 @@ TEST(RenderRun, SparseAndFullStageStatus) {
   RenderOptions full;
   full.sparse_status = false;
   auto f = All(RenderRun({"1", "p"}, run, full));
-  EXPECT_EQ(Samples(f, "yunxiao_flow_latest_run_stage_status").size(), 3u * 7);
-  // 5 jobs × 7 known statuses + 1 unknown status series.
-  EXPECT_EQ(Samples(f, "yunxiao_flow_latest_run_job_status").size(), 5u * 7 + 1);
+  EXPECT_EQ(Samples(f, "yunxiao_flow_latest_run_stage_status").size(), 3u * 8);
+  // 5 jobs × 8 known statuses + 1 unknown status series.
+  EXPECT_EQ(Samples(f, "yunxiao_flow_latest_run_job_status").size(), 5u * 8 + 1);
 }
 
 TEST(RenderRun, StagesAndJobsCanBeTurnedOff) {
