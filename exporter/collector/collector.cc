@@ -20,6 +20,7 @@ struct Collector::Snapshot {
   std::string rendered_name;
   Clock::Steady fetched_at{};
   double success_wall_seconds = 0;
+  bool no_run = false;  // the pipeline exists and has never run
 };
 
 struct Collector::Countdown {
@@ -159,10 +160,12 @@ void Collector::FinishFlight(const std::shared_ptr<Entry>& e) {
   std::shared_ptr<const Snapshot> previous;
   std::string name;
   {
-    // "No run yet" from a pipeline not known to exist: GetPipeline tells first.
+    // "No run yet" from a pipeline not known to exist (or one that had runs: it may have
+    // been deleted): GetPipeline tells first.
     std::unique_lock lock(mu_);
     flight = e->flight;
-    if (!flight->name && !flight->existence_checked && !e->listed && !e->name_known &&
+    const bool had_runs = e->good && !e->good->no_run;
+    if (!flight->name && !flight->existence_checked && !e->listed && (!e->name_known || had_runs) &&
         model::IsNoRunAnswer(flight->run->ok, flight->run->status, flight->run->body)) {
       flight->existence_checked = true;
       flight->pending = 1;
@@ -190,8 +193,11 @@ void Collector::FinishFlight(const std::shared_ptr<Entry>& e) {
                         {{"pipeline_id", e->id}, {"err", p.error()}});
         }
       } else {
-        logging::Warn("cannot fetch pipeline name; using the id",
-                      {{"pipeline_id", e->id}, {"err", flight->name->error}});
+        if (flight->name->status == 404) e->name_known = false;  // deleted
+        if (!flight->existence_checked) {  // else the failed fetch below says it
+          logging::Warn("cannot fetch pipeline name; using the id",
+                        {{"pipeline_id", e->id}, {"err", flight->name->error}});
+        }
       }
     }
     name = e->Name();
@@ -209,6 +215,7 @@ void Collector::FinishFlight(const std::shared_ptr<Entry>& e) {
     fresh->fetched_at = clock_.Now();
     fresh->success_wall_seconds =
         std::chrono::duration<double>(clock_.WallNow().time_since_epoch()).count();
+    fresh->no_run = true;
     fresh->fragments = std::make_shared<metrics::RunFragments>(metrics::RenderNoRun({e->id, name}));
   } else if (run.ok && model::IsNoRunAnswer(run.ok, run.status, run.body)) {
     error = "the latest run is empty and the pipeline is not known to exist (GetPipeline: " +

@@ -297,5 +297,24 @@ TEST_F(CollectorTest, AMissingPipelineStaysAFailedFetch) {
   EXPECT_NE(log.find("not known to exist"), std::string::npos) << log;
 }
 
+TEST_F(CollectorTest, APipelineThatHadRunsAndNowAnswers404IsCheckedAgain) {
+  NoRunApi api;
+  api.latest = {
+      {"1", NoRunApi::Answer(
+                200, R"({"status":"SUCCESS","pipelineRunId":4,"createTime":1700000000000})")}};
+  api.existing = {"1"};
+  Collector c(Options(), api, self, clock);
+  c.SetTargets({{"1", ""}});
+  EXPECT_EQ(Value(c.Scrape(), "yunxiao_flow_latest_run_id"), 4);
+  EXPECT_EQ(api.name_calls, 1);
+  // Deleted: the latest run and GetPipeline both answer 404.
+  api.latest["1"] = NoRunApi::Answer(404, "");
+  api.existing.clear();
+  clock.Advance(seconds(31));
+  std::string text = c.Scrape();
+  EXPECT_EQ(api.name_calls, 2);
+  EXPECT_EQ(Value(text, "yunxiao_flow_fetch_success"), 0);
+}
+
 }  // namespace
 }  // namespace yfe::collector
