@@ -68,6 +68,10 @@ Result<std::vector<model::Pipeline>> Discovery::ReadPages(std::string_view what,
     auto items = model::DecodePipelineList(r.body);
     if (!items.ok()) return Error(where + ": " + items.error());
     seen += items->size();
+    if (seen > static_cast<size_t>(kMaxPages) * kPerPage) {  // a hostile server's long pages
+      return Error(where + ": more than " + std::to_string(kMaxPages * kPerPage) +
+                   " items; narrow discovery with include or group_ids");
+    }
     reported_pages = r.paging.total_pages;
     page = NextPage(*page, kPerPage, items->size(), seen, r.paging);
     for (auto& p : *items) out.push_back(std::move(p));

@@ -37,6 +37,7 @@ class Discovery {
   bool Matches(const model::Pipeline& p) const;
 
   // Reads every page of one list. `fetch(page, done)` asks for one page of kPerPage items.
+  // At most kMaxPages pages and kMaxPages * kPerPage items, else an error.
   using PageFetch = std::function<void(int page, flowapi::Api::Callback done)>;
   static Result<std::vector<model::Pipeline>> ReadPages(std::string_view what,
                                                         const PageFetch& fetch);

@@ -195,6 +195,17 @@ TEST(Discovery, PagingHasAHardCapWithAClearError) {
   EXPECT_NE(found.error().find("x-total-pages 99999"), std::string::npos) << found.error();
 }
 
+TEST(Discovery, PagesLongerThanAskedAreBoundedToo) {
+  ListApi api;  // 1,000 items a page when 30 were asked, and always more
+  api.list = [](int page) { return Page(TodayItems(page * 1000, 1000), Headers(page, 99999, 0)); };
+  config::DiscoveryConfig cfg;
+  Discovery d(cfg, api);
+  auto found = d.List(kDeadline);
+  ASSERT_FALSE(found.ok());
+  EXPECT_EQ(api.list_calls, 61);
+  EXPECT_NE(found.error().find("more than 60000 items"), std::string::npos) << found.error();
+}
+
 TEST(Discovery, AnEmptyResultIsAWarningNamingTheFilters) {
   ListApi api;
   bool empty = true;
