@@ -210,7 +210,7 @@ void Collector::FinishFlight(const std::shared_ptr<Entry>& e) {
   if (exists && model::IsNoRunAnswer(run.ok, run.status, run.body)) {
     // A pipeline that never ran: no latest-run series, its info still exported.
     fresh = std::make_shared<Snapshot>();
-    fresh->body_hash = std::hash<std::string_view>()("\0no run yet");
+    fresh->body_hash = std::hash<std::string_view>()("(no run yet)");
     fresh->rendered_name = name;
     fresh->fetched_at = clock_.Now();
     fresh->success_wall_seconds =
