@@ -37,6 +37,16 @@ std::string FlowClient::RunsUrl(std::string_view id, int page, int per_page) con
          "&perPage=" + std::to_string(per_page);
 }
 
+std::string FlowClient::RunUrl(std::string_view id, int64_t run_id) const {
+  return base_ + "/pipelines/" + EscapeSegment(id) + "/runs/" + std::to_string(run_id);
+}
+
+void Api::GetRun(std::string_view, int64_t, Clock::Steady, Callback done) {
+  ApiResult r;
+  r.error = "GetPipelineRun is not available from this API";
+  done(std::move(r));
+}
+
 void FlowClient::GetLatestRun(std::string_view id, Clock::Steady deadline, Callback done) {
   Get(LatestRunUrl(id), kLatestRun, deadline, std::move(done));
 }
@@ -49,6 +59,11 @@ void FlowClient::ListPipelines(int page, int per_page, Clock::Steady deadline, C
 void FlowClient::ListRuns(std::string_view id, int page, int per_page, Clock::Steady deadline,
                           Callback done) {
   Get(RunsUrl(id, page, per_page), kListRuns, deadline, std::move(done));
+}
+
+void FlowClient::GetRun(std::string_view id, int64_t run_id, Clock::Steady deadline,
+                        Callback done) {
+  Get(RunUrl(id, run_id), kGetRun, deadline, std::move(done));
 }
 
 void FlowClient::Get(std::string url, std::string_view endpoint, Clock::Steady deadline,

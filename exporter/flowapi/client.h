@@ -4,6 +4,7 @@
 // and requestId. Decoding is left to model/decode.h. Thread-safe.
 #pragma once
 
+#include <cstdint>
 #include <functional>
 #include <string>
 #include <string_view>
@@ -18,6 +19,7 @@ inline constexpr std::string_view kLatestRun = "latest_pipeline_run";
 inline constexpr std::string_view kGetPipeline = "get_pipeline";
 inline constexpr std::string_view kListPipelines = "list_pipelines";
 inline constexpr std::string_view kListRuns = "list_pipeline_runs";
+inline constexpr std::string_view kGetRun = "get_pipeline_run";
 
 struct ApiResult {
   bool ok = false;
@@ -38,6 +40,10 @@ class Api {
   // Newest first.
   virtual void ListRuns(std::string_view pipeline_id, int page, int per_page,
                         Clock::Steady deadline, Callback done) = 0;
+  // One run by id (GetPipelineRun: the same object as the latest run). Not pure so that
+  // fakes which never need it stay small; the default answers with an error.
+  virtual void GetRun(std::string_view pipeline_id, int64_t run_id, Clock::Steady deadline,
+                      Callback done);
   // See Transport::ApiUp.
   virtual bool ApiUp() const = 0;
 };
@@ -51,6 +57,8 @@ class FlowClient final : public Api {
   void ListPipelines(int page, int per_page, Clock::Steady deadline, Callback done) override;
   void ListRuns(std::string_view pipeline_id, int page, int per_page, Clock::Steady deadline,
                 Callback done) override;
+  void GetRun(std::string_view pipeline_id, int64_t run_id, Clock::Steady deadline,
+              Callback done) override;
   bool ApiUp() const override { return transport_.ApiUp(); }
 
   // URL builders (public for tests).
@@ -58,6 +66,7 @@ class FlowClient final : public Api {
   std::string PipelineUrl(std::string_view pipeline_id) const;
   std::string PipelinesUrl(int page, int per_page) const;
   std::string RunsUrl(std::string_view pipeline_id, int page, int per_page) const;
+  std::string RunUrl(std::string_view pipeline_id, int64_t run_id) const;
 
  private:
   void Get(std::string url, std::string_view endpoint, Clock::Steady deadline, Callback done);
