@@ -80,10 +80,10 @@ void RunHistory::Track(const std::string& pipeline_id, RunLedger& l, const model
 
 // The whole decision table for one run seen in a poll, in one place.
 void RunHistory::Handle(const std::string& pipeline_id, PipelineState& st,
-                        const model::RunSummary& run) {
+                        const model::RunSummary& run, bool by_id) {
   RunLedger& l = st.ledger;
   const bool finished = model::IsFinished(run.status);
-  const RunLedger::Seen now_seen{run.end_ms, run.status, TriggerOf(run), true, true};
+  const RunLedger::Seen now_seen{run.end_ms, run.status, TriggerOf(run), true, true, by_id};
 
   // Tracked: its finish counts, whenever it comes.
   if (auto t = l.tracked.find(run.id); t != l.tracked.end()) {
@@ -135,7 +135,16 @@ void RunHistory::Handle(const std::string& pipeline_id, PipelineState& st,
     l.seen.erase(s);
     return Track(pipeline_id, l, run);
   }
-  if (run.end_ms > was.end_ms) {
+  if (was.by_id) {
+    // The end derived from GetPipelineRun may differ from the list's endTime: take the
+    // list's as the reference rather than reading a difference as a new finish.
+    if (run.status == was.status) {
+      was.end_ms = run.end_ms;
+      was.by_id = false;
+      return;
+    }
+  }
+  if (run.end_ms > was.end_ms || was.by_id) {
     // Resumed and finished again between two polls.
     if (was.counted) l.resumed[{was.status, was.trigger}] += 1;
     if (l.baselined) CountFinish(l, run);
@@ -185,7 +194,7 @@ void RunHistory::ObserveRun(const std::string& id, const model::RunSummary& run)
   std::lock_guard lock(mu_);
   auto it = pipelines_.find(id);
   if (it == pipelines_.end() || !it->second.ledger.tracked.count(run.id)) return;
-  Handle(id, it->second, run);
+  Handle(id, it->second, run, /*by_id=*/true);
 }
 
 void RunHistory::Forget(const std::string& id, int64_t run_id) {

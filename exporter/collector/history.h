@@ -57,6 +57,7 @@ struct RunLedger {
     std::string trigger;   // trigger_mode label
     bool finished = true;  // false: given up unfinished (its finish still counts if seen)
     bool counted = false;  // that finish is in runs_total
+    bool by_id = false;    // end_ms came from GetPipelineRun (derived), not from the list
   };
   using Key = std::pair<std::string, std::string>;  // (status, trigger_mode)
 
@@ -125,7 +126,8 @@ class RunHistory {
     RunLedger ledger;
     PollState poll;
   };
-  void Handle(const std::string& pipeline_id, PipelineState& st, const model::RunSummary& run);
+  void Handle(const std::string& pipeline_id, PipelineState& st, const model::RunSummary& run,
+              bool by_id = false);
   void CountFinish(RunLedger& l, const model::RunSummary& run);
   void Track(const std::string& pipeline_id, RunLedger& l, const model::RunSummary& run);
   RunLedger::Histogram& HistogramFor(RunLedger& l, const std::string& status);

@@ -74,7 +74,7 @@ class FakeRuns : public flowapi::Api {
     r.body = R"({"pipelineRunId":)" + std::to_string(x.id) + R"(,"status":")" + x.status +
              R"(","triggerMode":)" + std::to_string(*x.trigger_mode) + R"(,"createTime":)" +
              std::to_string(x.start_ms) + R"(,"updateTime":)" +
-             std::to_string(x.end_ms ? x.end_ms : x.start_ms) + R"(,"stages":[]})";
+             std::to_string(x.end_ms ? x.end_ms + get_end_offset : x.start_ms) + R"(,"stages":[]})";
     done(r);
   }
 
@@ -86,6 +86,7 @@ class FakeRuns : public flowapi::Api {
 
   std::map<int64_t, RunSummary> runs;
   std::set<int> fail_pages;
+  int64_t get_end_offset = 0;  // GetPipelineRun's derived end vs the list's endTime
   int list_calls = 0;
   int get_calls = 0;
 };
@@ -363,6 +364,30 @@ TEST(RunHistory, FailedPageIsReadAgainWithoutCountingTwice) {
   EXPECT_EQ(h.Count("p", "SUCCESS", "manual"), 45);
   Poll(h, api);
   EXPECT_EQ(h.Count("p", "SUCCESS", "manual"), 45);
+}
+
+// A run counted from GetPipelineRun and then seen on a page: the list's endTime may differ
+// from the end derived from the run's stages; that is not a new finish.
+TEST(RunHistory, RunCountedByIdIsNotCountedAgainWhenAPageShowsIt) {
+  RunHistory h({60});
+  FakeRuns api;
+  api.Add(1);
+  Poll(h, api);
+  api.Add(39);
+  api.Set(MakeRun(35, "RUNNING"));
+  api.fail_pages = {2};
+  Poll(h, api);  // page 1: 11..40, run 35 tracked; page 2 fails
+  api.Add(30);
+  api.Set(MakeRun(35, "SUCCESS"));
+  api.get_end_offset = -5000;
+  api.get_calls = 0;
+  Poll(h, api);  // page 2 fails again: run 35 is counted from GetPipelineRun
+  EXPECT_EQ(api.get_calls, 1);
+  api.fail_pages.clear();
+  Poll(h, api);  // pages 1-3, run 35 on page 2 with the list's end
+  Poll(h, api);
+  EXPECT_EQ(h.Count("p", "SUCCESS", "manual"), 69);  // runs 2..70, once each
+  EXPECT_EQ(h.Resumed("p", "SUCCESS", "manual"), 0);
 }
 
 TEST(RunHistory, FailedFirstPageDelaysTheBaseline) {
