@@ -2,7 +2,10 @@
 
 #include <gtest/gtest.h>
 
+#include <atomic>
 #include <map>
+#include <mutex>
+#include <thread>
 
 #include "collector/collector.h"
 #include "collector/discovery.h"
@@ -400,6 +403,89 @@ TEST(RunHistory, FailedFirstPageDelaysTheBaseline) {
   api.Add(2);
   Poll(h, api);  // this is the baseline
   EXPECT_EQ(h.Count("p", "SUCCESS", "manual"), 0);
+}
+
+// Like the transport: answers on other threads, later. One FakeRuns per pipeline.
+class ThreadedRuns : public flowapi::Api {
+ public:
+  ~ThreadedRuns() override { JoinAll(); }
+  void GetLatestRun(std::string_view, Clock::Steady, Callback) override {}
+  void GetPipeline(std::string_view, Clock::Steady, Callback) override {}
+  void ListPipelines(int, int, Clock::Steady, Callback) override {}
+  bool ApiUp() const override { return true; }
+  void ListRuns(std::string_view id, int page, int per_page, Clock::Steady deadline,
+                Callback done) override {
+    Later([=, this, id = std::string(id)] {
+      flowapi::ApiResult out;
+      {
+        std::lock_guard lock(mu);
+        fakes[id].ListRuns(id, page, per_page, deadline, [&](flowapi::ApiResult r) { out = r; });
+      }
+      ++answered;
+      done(out);
+    });
+  }
+  void GetRun(std::string_view id, int64_t run_id, Clock::Steady deadline, Callback done) override {
+    Later([=, this, id = std::string(id)] {
+      flowapi::ApiResult out;
+      {
+        std::lock_guard lock(mu);
+        fakes[id].GetRun(id, run_id, deadline, [&](flowapi::ApiResult r) { out = r; });
+      }
+      ++answered;
+      done(out);
+    });
+  }
+  void JoinAll() {
+    std::vector<std::thread> t;
+    {
+      std::lock_guard lock(threads_mu);
+      t.swap(threads);
+    }
+    for (auto& x : t) x.join();
+  }
+
+  std::mutex mu;  // guards fakes
+  std::map<std::string, FakeRuns> fakes;
+  std::atomic<int> answered{0};
+
+ private:
+  void Later(std::function<void()> f) {
+    std::lock_guard lock(threads_mu);
+    threads.emplace_back([f = std::move(f)] {
+      std::this_thread::sleep_for(std::chrono::milliseconds(2));
+      f();
+    });
+  }
+  std::mutex threads_mu;
+  std::vector<std::thread> threads;
+};
+
+TEST(RunHistory, PollWaitsForAnswersFromOtherThreads) {
+  RunHistory h({60});
+  ThreadedRuns api;
+  std::set<std::string> ids;
+  for (int i = 0; i < 8; ++i) {
+    const std::string id = "p" + std::to_string(i);
+    ids.insert(id);
+    api.fakes[id].Add(1);
+    api.fakes[id].Set(MakeRun(2, "WAITING"));
+  }
+  auto poll = [&] {
+    const int before = api.answered.load();
+    PollRunHistory(api, h, ids, Clock::Steady::max(), [](std::string_view) {});
+    return api.answered.load() - before;
+  };
+  EXPECT_EQ(poll(), 8);  // baselines
+  for (auto& [id, f] : api.fakes) f.Add(40);
+  EXPECT_EQ(poll(), 16);  // two pages each
+  for (auto& [id, f] : api.fakes) f.Set(MakeRun(2, "SUCCESS"));
+  EXPECT_EQ(poll(), 16);  // page 1 and the waiting run by id, every answer in
+  api.JoinAll();
+  for (const auto& id : ids) {
+    EXPECT_EQ(h.Count(id, "SUCCESS", "manual"), 41) << id;
+    EXPECT_EQ(h.TrackedIds(id), 0u) << id;
+  }
 }
 
 TEST(RunHistory, RendersValidCountersAndHistograms) {
