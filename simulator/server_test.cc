@@ -606,6 +606,52 @@ TEST(ServerTest, ControlFinishStartAndOverride) {
   EXPECT_EQ(sim.Post("/-/sim/pipelines/1000002/finish", R"({"status":1})")->status, 400);
 }
 
+TEST(ServerTest, ControlHoldResumeAndFinishes) {
+  Sim sim;
+  const std::string runs = std::string(kCentral) + "/pipelines/1000003/runs";
+  auto r = sim.Post("/-/sim/pipelines/1000003/hold", "");
+  ASSERT_EQ(r->status, 200) << r->body;
+  const int64_t held = Json(r->body)["latestRunId"].GetInt64();
+  EXPECT_STREQ(Json(r->body)["status"].GetString(), "WAITING");
+  r = sim.Post("/-/sim/pipelines/1000003/finish", R"({"status":"FAIL"})");
+  const int64_t failed = Json(r->body)["latestRunId"].GetInt64();
+  EXPECT_EQ(failed, held + 1);
+  const std::string resume = "/-/sim/pipelines/1000003/runs/" + std::to_string(failed) + "/resume";
+  ASSERT_EQ(sim.Post(resume, R"({"status":"SUCCESS","seconds":30})")->status, 200);
+  rapidjson::Document run = Json(sim.Api(runs + "/" + std::to_string(failed))->body);
+  EXPECT_STREQ(run["status"].GetString(), "RUNNING");
+  rapidjson::Document list = Json(sim.Api(runs + "?perPage=2")->body);
+  EXPECT_EQ(list[0]["pipelineRunId"].GetInt64(), failed);
+  EXPECT_STREQ(list[0]["status"].GetString(), "RUNNING");
+  EXPECT_STREQ(list[1]["status"].GetString(), "WAITING");
+  EXPECT_EQ(sim.Post(resume, "")->status, 409);  // running on its own
+  ASSERT_EQ(sim.Post("/-/sim/clock", R"({"advanceSeconds":30})")->status, 200);
+  run = Json(sim.Api(runs + "/" + std::to_string(failed))->body);
+  EXPECT_STREQ(run["status"].GetString(), "SUCCESS");
+
+  auto f =
+      sim.Client().Get("/-/sim/pipelines/1000003/finishes?since=" + std::to_string(kFrozenMs - 1));
+  ASSERT_EQ(f->status, 200) << f->body;
+  rapidjson::Document events = Json(f->body);
+  ASSERT_TRUE(events.IsArray());
+  std::vector<std::string> of_failed;
+  for (const auto& e : events.GetArray()) {
+    EXPECT_NE(e["runId"].GetInt64(), held);  // still waiting
+    if (e["runId"].GetInt64() == failed) {
+      of_failed.push_back(std::string(e["status"].GetString()) +
+                          (e["superseded"].GetBool() ? "*" : ""));
+    }
+  }
+  EXPECT_EQ(of_failed, (std::vector<std::string>{"FAIL*", "SUCCESS"}));
+
+  EXPECT_EQ(sim.Post("/-/sim/pipelines/1000003/runs/999999/resume", "")->status, 404);
+  EXPECT_EQ(sim.Post("/-/sim/pipelines/42/runs/1/resume", "")->status, 404);
+  EXPECT_EQ(sim.Post(resume, R"({"seconds":-1})")->status, 400);
+  EXPECT_EQ(sim.Post("/-/sim/pipelines/1000003/hold", R"({"status":""})")->status, 400);
+  EXPECT_EQ(sim.Client().Get("/-/sim/pipelines/42/finishes")->status, 404);
+  EXPECT_EQ(sim.Client().Get("/-/sim/pipelines/1000003/finishes?since=x")->status, 400);
+}
+
 TEST(ServerTest, ControlRawLatest) {
   Sim sim;
   const std::string latest = std::string(kCentral) + "/pipelines/1000001/runs/latestPipelineRun";

@@ -620,6 +620,111 @@ void SimServer::RegisterControlRoutes() {
                  Log("pipeline " + std::to_string(*id) + ": run started");
                  pipeline_state(res, *id);
                });
+  // Runs stuck unfinished, resumed runs, and the ground truth of finishes (run history).
+  server_.Post(R"(/-/sim/pipelines/(\d+)/hold)",
+               [this, bad_request, not_found, pipeline_state](const Request& req, Response& res) {
+                 const std::optional<int64_t> id = ParseInt64(req.matches[1].str());
+                 rapidjson::Document doc;
+                 if (!ParseBodyObject(req.body, &doc)) {
+                   bad_request(res, "body must be a JSON object");
+                   return;
+                 }
+                 std::string status = "WAITING";
+                 if (doc.HasMember("status")) {
+                   if (!doc["status"].IsString() || doc["status"].GetStringLength() == 0) {
+                     bad_request(res, "status must be a non-empty string");
+                     return;
+                   }
+                   status = doc["status"].GetString();
+                 }
+                 if (!id || !world_->HoldRun(*id, status)) {
+                   not_found(res, "Pipeline not found.");
+                   return;
+                 }
+                 Log("pipeline " + std::to_string(*id) + ": run held at " + status);
+                 pipeline_state(res, *id);
+               });
+  server_.Post(R"(/-/sim/pipelines/(\d+)/runs/(\d+)/resume)",
+               [this, bad_request, not_found](const Request& req, Response& res) {
+                 const std::optional<int64_t> id = ParseInt64(req.matches[1].str());
+                 const std::optional<int64_t> run_id = ParseInt64(req.matches[2].str());
+                 rapidjson::Document doc;
+                 if (!ParseBodyObject(req.body, &doc)) {
+                   bad_request(res, "body must be a JSON object");
+                   return;
+                 }
+                 std::string status = "SUCCESS";
+                 double seconds = 60;
+                 if (doc.HasMember("status")) {
+                   if (!doc["status"].IsString() || doc["status"].GetStringLength() == 0) {
+                     bad_request(res, "status must be a non-empty string");
+                     return;
+                   }
+                   status = doc["status"].GetString();
+                 }
+                 if (doc.HasMember("seconds")) {
+                   if (!doc["seconds"].IsNumber() || !(doc["seconds"].GetDouble() > 0) ||
+                       doc["seconds"].GetDouble() > 1e8) {
+                     bad_request(res, "seconds must be a positive number");
+                     return;
+                   }
+                   seconds = doc["seconds"].GetDouble();
+                 }
+                 if (!id || !run_id) {
+                   not_found(res, "Pipeline not found.");
+                   return;
+                 }
+                 switch (world_->ResumeRun(*id, *run_id, status, std::llround(seconds * 1000))) {
+                   case RunControl::kOk:
+                     break;
+                   case RunControl::kNoPipeline:
+                     return not_found(res, "Pipeline not found.");
+                   case RunControl::kNoRun:
+                     return not_found(res, "Pipeline run not found.");
+                   case RunControl::kNotFinished:
+                     SetError(res, 409, "Conflict", "The run is running; nothing to resume.", "");
+                     return;
+                 }
+                 Log("pipeline " + std::to_string(*id) + ": run " + std::to_string(*run_id) +
+                     " resumed, finishing with " + status);
+                 SetJson(res, JsonOk("runId", *run_id));
+               });
+  server_.Get(R"(/-/sim/pipelines/(\d+)/finishes)",
+              [this, bad_request, not_found](const Request& req, Response& res) {
+                const std::optional<int64_t> id = ParseInt64(req.matches[1].str());
+                int64_t since = 0;
+                if (req.has_param("since")) {
+                  std::optional<int64_t> v = ParseInt64(req.get_param_value("since"));
+                  if (!v) {
+                    bad_request(res, "since must be epoch milliseconds");
+                    return;
+                  }
+                  since = *v;
+                }
+                std::optional<std::vector<FinishEvent>> events =
+                    id ? world_->Finishes(*id, since) : std::nullopt;
+                if (!events) {
+                  not_found(res, "Pipeline not found.");
+                  return;
+                }
+                rapidjson::StringBuffer buf;
+                rapidjson::Writer<rapidjson::StringBuffer> w(buf);
+                w.StartArray();
+                for (const FinishEvent& e : *events) {
+                  w.StartObject();
+                  w.Key("runId");
+                  w.Int64(e.run_id);
+                  w.Key("status");
+                  w.String(e.status.c_str(), static_cast<rapidjson::SizeType>(e.status.size()));
+                  w.Key("endTime");
+                  w.Int64(e.end_time);
+                  w.Key("superseded");
+                  w.Bool(e.superseded);
+                  w.EndObject();
+                }
+                w.EndArray();
+                SetJson(res, std::string(buf.GetString(), buf.GetSize()));
+              });
   server_.Delete(R"(/-/sim/pipelines/(\d+)/override)",
                  [this, not_found, pipeline_state](const Request& req, Response& res) {
                    const std::optional<int64_t> id = ParseInt64(req.matches[1].str());

@@ -7,6 +7,7 @@
 #include <limits>
 #include <mutex>
 #include <numeric>
+#include <tuple>
 #include <utility>
 
 #include "rng.h"
@@ -39,6 +40,9 @@ struct RunPlan {
   int terminal_stage = 0;  // stage the outcome applies to
   int fail_job = -1;
   bool hold_running = false;  // "start" override: never finishes
+  std::string hold_status;    // run status while held (empty: RUNNING)
+  // Finishes before a resume: (end, outcome), oldest first.
+  std::vector<std::pair<int64_t, std::string>> earlier_finishes;
   std::vector<StagePlan> stages;
 
   void Shift(int64_t delta) {
@@ -426,6 +430,7 @@ RunView World::Evaluate(const PipelineInfo& p, const RunPlan& r, int64_t now, bo
         sv.status = waiting ? p.manual_kind : "RUNNING";
         sv.end_time = sv.start_time;
         if (waiting && p.manual_kind == "WAITING") status = "WAITING";
+        if (r.hold_running && !r.hold_status.empty()) sv.status = status = r.hold_status;
       }
     }
     if (!detail) continue;
@@ -472,7 +477,7 @@ RunView World::Evaluate(const PipelineInfo& p, const RunPlan& r, int64_t now, bo
     v.end_time = r.end;
     v.update_time = r.end;
   } else {
-    v.status = status;
+    v.status = r.hold_running && !r.hold_status.empty() ? r.hold_status : status;
     v.end_time = r.start;
     v.update_time = update;
   }
@@ -606,7 +611,7 @@ int64_t World::CloseSchedule(PipelineState& st, int64_t now) {
 }
 
 bool World::AddOverrideRun(int64_t pipeline_id, std::string_view tag, const std::string& status,
-                           bool running) {
+                           bool running, const std::string& hold_status) {
   std::unique_lock lock(mu_);
   auto it = pipelines_.find(pipeline_id);
   if (it == pipelines_.end()) return false;
@@ -620,6 +625,7 @@ bool World::AddOverrideRun(int64_t pipeline_id, std::string_view tag, const std:
       MakePlan(*st.info, key, id, running ? now : now - slot.duration, slot.duration, &status);
   if (running) {
     plan.hold_running = true;
+    plan.hold_status = hold_status;
   } else {
     plan.Shift(now - plan.end);
   }
@@ -633,6 +639,125 @@ bool World::FinishLatest(int64_t pipeline_id, const std::string& status) {
 
 bool World::StartRun(int64_t pipeline_id) {
   return AddOverrideRun(pipeline_id, "start", "SUCCESS", /*running=*/true);
+}
+
+bool World::HoldRun(int64_t pipeline_id, const std::string& status) {
+  return AddOverrideRun(pipeline_id, "hold", "SUCCESS", /*running=*/true, status);
+}
+
+RunControl World::ResumeRun(int64_t pipeline_id, int64_t run_id, const std::string& status,
+                            int64_t duration_ms) {
+  std::unique_lock lock(mu_);
+  auto it = pipelines_.find(pipeline_id);
+  if (it == pipelines_.end()) return RunControl::kNoPipeline;
+  PipelineState& st = it->second;
+  const int64_t now = clock_->NowMs();
+  std::optional<RunPlan> found = PlanForId(st, run_id, now);
+  if (!found) return RunControl::kNoRun;
+  RunPlan plan = std::move(*found);
+  const bool finished = !plan.hold_running && now >= plan.end;
+  if (!finished && !plan.hold_running) return RunControl::kNotFinished;
+
+  // The stages from the one that ended the run (or holds it) run again from now.
+  const int ns = static_cast<int>(plan.stages.size());
+  int from = ns - 1;
+  if (finished) {
+    plan.earlier_finishes.emplace_back(plan.end, plan.outcome);
+    from = std::min(plan.terminal_stage, ns - 1);
+  } else {
+    const int64_t cut = std::min(now, plan.natural_end - 1);
+    for (int s = 0; s < ns; ++s) {
+      if (plan.stages[static_cast<size_t>(s)].end > cut) {
+        from = s;
+        break;
+      }
+    }
+  }
+  const int64_t d = std::max<int64_t>(1, duration_ms);
+  const int64_t n = ns - from;
+  for (int s = from; s < ns; ++s) {
+    StagePlan& sp = plan.stages[static_cast<size_t>(s)];
+    sp.start = now + d * (s - from) / n;
+    sp.end = now + d * (s - from + 1) / n;
+    sp.wait_end = sp.start;
+    for (size_t j = 0; j < sp.jobs.size(); ++j) {
+      sp.jobs[j].start = sp.start;
+      sp.jobs[j].end =
+          static_cast<int>(j) == sp.critical_job ? sp.end : sp.start + (sp.end - sp.start) / 2;
+    }
+  }
+  plan.natural_end = now + d;
+  plan.hold_running = false;
+  plan.hold_status.clear();
+  plan.outcome = status;
+  plan.terminal_stage = ns - 1;
+  plan.fail_job = status == "FAIL" ? plan.stages.back().critical_job : -1;
+  const StagePlan& last = plan.stages.back();
+  plan.end = status == "CANCELED" ? last.start + (last.end - last.start) / 2 : plan.natural_end;
+
+  // The run becomes a fixed segment of its own (a scheduled one is split out).
+  auto fixed = std::make_shared<RunPlan>(std::move(plan));
+  for (size_t i = st.segments.size(); i-- > 0;) {
+    Segment& seg = st.segments[i];
+    if (run_id < seg.first_id) continue;
+    if (seg.fixed) {
+      seg.fixed = fixed;
+      return RunControl::kOk;
+    }
+    std::vector<Segment> parts;
+    if (run_id > seg.first_id) parts.push_back(Segment{seg.first_id, run_id - 1, seg.k0, nullptr});
+    parts.push_back(Segment{run_id, run_id, 0, fixed});
+    if (seg.last_id == kOpenSegment || run_id < seg.last_id) {
+      parts.push_back(
+          Segment{run_id + 1, seg.last_id, seg.k0 + (run_id + 1 - seg.first_id), nullptr});
+    }
+    st.segments.erase(st.segments.begin() + static_cast<std::ptrdiff_t>(i));
+    st.segments.insert(st.segments.begin() + static_cast<std::ptrdiff_t>(i), parts.begin(),
+                       parts.end());
+    return RunControl::kOk;
+  }
+  return RunControl::kNoRun;
+}
+
+std::optional<std::vector<FinishEvent>> World::Finishes(int64_t pipeline_id,
+                                                        int64_t since_ms) const {
+  std::shared_lock lock(mu_);
+  auto it = pipelines_.find(pipeline_id);
+  if (it == pipelines_.end()) return std::nullopt;
+  const PipelineState& st = it->second;
+  const int64_t now = clock_->NowMs();
+  std::vector<FinishEvent> out;
+  auto add = [&](const RunPlan& plan) {
+    for (size_t i = 0; i < plan.earlier_finishes.size(); ++i) {
+      const auto& [end, outcome] = plan.earlier_finishes[i];
+      if (end > since_ms && end <= now) out.push_back({plan.run_id, outcome, end, true});
+    }
+    if (!plan.hold_running && plan.end > since_ms && plan.end <= now) {
+      out.push_back({plan.run_id, plan.outcome, plan.end, false});
+    }
+  };
+  const int64_t latest = LatestId(st, now);
+  for (const Segment& seg : st.segments) {
+    if (seg.fixed) {
+      if (seg.first_id <= latest) add(*seg.fixed);
+      continue;
+    }
+    // A schedule's runs end in id order: walk down from its newest until one ended before.
+    const int64_t top = std::min(seg.last_id, latest);
+    for (int64_t id = top; id >= seg.first_id; --id) {
+      const int64_t k = seg.k0 + (id - seg.first_id);
+      const Slot slot = DrawSlot(*st.info, k);
+      if (slot.start > now) continue;
+      RunPlan plan =
+          MakePlan(*st.info, static_cast<uint64_t>(k), id, slot.start, slot.duration, nullptr);
+      if (plan.end <= since_ms) break;
+      add(plan);
+    }
+  }
+  std::sort(out.begin(), out.end(), [](const FinishEvent& a, const FinishEvent& b) {
+    return std::tie(a.end_time, a.run_id) < std::tie(b.end_time, b.run_id);
+  });
+  return out;
 }
 
 bool World::ClearOverride(int64_t pipeline_id) {

@@ -156,6 +156,17 @@ struct PipelineTruth {
   std::string status;
 };
 
+// One finish of a run, as the API showed it. A resumed run finishes more than once.
+struct FinishEvent {
+  int64_t run_id = 0;
+  std::string status;
+  int64_t end_time = 0;
+  bool superseded = false;  // the run was resumed after this finish
+};
+
+// Outcome of a control operation on one run.
+enum class RunControl { kOk, kNoPipeline, kNoRun, kNotFinished };
+
 using PipelinePtr = std::shared_ptr<const PipelineInfo>;
 
 struct RunPlan;  // world.cc
@@ -187,6 +198,17 @@ class World {
   // Control operations; false when the pipeline does not exist.
   bool FinishLatest(int64_t pipeline_id, const std::string& status);
   bool StartRun(int64_t pipeline_id);
+  // A new run held unfinished with this run-level status (e.g. WAITING: stuck at a manual
+  // checkpoint) until resumed.
+  bool HoldRun(int64_t pipeline_id, const std::string& status);
+  // Resumes run_id from now: a finished run goes back to RUNNING under the same id (as a
+  // retried or skipped job, or a passed checkpoint, does), a held run is released; either
+  // finishes with `status` after duration_ms. kNotFinished: it is running on its own.
+  RunControl ResumeRun(int64_t pipeline_id, int64_t run_id, const std::string& status,
+                       int64_t duration_ms);
+  // Ground truth for run history: every finish with since_ms < end_time <= now, ordered by
+  // end time. Empty optional: unknown pipeline.
+  std::optional<std::vector<FinishEvent>> Finishes(int64_t pipeline_id, int64_t since_ms) const;
   bool ClearOverride(int64_t pipeline_id);
   bool SetRawLatest(int64_t pipeline_id, RawLatest raw);
   bool ClearRawLatest(int64_t pipeline_id);
@@ -227,7 +249,7 @@ class World {
   // Ends the schedule and appends one fixed run: finished now with `status`, or running
   // from now (and finishing with `status` once the override is cleared).
   bool AddOverrideRun(int64_t pipeline_id, std::string_view tag, const std::string& status,
-                      bool running);
+                      bool running, const std::string& hold_status = "");
 
   const WorldOptions options_;
   SimClock* const clock_;

@@ -3,6 +3,7 @@
 #include <gtest/gtest.h>
 #include <rapidjson/document.h>
 
+#include <algorithm>
 #include <map>
 #include <set>
 #include <string>
@@ -341,6 +342,128 @@ TEST_F(WorldTest, StartOverrideStaysRunning) {
   ASSERT_TRUE(world_.ClearOverride(pid));
   r = *world_.Run(pid, before + 1, clock_.NowMs());
   EXPECT_TRUE(r.finished);
+}
+
+// Retrying a failed job acts on the existing run: back to RUNNING, same id, finishes again.
+// The finishes of one run, from the ground truth.
+std::vector<FinishEvent> FinishesOf(const World& w, int64_t pid, int64_t run_id, int64_t since) {
+  std::vector<FinishEvent> out;
+  const std::vector<FinishEvent> all = *w.Finishes(pid, since);
+  for (const FinishEvent& e : all) {
+    if (e.run_id == run_id) out.push_back(e);
+  }
+  return out;
+}
+
+TEST_F(WorldTest, ResumedRunFinishesAgainUnderTheSameId) {
+  const int64_t pid = kPipelineIdBase + 2;
+  ASSERT_TRUE(world_.FinishLatest(pid, "FAIL"));
+  const int64_t id = world_.LatestRun(pid, kFrozenMs)->run_id;
+  clock_.Advance(kMinute);
+  ASSERT_EQ(world_.ResumeRun(pid, id, "SUCCESS", 10 * kMinute), RunControl::kOk);
+  RunView r = *world_.LatestRun(pid, clock_.NowMs());
+  EXPECT_EQ(r.run_id, id);  // no new run
+  EXPECT_EQ(r.status, "RUNNING");
+  EXPECT_FALSE(r.finished);
+  CheckRunInvariants(r, clock_.NowMs(), world_.options());
+  RunPage page = *world_.ListRuns(pid, RunFilter{}, 1, 30, clock_.NowMs());
+  EXPECT_EQ(page.items[0].run_id, id);
+  EXPECT_EQ(page.items[0].status, "RUNNING");
+  EXPECT_EQ(world_.ResumeRun(pid, id, "SUCCESS", kMinute), RunControl::kNotFinished);
+  clock_.Advance(10 * kMinute);
+  r = *world_.Run(pid, id, clock_.NowMs());
+  EXPECT_EQ(r.status, "SUCCESS");
+  EXPECT_EQ(r.end_time, kFrozenMs + 11 * kMinute);
+  CheckRunInvariants(r, clock_.NowMs(), world_.options());
+  auto finishes = FinishesOf(world_, pid, id, kFrozenMs - 1);
+  ASSERT_EQ(finishes.size(), 2u);
+  EXPECT_EQ(finishes[0].run_id, id);
+  EXPECT_EQ(finishes[0].status, "FAIL");
+  EXPECT_EQ(finishes[0].end_time, kFrozenMs);
+  EXPECT_TRUE(finishes[0].superseded);
+  EXPECT_EQ(finishes[1].status, "SUCCESS");
+  EXPECT_FALSE(finishes[1].superseded);
+  // Resumed again, to FAIL and CANCELED: each finish stays in the ground truth.
+  for (const char* status : {"FAIL", "CANCELED"}) {
+    ASSERT_EQ(world_.ResumeRun(pid, id, status, 5 * kMinute), RunControl::kOk);
+    clock_.Advance(5 * kMinute);
+    r = *world_.Run(pid, id, clock_.NowMs());
+    EXPECT_EQ(r.status, status);
+    CheckRunInvariants(r, clock_.NowMs(), world_.options());
+  }
+  EXPECT_EQ(FinishesOf(world_, pid, id, kFrozenMs - 1).size(), 4u);
+  EXPECT_EQ(world_.ResumeRun(pid, id + 5, "SUCCESS", kMinute), RunControl::kNoRun);
+  EXPECT_EQ(world_.ResumeRun(42, 1, "SUCCESS", kMinute), RunControl::kNoPipeline);
+  EXPECT_FALSE(world_.Finishes(42, 0));
+}
+
+TEST_F(WorldTest, ResumingAScheduledRunLeavesItsNeighboursAlone) {
+  const int64_t pid = kPipelineIdBase + 5;
+  const int64_t latest = world_.LatestRun(pid, kFrozenMs)->run_id;
+  int64_t id = latest - 3;
+  while (!world_.Run(pid, id, kFrozenMs)->finished) --id;
+  const RunView before = *world_.Run(pid, id - 1, kFrozenMs);
+  const RunView after = *world_.Run(pid, id + 1, kFrozenMs);
+  ASSERT_EQ(world_.ResumeRun(pid, id, "FAIL", 2 * kMinute), RunControl::kOk);
+  EXPECT_EQ(world_.Run(pid, id, kFrozenMs)->status, "RUNNING");
+  EXPECT_EQ(world_.Run(pid, id - 1, kFrozenMs)->end_time, before.end_time);
+  EXPECT_EQ(world_.Run(pid, id - 1, kFrozenMs)->status, before.status);
+  EXPECT_EQ(world_.Run(pid, id + 1, kFrozenMs)->end_time, after.end_time);
+  EXPECT_EQ(world_.Run(pid, id + 1, kFrozenMs)->status, after.status);
+  EXPECT_EQ(world_.LatestRun(pid, kFrozenMs)->run_id, latest);
+  // The schedule goes on after the split.
+  clock_.Advance(120 * kMinute);
+  const int64_t later = world_.LatestRun(pid, clock_.NowMs())->run_id;
+  EXPECT_GT(later, latest);
+  for (int64_t i = 1; i <= later; ++i) ASSERT_TRUE(world_.Run(pid, i, clock_.NowMs())) << i;
+  EXPECT_EQ(world_.Run(pid, id, clock_.NowMs())->status, "FAIL");
+}
+
+TEST_F(WorldTest, HeldRunWaitsUntilResumed) {
+  const int64_t pid = kPipelineIdBase + 3;
+  ASSERT_TRUE(world_.HoldRun(pid, "WAITING"));
+  const int64_t id = world_.LatestRun(pid, kFrozenMs)->run_id;
+  EXPECT_EQ(world_.LatestRun(pid, kFrozenMs)->status, "WAITING");
+  clock_.Advance(3 * 24 * 60 * kMinute);
+  RunView r = *world_.Run(pid, id, clock_.NowMs());
+  EXPECT_EQ(r.status, "WAITING");
+  CheckRunInvariants(r, clock_.NowMs(), world_.options());
+  EXPECT_TRUE(FinishesOf(world_, pid, id, kFrozenMs - 1).empty());
+  // Passing the checkpoint: it runs on and finishes.
+  ASSERT_EQ(world_.ResumeRun(pid, id, "SUCCESS", kMinute), RunControl::kOk);
+  EXPECT_EQ(world_.Run(pid, id, clock_.NowMs())->status, "RUNNING");
+  clock_.Advance(kMinute);
+  r = *world_.Run(pid, id, clock_.NowMs());
+  EXPECT_EQ(r.status, "SUCCESS");
+  CheckRunInvariants(r, clock_.NowMs(), world_.options());
+  auto finishes = FinishesOf(world_, pid, id, kFrozenMs - 1);
+  ASSERT_EQ(finishes.size(), 1u);
+  EXPECT_FALSE(finishes[0].superseded);
+}
+
+// The ground truth agrees with what the run list shows.
+TEST_F(WorldTest, FinishesOfTheScheduleMatchTheRunList) {
+  WorldOptions o;
+  o.run_duration_ms = 2 * kMinute;
+  o.run_gap_ms = kMinute;
+  SimClock clock(kFrozenMs);
+  World w(o, &clock);
+  const int64_t pid = kPipelineIdBase + 1;
+  const int64_t since = kFrozenMs - 3 * 60 * kMinute;
+  std::vector<std::pair<int64_t, std::string>> listed;
+  for (int64_t page = 1; page <= 10; ++page) {
+    const RunPage listed_page = *w.ListRuns(pid, RunFilter{}, page, 30, kFrozenMs);
+    for (const RunView& v : listed_page.items) {
+      if (v.finished && v.end_time > since) listed.emplace_back(v.run_id, v.status);
+    }
+  }
+  std::sort(listed.begin(), listed.end());
+  std::vector<std::pair<int64_t, std::string>> truth;
+  const std::vector<FinishEvent> events = *w.Finishes(pid, since);
+  for (const FinishEvent& e : events) truth.emplace_back(e.run_id, e.status);
+  std::sort(truth.begin(), truth.end());
+  EXPECT_GT(truth.size(), 30u);
+  EXPECT_EQ(truth, listed);
 }
 
 TEST_F(WorldTest, AddAndRemovePipelines) {

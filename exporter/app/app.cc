@@ -144,43 +144,10 @@ class Pipeline {
     history_->Retain(ids);
     if (ids.empty()) return false;
     const auto deadline = SystemClock::Instance().Now() + cfg_.collect.history_interval;
-    auto done = std::make_shared<std::promise<void>>();
-    auto remaining = std::make_shared<std::atomic<size_t>>(ids.size());
-    auto finish_one = [done, remaining] {
-      if (--*remaining == 0) done->set_value();
-    };
-    for (const auto& id : ids) PollPage(id, 1, deadline, finish_one);
-    done->get_future().wait();  // every request is answered by the deadline or on stop
+    collector::PollRunHistory(client_, *history_, ids, deadline, [this](std::string_view endpoint) {
+      self_metrics_.CountDecodeError(endpoint);
+    });
     return true;
-  }
-
-  void PollPage(const std::string& id, int page, Clock::Steady deadline,
-                std::function<void()> finish) {
-    client_.ListRuns(
-        id, page, collector::RunHistory::kPerPage, deadline,
-        [this, id, page, deadline, finish](flowapi::ApiResult r) {
-          if (!r.ok) {
-            logging::Warn("run history poll failed", {{"pipeline_id", id}, {"err", r.error}});
-            if (page > 1) history_->FinishPoll(id);
-            finish();
-            return;
-          }
-          auto runs = model::DecodeRunList(r.body);
-          if (!runs.ok()) {
-            self_metrics_.CountDecodeError(flowapi::kListRuns);
-            logging::Warn("cannot decode the run list",
-                          {{"pipeline_id", id}, {"err", runs.error()}});
-            if (page > 1) history_->FinishPoll(id);
-            finish();
-            return;
-          }
-          if (history_->Observe(id, page, *runs)) {
-            PollPage(id, page + 1, deadline, finish);
-            return;
-          }
-          history_->FinishPoll(id);
-          finish();
-        });
   }
 
   flowapi::TransportOptions TransportOptionsFrom(const config::ApiConfig& api) {
@@ -261,6 +228,7 @@ Result<bool> App::Load() {
   } else {
     history_->SetBuckets(load.config.collect.history_buckets);
   }
+  history_->SetMaxPending(load.config.collect.history_max_pending);
   const std::string origin = token->origin;
   // The new configuration starts before the old one stops, so that no scrape finds none;
   // then the old one's requests end and its threads join. (The run history is shared and

@@ -1,35 +1,59 @@
 #include "collector/history.h"
 
 #include <algorithm>
+#include <atomic>
+#include <future>
+#include <memory>
 
 #include "metrics/catalog.h"
 #include "metrics/exposition.h"
 #include "metrics/translate.h"
+#include "model/decode.h"
 #include "model/status.h"
+#include "util/duration.h"
+#include "util/log.h"
 
 namespace yfe::collector {
 
-RunHistory::RunHistory(std::vector<double> buckets) : buckets_(std::move(buckets)) {}
+namespace {
+
+int64_t EpochMs(Clock::Wall t) {
+  return std::chrono::duration_cast<std::chrono::milliseconds>(t.time_since_epoch()).count();
+}
+
+std::string TriggerOf(const model::RunSummary& run) {
+  return std::string(model::TriggerModeName(run.trigger_mode));
+}
+
+}  // namespace
+
+RunHistory::RunHistory(std::vector<double> buckets, const Clock& clock)
+    : clock_(clock), buckets_(std::move(buckets)) {}
 
 void RunHistory::SetBuckets(std::vector<double> buckets) {
   std::lock_guard lock(mu_);
   if (buckets == buckets_) return;
   buckets_ = std::move(buckets);
   // Histograms with other buckets cannot continue: they start again.
-  for (auto& [id, st] : pipelines_) st.durations.clear();
+  for (auto& [id, st] : pipelines_) st.ledger.durations.clear();
 }
 
-RunHistory::Histogram& RunHistory::HistogramFor(PipelineState& st, const std::string& status) {
-  auto& h = st.durations[status];
+void RunHistory::SetMaxPending(std::chrono::nanoseconds max_pending) {
+  std::lock_guard lock(mu_);
+  max_pending_ = max_pending;
+}
+
+RunLedger::Histogram& RunHistory::HistogramFor(RunLedger& l, const std::string& status) {
+  auto& h = l.durations[status];
   if (h.counts.size() != buckets_.size()) h.counts.assign(buckets_.size(), 0);
   return h;
 }
 
-void RunHistory::CountRun(PipelineState& st, const model::RunSummary& run) {
-  st.runs[{run.status, std::string(model::TriggerModeName(run.trigger_mode))}] += 1;
+void RunHistory::CountFinish(RunLedger& l, const model::RunSummary& run) {
+  l.runs[{run.status, TriggerOf(run)}] += 1;
   if (run.start_ms > 0 && run.end_ms >= run.start_ms) {
     double seconds = static_cast<double>(run.end_ms - run.start_ms) / 1000.0;
-    auto& h = HistogramFor(st, run.status);
+    auto& h = HistogramFor(l, run.status);
     auto it = std::lower_bound(buckets_.begin(), buckets_.end(), seconds);
     if (it != buckets_.end()) h.counts[it - buckets_.begin()] += 1;
     h.sum += seconds;
@@ -37,59 +61,211 @@ void RunHistory::CountRun(PipelineState& st, const model::RunSummary& run) {
   }
 }
 
+void RunHistory::Track(const std::string& pipeline_id, RunLedger& l, const model::RunSummary& run) {
+  if (l.tracked.size() >= kMaxTracked) {
+    // Bounded: the run waiting longest is given up first.
+    auto oldest = std::min_element(l.tracked.begin(), l.tracked.end(), [](auto& a, auto& b) {
+      return a.second.since_ms < b.second.since_ms;
+    });
+    logging::Warn("run history: too many unfinished runs to track; giving up on the oldest",
+                  {{"pipeline_id", pipeline_id},
+                   {"run_id", std::to_string(oldest->first)},
+                   {"status", oldest->second.status},
+                   {"tracked", std::to_string(l.tracked.size())}});
+    l.seen[oldest->first] = {0, oldest->second.status, "", false, false};
+    l.tracked.erase(oldest);
+  }
+  l.tracked[run.id] = {EpochMs(clock_.WallNow()), run.status};
+}
+
+// The whole decision table for one run seen in a poll, in one place.
+void RunHistory::Handle(const std::string& pipeline_id, PipelineState& st,
+                        const model::RunSummary& run, bool by_id) {
+  RunLedger& l = st.ledger;
+  const bool finished = model::IsFinished(run.status);
+  const RunLedger::Seen now_seen{run.end_ms, run.status, TriggerOf(run), true, true, by_id};
+
+  // Tracked: its finish counts, whenever it comes.
+  if (auto t = l.tracked.find(run.id); t != l.tracked.end()) {
+    if (!finished) {
+      t->second.status = run.status;
+      return;
+    }
+    CountFinish(l, run);
+    l.tracked.erase(t);
+    l.seen[run.id] = now_seen;
+    return;
+  }
+
+  auto s = l.seen.find(run.id);
+  if (s == l.seen.end()) {
+    if (run.id > l.watermark) {  // new since the last poll
+      if (!finished) return Track(pipeline_id, l, run);
+      if (l.baselined) CountFinish(l, run);
+      l.seen[run.id] = now_seen;
+      l.seen[run.id].counted = l.baselined;
+      return;
+    }
+    // Handled long ago (or skipped): whether its finish was counted is not known.
+    if (finished) {
+      l.seen[run.id] = now_seen;
+      l.seen[run.id].counted = false;
+      return;
+    }
+    logging::Info(
+        "run history: an earlier run is running again",
+        {{"pipeline_id", pipeline_id}, {"run_id", std::to_string(run.id)}, {"status", run.status}});
+    return Track(pipeline_id, l, run);
+  }
+
+  RunLedger::Seen& was = s->second;
+  if (!was.finished) {  // given up while unfinished
+    if (!finished) return;
+    CountFinish(l, run);
+    was = now_seen;
+    return;
+  }
+  if (!finished) {
+    // Resumed (a retried or skipped job, a passed checkpoint): the outcome counted before
+    // is taken back in runs_resumed_total; the next finish is counted again.
+    if (was.counted) l.resumed[{was.status, was.trigger}] += 1;
+    logging::Debug(
+        "run history: a finished run is running again",
+        {{"pipeline_id", pipeline_id}, {"run_id", std::to_string(run.id)}, {"was", was.status}});
+    l.seen.erase(s);
+    return Track(pipeline_id, l, run);
+  }
+  if (was.by_id) {
+    // The end derived from GetPipelineRun may differ from the list's endTime: take the
+    // list's as the reference rather than reading a difference as a new finish.
+    if (run.status == was.status) {
+      was.end_ms = run.end_ms;
+      was.by_id = false;
+      return;
+    }
+  }
+  if (run.end_ms > was.end_ms || was.by_id) {
+    // Resumed and finished again between two polls.
+    if (was.counted) l.resumed[{was.status, was.trigger}] += 1;
+    if (l.baselined) CountFinish(l, run);
+    was = now_seen;
+    was.counted = l.baselined;
+  }
+}
+
 bool RunHistory::Observe(const std::string& id, int page,
                          const std::vector<model::RunSummary>& runs) {
   std::lock_guard lock(mu_);
   PipelineState& st = pipelines_[id];
-  if (page == 1) {
-    st.newest_before_poll = st.newest;
-    st.oldest_on_first_page = 0;
-  }
-  bool all_new = !runs.empty();
+  if (page == 1) st.poll = PollState{};
+  RunLedger& l = st.ledger;
   int64_t oldest = 0;
   for (const auto& r : runs) {
     oldest = oldest == 0 ? r.id : std::min(oldest, r.id);
-    st.newest = std::max(st.newest, r.id);
-    all_new = all_new && r.id > st.newest_before_poll;
-    if (!st.baselined)
-      st.baseline_triggers.insert(std::string(model::TriggerModeName(r.trigger_mode)));
-    if (st.settled.count(r.id)) continue;
-    if (!model::IsFinished(r.status)) {
-      st.pending.insert(r.id);
-      continue;
-    }
-    st.settled.insert(r.id);
-    const bool was_pending = st.pending.erase(r.id) > 0;
-    // Counted when it finished after the baseline: seen running before, or newer than
-    // anything known at the previous poll. An unknown older id finished long ago.
-    if (st.baselined && (was_pending || r.id > st.newest_before_poll)) CountRun(st, r);
+    st.poll.ids.insert(r.id);
+    st.poll.newest = std::max(st.poll.newest, r.id);
+    if (!l.baselined) st.poll.triggers.insert(TriggerOf(r));
+    Handle(id, st, r);
   }
-  if (page == 1) st.oldest_on_first_page = oldest;
-  if (!st.baselined || page >= kMaxPages || runs.size() < static_cast<size_t>(kPerPage)) {
+  if (oldest != 0) st.poll.oldest = st.poll.oldest == 0 ? oldest : std::min(st.poll.oldest, oldest);
+  // The baseline reads page 1 only; later polls read on while a full page holds only ids
+  // above the watermark (ids are per-pipeline increasing numbers, so older ones may follow).
+  if (!l.baselined || runs.size() < static_cast<size_t>(kPerPage)) return false;
+  const bool unread_below = oldest > l.watermark + 1;
+  if (page >= kMaxPages) {
+    st.poll.capped = unread_below;
     return false;
   }
-  const bool pending_older = !st.pending.empty() && *st.pending.begin() < oldest;
-  return all_new || pending_older;
+  return unread_below;
 }
 
-void RunHistory::FinishPoll(const std::string& id) {
+std::vector<int64_t> RunHistory::Unseen(const std::string& id) const {
+  std::lock_guard lock(mu_);
+  std::vector<int64_t> out;
+  auto it = pipelines_.find(id);
+  if (it == pipelines_.end()) return out;
+  for (const auto& [run_id, t] : it->second.ledger.tracked) {
+    if (!it->second.poll.ids.count(run_id)) out.push_back(run_id);
+  }
+  return out;
+}
+
+void RunHistory::ObserveRun(const std::string& id, const model::RunSummary& run) {
+  std::lock_guard lock(mu_);
+  auto it = pipelines_.find(id);
+  if (it == pipelines_.end() || !it->second.ledger.tracked.count(run.id)) return;
+  Handle(id, it->second, run, /*by_id=*/true);
+}
+
+void RunHistory::Forget(const std::string& id, int64_t run_id) {
+  std::lock_guard lock(mu_);
+  auto it = pipelines_.find(id);
+  if (it == pipelines_.end() || it->second.ledger.tracked.erase(run_id) == 0) return;
+  logging::Warn("run history: a tracked run no longer exists; forgetting it",
+                {{"pipeline_id", id}, {"run_id", std::to_string(run_id)}});
+}
+
+void RunHistory::FinishPoll(const std::string& id, bool complete) {
   std::lock_guard lock(mu_);
   auto it = pipelines_.find(id);
   if (it == pipelines_.end()) return;
-  PipelineState& st = it->second;
-  if (!st.baselined) {
-    // Start the usual series at 0 so that the first finished run shows in increase().
-    for (const auto& trigger : st.baseline_triggers) {
-      for (const char* status : {"SUCCESS", "FAIL", "CANCELED"}) st.runs[{status, trigger}] += 0;
+  RunLedger& l = it->second.ledger;
+  PollState poll = std::move(it->second.poll);
+  it->second.poll = PollState{};
+
+  // Give up on runs unfinished for longer than collect.history_max_pending.
+  const int64_t now_ms = EpochMs(clock_.WallNow());
+  const int64_t max_ms =
+      std::chrono::duration_cast<std::chrono::milliseconds>(max_pending_).count();
+  for (auto t = l.tracked.begin(); t != l.tracked.end();) {
+    if (now_ms - t->second.since_ms <= max_ms) {
+      ++t;
+      continue;
     }
-    for (const char* status : {"SUCCESS", "FAIL"}) HistogramFor(st, status);
-    st.baseline_triggers.clear();
-    st.baselined = true;
+    logging::Warn(
+        "run history: a run has not finished within collect.history_max_pending; "
+        "giving up on it (its finish is not counted unless seen on page 1)",
+        {{"pipeline_id", id},
+         {"run_id", std::to_string(t->first)},
+         {"status", t->second.status},
+         {"waited", FormatDuration(std::chrono::milliseconds(now_ms - t->second.since_ms))}});
+    l.seen[t->first] = {0, t->second.status, "", false, false};
+    t = l.tracked.erase(t);
   }
-  // Forget settled ids that can no longer show up on page 1 and are not pending.
-  int64_t floor = st.oldest_on_first_page;
-  if (!st.pending.empty()) floor = std::min(floor, *st.pending.begin());
-  st.settled.erase(st.settled.begin(), st.settled.lower_bound(floor));
+
+  if (!l.baselined) {
+    // Start the usual series at 0 so that the first finished run shows in increase().
+    for (const auto& trigger : poll.triggers) {
+      for (const char* status : {"SUCCESS", "FAIL", "CANCELED"}) l.runs[{status, trigger}] += 0;
+      l.resumed[{"FAIL", trigger}] += 0;
+    }
+    for (const char* status : {"SUCCESS", "FAIL"}) HistogramFor(l, status);
+    l.baselined = true;
+  }
+
+  if (complete || poll.capped) {
+    if (poll.capped && poll.oldest > l.watermark + 1) {
+      logging::Warn(
+          "run history: more new runs than " + std::to_string(kMaxPages) +
+              " pages hold since the last poll; the older ones are not counted "
+              "(lower collect.history_interval)",
+          {{"pipeline_id", id}, {"not_read", std::to_string(poll.oldest - l.watermark - 1)}});
+    }
+    l.watermark = std::max(l.watermark, poll.newest);
+  }
+  // Remember only what the next poll's pages can show again (and, after a failed page,
+  // what is above the watermark: the next poll reads those pages again).
+  if (poll.oldest > 0) {
+    for (auto s = l.seen.begin(); s != l.seen.end() && s->first < poll.oldest;) {
+      s = s->first <= l.watermark ? l.seen.erase(s) : std::next(s);
+    }
+  }
+  // A hard bound whatever happens (e.g. pages failing for a long time while runs come).
+  while (l.seen.size() > kMaxRemembered) {
+    auto lowest = l.seen.begin();
+    if (lowest->first > l.watermark) l.watermark = lowest->first;
+    l.seen.erase(lowest);
+  }
 }
 
 void RunHistory::Retain(const std::set<std::string>& ids) {
@@ -102,7 +278,14 @@ void RunHistory::Retain(const std::set<std::string>& ids) {
 size_t RunHistory::RememberedIds(const std::string& id) const {
   std::lock_guard lock(mu_);
   auto it = pipelines_.find(id);
-  return it == pipelines_.end() ? 0 : it->second.settled.size() + it->second.pending.size();
+  if (it == pipelines_.end()) return 0;
+  return it->second.ledger.seen.size() + it->second.ledger.tracked.size();
+}
+
+size_t RunHistory::TrackedIds(const std::string& id) const {
+  std::lock_guard lock(mu_);
+  auto it = pipelines_.find(id);
+  return it == pipelines_.end() ? 0 : it->second.ledger.tracked.size();
 }
 
 double RunHistory::Count(const std::string& id, const std::string& status,
@@ -110,8 +293,25 @@ double RunHistory::Count(const std::string& id, const std::string& status,
   std::lock_guard lock(mu_);
   auto it = pipelines_.find(id);
   if (it == pipelines_.end()) return 0;
-  auto r = it->second.runs.find({status, trigger});
-  return r == it->second.runs.end() ? 0 : r->second;
+  auto r = it->second.ledger.runs.find({status, trigger});
+  return r == it->second.ledger.runs.end() ? 0 : r->second;
+}
+
+double RunHistory::Resumed(const std::string& id, const std::string& status,
+                           const std::string& trigger) const {
+  std::lock_guard lock(mu_);
+  auto it = pipelines_.find(id);
+  if (it == pipelines_.end()) return 0;
+  auto r = it->second.ledger.resumed.find({status, trigger});
+  return r == it->second.ledger.resumed.end() ? 0 : r->second;
+}
+
+double RunHistory::DurationCount(const std::string& id, const std::string& status) const {
+  std::lock_guard lock(mu_);
+  auto it = pipelines_.find(id);
+  if (it == pipelines_.end()) return 0;
+  auto h = it->second.ledger.durations.find(status);
+  return h == it->second.ledger.durations.end() ? 0 : h->second.count;
 }
 
 void RunHistory::Render(std::string& out,
@@ -123,17 +323,21 @@ void RunHistory::Render(std::string& out,
                     count_name = base + "_count";
   std::vector<std::string> les(buckets_.size());
   for (size_t i = 0; i < buckets_.size(); ++i) metrics::AppendValue(les[i], buckets_[i]);
-  std::string runs_text, durations_text;
+  std::string runs_text, resumed_text, durations_text;
   for (const auto& [id, name] : pipelines) {
     auto it = pipelines_.find(id);
-    if (it == pipelines_.end() || !it->second.baselined) continue;
-    const PipelineState& st = it->second;
+    if (it == pipelines_.end() || !it->second.ledger.baselined) continue;
+    const RunLedger& l = it->second.ledger;
     const std::string prefix = metrics::PipelinePrefix({id, name});
-    for (const auto& [key, n] : st.runs) {
+    for (const auto& [key, n] : l.runs) {
       metrics::AppendSample(runs_text, metrics::kRunsTotal.name, prefix,
                             {{"status", key.first}, {"trigger_mode", key.second}}, n);
     }
-    for (const auto& [status, h] : st.durations) {
+    for (const auto& [key, n] : l.resumed) {
+      metrics::AppendSample(resumed_text, metrics::kRunsResumedTotal.name, prefix,
+                            {{"status", key.first}, {"trigger_mode", key.second}}, n);
+    }
+    for (const auto& [status, h] : l.durations) {
       const std::string p = metrics::ExtendPrefix(prefix, {{"status", status}});
       double cumulative = 0;
       for (size_t i = 0; i < les.size() && i < h.counts.size(); ++i) {
@@ -149,10 +353,111 @@ void RunHistory::Render(std::string& out,
     metrics::AppendHeader(out, metrics::kRunsTotal);
     out += runs_text;
   }
+  if (!resumed_text.empty()) {
+    metrics::AppendHeader(out, metrics::kRunsResumedTotal);
+    out += resumed_text;
+  }
   if (!durations_text.empty()) {
     metrics::AppendHeader(out, metrics::kRunDurationHistogram);
     out += durations_text;
   }
+}
+
+// ---- Polling: I/O around the ledger ----
+
+namespace {
+
+// One PollRunHistory call, shared by its callbacks. Finish() of the last pipeline releases
+// the caller: nothing may touch api/history after it.
+struct Poll {
+  Poll(flowapi::Api& a, RunHistory& h, Clock::Steady d,
+       std::function<void(std::string_view)> on_error, size_t n)
+      : api(a), history(h), deadline(d), on_decode_error(std::move(on_error)), remaining(n) {}
+  flowapi::Api& api;
+  RunHistory& history;
+  const Clock::Steady deadline;
+  const std::function<void(std::string_view)> on_decode_error;
+  std::promise<void> done;
+  std::atomic<size_t> remaining;
+  void Finish() {
+    if (--remaining == 0) done.set_value();
+  }
+};
+
+// A run fetched by id, as a run list item: GetPipelineRun has no top-level end time.
+model::RunSummary SummaryOf(int64_t run_id, const model::PipelineRun& run) {
+  model::RunSummary s;
+  s.id = run_id;
+  s.status = run.status;
+  s.trigger_mode = run.trigger_mode;
+  s.start_ms = run.create_ms;
+  s.end_ms = model::IsFinished(run.status) ? metrics::RunEndMs(run) : 0;
+  return s;
+}
+
+void FetchUnseen(const std::shared_ptr<Poll>& p, const std::string& id, bool complete) {
+  std::vector<int64_t> unseen = p->history.Unseen(id);
+  if (unseen.empty()) {
+    p->history.FinishPoll(id, complete);
+    p->Finish();
+    return;
+  }
+  auto left = std::make_shared<std::atomic<size_t>>(unseen.size());
+  for (int64_t run_id : unseen) {
+    p->api.GetRun(id, run_id, p->deadline, [p, id, run_id, complete, left](flowapi::ApiResult r) {
+      if (r.ok) {
+        auto run = model::DecodePipelineRun(r.body);
+        if (run.ok() && !run->status.empty()) {
+          p->history.ObserveRun(id, SummaryOf(run_id, *run));
+        } else {
+          p->on_decode_error(flowapi::kGetRun);
+          logging::Warn("run history: cannot decode a tracked run",
+                        {{"pipeline_id", id},
+                         {"run_id", std::to_string(run_id)},
+                         {"err", run.ok() ? "no status" : run.error()}});
+        }
+      } else if (r.status == 404) {
+        p->history.Forget(id, run_id);
+      } else {
+        logging::Warn("run history: cannot fetch a tracked run; trying again next poll",
+                      {{"pipeline_id", id}, {"run_id", std::to_string(run_id)}, {"err", r.error}});
+      }
+      if (--*left == 0) {
+        p->history.FinishPoll(id, complete);
+        p->Finish();
+      }
+    });
+  }
+}
+
+void ReadPage(const std::shared_ptr<Poll>& p, const std::string& id, int page) {
+  p->api.ListRuns(id, page, RunHistory::kPerPage, p->deadline, [p, id, page](flowapi::ApiResult r) {
+    if (!r.ok) {
+      logging::Warn("run history poll failed", {{"pipeline_id", id}, {"err", r.error}});
+    } else if (auto runs = model::DecodeRunList(r.body); !runs.ok()) {
+      p->on_decode_error(flowapi::kListRuns);
+      logging::Warn("cannot decode the run list", {{"pipeline_id", id}, {"err", runs.error()}});
+    } else {
+      if (p->history.Observe(id, page, *runs)) return ReadPage(p, id, page + 1);
+      return FetchUnseen(p, id, true);
+    }
+    // A failed first page leaves the ledger as it was (and the baseline to come); a
+    // failed later page ends the poll with those pages to read again.
+    if (page == 1) return p->Finish();
+    FetchUnseen(p, id, false);
+  });
+}
+
+}  // namespace
+
+void PollRunHistory(flowapi::Api& api, RunHistory& history, const std::set<std::string>& ids,
+                    Clock::Steady deadline,
+                    const std::function<void(std::string_view endpoint)>& on_decode_error) {
+  if (ids.empty()) return;
+  auto p = std::make_shared<Poll>(api, history, deadline, on_decode_error, ids.size());
+  auto done = p->done.get_future();
+  for (const auto& id : ids) ReadPage(p, id, 1);
+  done.wait();  // every request is answered by the deadline or on stop
 }
 
 }  // namespace yfe::collector

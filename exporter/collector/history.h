@@ -1,79 +1,150 @@
-// RunHistory: counts every run of every watched pipeline that finished while the exporter
-// was running, exactly once, from ListPipelineRuns (newest first), including runs that
-// started and finished between two polls. Exports a counter of finished runs and a
-// histogram of their durations.
+// RunHistory: counts the finishes of the runs of every watched pipeline while the exporter
+// runs, from ListPipelineRuns (newest first) and GetPipelineRun, including runs that started
+// and finished between two polls and runs that finished, went back to RUNNING (a retried or
+// skipped job, a passed manual checkpoint) and finished again under the same id. Exports a
+// counter of finishes, a counter of counted finishes that a resume took back, and a
+// histogram of durations.
 //
 // Rules (docs/metrics.md): the first poll of a pipeline is a baseline: runs already
 // finished then are remembered, not counted; runs seen unfinished are counted when they
-// finish. A poll reads page 1 and goes to older pages only while every run on a full page
-// is new (or a still-running run is older than the page). Memory per pipeline is bounded:
-// ids older than the newest page and no longer pending are forgotten.
+// finish. A poll reads page 1 and goes to older pages only while a full page holds only ids
+// above the watermark (every id at or below it has been seen); runs it tracks (seen
+// unfinished) that the pages did not show are fetched by id, one request each. A run
+// tracked longer than collect.history_max_pending is given up (logged). Memory per pipeline
+// is bounded: at most kMaxTracked tracked runs and kMaxRemembered remembered finishes.
+//
+//   RunHistory h(buckets);
+//   PollRunHistory(api, h, ids, deadline, on_decode_error);  // every history_interval
+//   h.Render(out, named_pipelines);
 //
 // Thread-safe. The state outlives configuration reloads (owned by the App).
 #pragma once
 
+#include <chrono>
+#include <cstdint>
+#include <functional>
 #include <map>
 #include <mutex>
 #include <set>
 #include <string>
-#include <tuple>
+#include <string_view>
+#include <utility>
 #include <vector>
 
+#include "flowapi/client.h"
 #include "model/pipeline_run.h"
+#include "util/clock.h"
 
 namespace yfe::collector {
 
-class RunHistory {
- public:
-  static constexpr int kPerPage = 30;
-  static constexpr int kMaxPages = 5;
-
-  explicit RunHistory(std::vector<double> buckets);
-
-  // Feeds one page (newest first) of a pipeline's runs, page counting from 1. Returns true
-  // when the next older page is needed.
-  bool Observe(const std::string& pipeline_id, int page,
-               const std::vector<model::RunSummary>& runs);
-  // Ends a poll of a pipeline (after its last page): forgets ids no longer needed and
-  // ends the baseline.
-  void FinishPoll(const std::string& pipeline_id);
-  // Forgets pipelines that are no longer watched.
-  void Retain(const std::set<std::string>& ids);
-  void SetBuckets(std::vector<double> buckets);
-
-  // Appends the runs_total and run_duration_seconds families for these pipelines
-  // (id, name), in this order.
-  void Render(std::string& out,
-              const std::vector<std::pair<std::string, std::string>>& pipelines) const;
-
-  // For tests.
-  size_t RememberedIds(const std::string& pipeline_id) const;
-  double Count(const std::string& pipeline_id, const std::string& status,
-               const std::string& trigger_mode) const;
-
- private:
+// All that is known about one pipeline's runs: plain data, so that it could be saved and
+// restored across restarts (not done yet).
+struct RunLedger {
   struct Histogram {
     std::vector<double> counts;  // per bucket, not cumulative
     double sum = 0;
     double count = 0;
   };
-  struct PipelineState {
-    bool baselined = false;          // the first poll is over
-    std::set<int64_t> settled;       // finished runs already handled
-    std::set<int64_t> pending;       // seen unfinished
-    int64_t newest_before_poll = 0;  // newest id known when this poll began
-    int64_t newest = 0;
-    int64_t oldest_on_first_page = 0;
-    std::map<std::pair<std::string, std::string>, double> runs;  // (status, trigger) -> n
-    std::map<std::string, Histogram> durations;                  // status -> histogram
-    std::set<std::string> baseline_triggers;  // trigger modes seen in the baseline
+  // A run seen unfinished: its finish will be counted.
+  struct Tracked {
+    int64_t since_ms = 0;  // wall clock when first seen unfinished (epoch ms)
+    std::string status;    // last status seen
   };
-  void CountRun(PipelineState& st, const model::RunSummary& run);
-  Histogram& HistogramFor(PipelineState& st, const std::string& status);
+  // A run seen on the pages of the last polls and not tracked: what was done about it.
+  struct Seen {
+    int64_t end_ms = 0;    // end of the finish that was handled
+    std::string status;    // outcome of that finish (or the status when given up)
+    std::string trigger;   // trigger_mode label
+    bool finished = true;  // false: given up unfinished (its finish still counts if seen)
+    bool counted = false;  // that finish is in runs_total
+    bool by_id = false;    // end_ms came from GetPipelineRun (derived), not from the list
+  };
+  using Key = std::pair<std::string, std::string>;  // (status, trigger_mode)
 
+  bool baselined = false;              // the first poll is over
+  int64_t watermark = 0;               // every id <= watermark was seen (or skipped, logged)
+  std::map<int64_t, Tracked> tracked;  // at most kMaxTracked
+  std::map<int64_t, Seen> seen;        // at most kMaxRemembered
+  std::map<Key, double> runs;          // runs_total
+  std::map<Key, double> resumed;       // runs_resumed_total, by the outcome taken back
+  std::map<std::string, Histogram> durations;  // status -> histogram
+};
+
+class RunHistory {
+ public:
+  static constexpr int kPerPage = 30;
+  static constexpr int kMaxPages = 5;
+  static constexpr size_t kMaxTracked = 50;
+  static constexpr size_t kMaxRemembered = 2 * kMaxPages * kPerPage;
+  static constexpr std::chrono::hours kDefaultMaxPending{7 * 24};
+
+  explicit RunHistory(std::vector<double> buckets, const Clock& clock = SystemClock::Instance());
+
+  // Feeds one page (newest first) of a pipeline's runs, page counting from 1. Returns true
+  // when the next older page is needed.
+  bool Observe(const std::string& pipeline_id, int page,
+               const std::vector<model::RunSummary>& runs);
+  // After the pages of a poll: the tracked runs they did not show, to fetch by id.
+  std::vector<int64_t> Unseen(const std::string& pipeline_id) const;
+  // A tracked run fetched by id.
+  void ObserveRun(const std::string& pipeline_id, const model::RunSummary& run);
+  // A tracked run the API no longer knows (404): stop tracking it.
+  void Forget(const std::string& pipeline_id, int64_t run_id);
+  // Ends a poll of a pipeline. complete: the pages reached the watermark, the end of the
+  // list or the page cap (false after a failed page: the next poll reads them again).
+  // Gives up on runs tracked too long, forgets what is no longer needed, ends the baseline.
+  void FinishPoll(const std::string& pipeline_id, bool complete = true);
+  // Forgets pipelines that are no longer watched.
+  void Retain(const std::set<std::string>& ids);
+  void SetBuckets(std::vector<double> buckets);
+  void SetMaxPending(std::chrono::nanoseconds max_pending);
+
+  // Appends the runs_total, runs_resumed_total and run_duration_seconds families for these
+  // pipelines (id, name), in this order.
+  void Render(std::string& out,
+              const std::vector<std::pair<std::string, std::string>>& pipelines) const;
+
+  // For tests.
+  size_t RememberedIds(const std::string& pipeline_id) const;
+  size_t TrackedIds(const std::string& pipeline_id) const;
+  double Count(const std::string& pipeline_id, const std::string& status,
+               const std::string& trigger_mode) const;
+  double Resumed(const std::string& pipeline_id, const std::string& status,
+                 const std::string& trigger_mode) const;
+  double DurationCount(const std::string& pipeline_id, const std::string& status) const;
+
+ private:
+  // What one poll has seen so far (not part of the ledger).
+  struct PollState {
+    std::set<int64_t> ids;
+    int64_t oldest = 0;
+    int64_t newest = 0;
+    bool capped = false;             // stopped at kMaxPages with ids still unread
+    std::set<std::string> triggers;  // trigger modes seen by the baseline
+  };
+  struct PipelineState {
+    RunLedger ledger;
+    PollState poll;
+  };
+  void Handle(const std::string& pipeline_id, PipelineState& st, const model::RunSummary& run,
+              bool by_id = false);
+  void CountFinish(RunLedger& l, const model::RunSummary& run);
+  void Track(const std::string& pipeline_id, RunLedger& l, const model::RunSummary& run);
+  RunLedger::Histogram& HistogramFor(RunLedger& l, const std::string& status);
+
+  const Clock& clock_;
   mutable std::mutex mu_;
   std::vector<double> buckets_;
+  std::chrono::nanoseconds max_pending_ = kDefaultMaxPending;
   std::map<std::string, PipelineState> pipelines_;
 };
+
+// One poll of these pipelines' run history: for each, the pages of ListPipelineRuns that
+// RunHistory asks for, then GetPipelineRun for each tracked run the pages did not show
+// (concurrently across pipelines). Returns when every request is answered (by the
+// deadline). on_decode_error is called with the endpoint of a body that did not decode.
+void PollRunHistory(flowapi::Api& api, RunHistory& history, const std::set<std::string>& ids,
+                    Clock::Steady deadline,
+                    const std::function<void(std::string_view endpoint)>& on_decode_error);
 
 }  // namespace yfe::collector

@@ -25,8 +25,8 @@ constexpr std::string_view kApiKeys[] = {
     "rate_limit_burst", "max_retries",     "max_response_bytes",
     "tls_ca_file"};
 constexpr std::string_view kCollectKeys[] = {
-    "stages",    "jobs",    "sparse_status",    "cache_ttl",      "scrape_deadline",
-    "max_stale", "history", "history_interval", "history_buckets"};
+    "stages",    "jobs",    "sparse_status",    "cache_ttl",       "scrape_deadline",
+    "max_stale", "history", "history_interval", "history_buckets", "history_max_pending"};
 constexpr std::string_view kPipelineKeys[] = {"id", "name"};
 constexpr std::string_view kDiscoveryKeys[] = {"include", "exclude", "group_ids",
                                                "refresh_interval"};
@@ -222,6 +222,12 @@ void ParseCollect(Checker& c, const YAML::Node& n, CollectConfig& out) {
   c.Duration(n, "max_stale", "collect.max_stale", out.max_stale, true);
   c.Bool(n, "history", "collect.history", out.history);
   c.Duration(n, "history_interval", "collect.history_interval", out.history_interval, false);
+  c.Duration(n, "history_max_pending", "collect.history_max_pending", out.history_max_pending,
+             false);
+  if (YAML::Node m = n["history_max_pending"];
+      m && m.IsScalar() && out.history_max_pending < out.history_interval) {
+    c.Error(m, "\"collect.history_max_pending\" must be at least collect.history_interval");
+  }
   if (YAML::Node b = n["history_buckets"]; b && !b.IsNull()) {
     if (!b.IsSequence() || b.size() == 0) {
       c.Error(b, "\"collect.history_buckets\" must be a non-empty list of seconds");

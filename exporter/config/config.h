@@ -46,6 +46,8 @@ struct CollectConfig {
   nanoseconds max_stale = std::chrono::minutes(10);
   bool history = false;
   nanoseconds history_interval = std::chrono::minutes(1);
+  // A run unfinished for longer than this is no longer tracked (one request a poll each).
+  nanoseconds history_max_pending = std::chrono::hours(7 * 24);
   std::vector<double> history_buckets = {10, 30, 60, 120, 300, 600, 1200, 1800, 3600, 7200, 14400};
 };
 

@@ -42,6 +42,16 @@ std::string FlowClient::GroupPipelinesUrl(int64_t group_id, int page, int per_pa
          "&page=" + std::to_string(page) + "&perPage=" + std::to_string(per_page);
 }
 
+std::string FlowClient::RunUrl(std::string_view id, int64_t run_id) const {
+  return base_ + "/pipelines/" + EscapeSegment(id) + "/runs/" + std::to_string(run_id);
+}
+
+void Api::GetRun(std::string_view, int64_t, Clock::Steady, Callback done) {
+  ApiResult r;
+  r.error = "GetPipelineRun is not available from this API";
+  done(std::move(r));
+}
+
 void FlowClient::GetLatestRun(std::string_view id, Clock::Steady deadline, Callback done) {
   Get(LatestRunUrl(id), kLatestRun, deadline, std::move(done), /*run_endpoint=*/true);
 }
@@ -58,6 +68,11 @@ void FlowClient::ListRuns(std::string_view id, int page, int per_page, Clock::St
 void FlowClient::ListGroupPipelines(int64_t group_id, int page, int per_page,
                                     Clock::Steady deadline, Callback done) {
   Get(GroupPipelinesUrl(group_id, page, per_page), kListGroupPipelines, deadline, std::move(done));
+}
+
+void FlowClient::GetRun(std::string_view id, int64_t run_id, Clock::Steady deadline,
+                        Callback done) {
+  Get(RunUrl(id, run_id), kGetRun, deadline, std::move(done), /*run_endpoint=*/true);
 }
 
 void FlowClient::Get(std::string url, std::string_view endpoint, Clock::Steady deadline,

@@ -4,6 +4,7 @@
 // and requestId. Decoding is left to model/decode.h. Thread-safe.
 #pragma once
 
+#include <cstdint>
 #include <functional>
 #include <string>
 #include <string_view>
@@ -19,6 +20,7 @@ inline constexpr std::string_view kGetPipeline = "get_pipeline";
 inline constexpr std::string_view kListPipelines = "list_pipelines";
 inline constexpr std::string_view kListRuns = "list_pipeline_runs";
 inline constexpr std::string_view kListGroupPipelines = "list_group_pipelines";
+inline constexpr std::string_view kGetRun = "get_pipeline_run";
 
 struct ApiResult {
   bool ok = false;
@@ -50,6 +52,10 @@ class Api {
   }
   // See UpTracker::Up.
   virtual bool ApiUp(Clock::Steady since) const = 0;
+  // One run by id (GetPipelineRun: the same object as the latest run). Not pure so that
+  // fakes which never need it stay small; the default answers with an error.
+  virtual void GetRun(std::string_view pipeline_id, int64_t run_id, Clock::Steady deadline,
+                      Callback done);
 };
 
 class FlowClient final : public Api {
@@ -64,6 +70,8 @@ class FlowClient final : public Api {
   void ListGroupPipelines(int64_t group_id, int page, int per_page, Clock::Steady deadline,
                           Callback done) override;
   bool ApiUp(Clock::Steady since) const override { return transport_.ApiUp(since); }
+  void GetRun(std::string_view pipeline_id, int64_t run_id, Clock::Steady deadline,
+              Callback done) override;
 
   // URL builders (public for tests).
   std::string LatestRunUrl(std::string_view pipeline_id) const;
@@ -71,6 +79,7 @@ class FlowClient final : public Api {
   std::string PipelinesUrl(int page, int per_page) const;
   std::string RunsUrl(std::string_view pipeline_id, int page, int per_page) const;
   std::string GroupPipelinesUrl(int64_t group_id, int page, int per_page) const;
+  std::string RunUrl(std::string_view pipeline_id, int64_t run_id) const;
 
  private:
   void Get(std::string url, std::string_view endpoint, Clock::Steady deadline, Callback done,

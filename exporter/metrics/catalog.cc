@@ -140,14 +140,23 @@ const MetricDef kDiscoveryErrors = {"yunxiao_flow_discovery_errors_total",
                                     {}};
 const MetricDef kRunsTotal = {"yunxiao_flow_pipeline_runs_total",
                               Type::kCounter,
-                              "Runs that finished since the exporter started, by final status "
-                              "and trigger mode (collect.history). Runs finished before the "
-                              "first poll are not counted.",
+                              "Finishes of runs seen since the exporter started, by the status "
+                              "they finished with and trigger mode (collect.history). A resumed "
+                              "run counts again when it finishes again. Runs finished before "
+                              "the first poll are not counted.",
                               {"status", "trigger_mode"}};
+const MetricDef kRunsResumedTotal = {
+    "yunxiao_flow_pipeline_runs_resumed_total",
+    Type::kCounter,
+    "Finishes counted by yunxiao_flow_pipeline_runs_total that a resume took back: the run "
+    "went back to RUNNING (retried or skipped job, passed checkpoint), by the status it had "
+    "finished with (collect.history). runs_total - runs_resumed_total = runs finished now.",
+    {"status", "trigger_mode"}};
 const MetricDef kRunDurationHistogram = {"yunxiao_flow_pipeline_run_duration_seconds",
                                          Type::kHistogram,
-                                         "Durations of the runs counted by "
-                                         "yunxiao_flow_pipeline_runs_total, by final status.",
+                                         "Durations (start to that finish) of the finishes "
+                                         "counted by yunxiao_flow_pipeline_runs_total, by the "
+                                         "status they finished with.",
                                          {"status"}};
 
 std::span<const MetricDef* const> AllMetrics() {
@@ -158,6 +167,7 @@ std::span<const MetricDef* const> AllMetrics() {
              {&kUp, &kScrapeDuration, &kBuildInfo, &kApiRequests, &kApiRequestDuration,
               &kApiRateLimited, &kApiInFlight, &kApiQueued, &kCacheRequests, &kDecodeErrors,
               &kDiscovered, &kDiscoveryErrors, &kRunsTotal, &kRunDurationHistogram});
+    a.push_back(&kRunsResumedTotal);
     return a;
   }();
   return all;

@@ -68,6 +68,7 @@ extern const MetricDef kDiscovered;
 extern const MetricDef kDiscoveryErrors;
 // Run history (collect.history); per pipeline, with pipeline_id and pipeline_name first.
 extern const MetricDef kRunsTotal;
+extern const MetricDef kRunsResumedTotal;
 extern const MetricDef kRunDurationHistogram;
 
 // Every metric name the exporter may serve, for docs and lint tests.

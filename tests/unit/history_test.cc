@@ -2,8 +2,15 @@
 
 #include <gtest/gtest.h>
 
+#include <atomic>
+#include <map>
+#include <mutex>
+#include <thread>
+
 #include "collector/collector.h"
 #include "collector/discovery.h"
+#include "config/config.h"
+#include "model/status.h"
 #include "support/exposition_check.h"
 #include "support/test_support.h"
 
@@ -11,6 +18,8 @@ namespace yfe::collector {
 namespace {
 
 using model::RunSummary;
+using std::chrono::hours;
+using std::chrono::minutes;
 
 RunSummary MakeRun(int64_t id, const std::string& status, int64_t trigger = 1) {
   RunSummary r;
@@ -18,79 +27,474 @@ RunSummary MakeRun(int64_t id, const std::string& status, int64_t trigger = 1) {
   r.status = status;
   r.trigger_mode = trigger;
   r.start_ms = 1700000000000 + id * 1000;
-  r.end_ms = status == "RUNNING" ? r.start_ms : r.start_ms + 90'000;
+  r.end_ms = model::IsFinished(status) ? r.start_ms + 90'000 : 0;
   return r;
 }
 
-// Newest first, like the API.
-std::vector<RunSummary> Page(std::vector<RunSummary> runs) {
-  std::sort(runs.begin(), runs.end(), [](auto& a, auto& b) { return a.id > b.id; });
-  return runs;
+// A Flow API holding one pipeline's runs ("p"), answering at once, counting requests.
+class FakeRuns : public flowapi::Api {
+ public:
+  void GetLatestRun(std::string_view, Clock::Steady, Callback) override {}
+  void GetPipeline(std::string_view, Clock::Steady, Callback) override {}
+  void ListPipelines(int, int, Clock::Steady, Callback) override {}
+  bool ApiUp(Clock::Steady) const override { return true; }
+
+  void ListRuns(std::string_view, int page, int per_page, Clock::Steady, Callback done) override {
+    ++list_calls;
+    flowapi::ApiResult r;
+    if (fail_pages.count(page)) {
+      r.status = 500;
+      r.error = "HTTP 500";
+      return done(r);
+    }
+    r.ok = true;
+    r.status = 200;
+    r.body = "[";
+    int i = 0, skip = (page - 1) * per_page;
+    for (auto it = runs.rbegin(); it != runs.rend(); ++it, ++i) {  // newest first
+      if (i < skip || i >= skip + per_page) continue;
+      if (r.body.size() > 1) r.body += ",";
+      const RunSummary& x = it->second;
+      r.body += R"({"pipelineRunId":)" + std::to_string(x.id) + R"(,"status":")" + x.status +
+                R"(","triggerMode":)" + std::to_string(*x.trigger_mode) + R"(,"startTime":)" +
+                std::to_string(x.start_ms) + R"(,"endTime":)" + std::to_string(x.end_ms) + "}";
+    }
+    r.body += "]";
+    done(r);
+  }
+  void GetRun(std::string_view, int64_t run_id, Clock::Steady, Callback done) override {
+    ++get_calls;
+    flowapi::ApiResult r;
+    auto it = runs.find(run_id);
+    if (it == runs.end()) {
+      r.status = 404;
+      r.error = "HTTP 404 NotFound";
+      return done(r);
+    }
+    const RunSummary& x = it->second;
+    r.ok = true;
+    r.status = 200;
+    r.body = R"({"pipelineRunId":)" + std::to_string(x.id) + R"(,"status":")" + x.status +
+             R"(","triggerMode":)" + std::to_string(*x.trigger_mode) + R"(,"createTime":)" +
+             std::to_string(x.start_ms) + R"(,"updateTime":)" +
+             std::to_string(x.end_ms ? x.end_ms + get_end_offset : x.start_ms) + R"(,"stages":[]})";
+    done(r);
+  }
+
+  void Set(const RunSummary& r) { runs[r.id] = r; }
+  void Add(int n, const std::string& status = "SUCCESS") {
+    int64_t next = runs.empty() ? 1 : runs.rbegin()->first + 1;
+    for (int i = 0; i < n; ++i) Set(MakeRun(next + i, status));
+  }
+
+  std::map<int64_t, RunSummary> runs;
+  std::set<int> fail_pages;
+  int64_t get_end_offset = 0;  // GetPipelineRun's derived end vs the list's endTime
+  int list_calls = 0;
+  int get_calls = 0;
+};
+
+void Poll(RunHistory& h, FakeRuns& api) {
+  PollRunHistory(api, h, {"p"}, Clock::Steady::max(), [](std::string_view) {});
 }
 
-void Poll(RunHistory& h, const std::string& id, const std::vector<RunSummary>& all) {
-  auto sorted = Page(all);
-  int page = 1;
-  while (true) {
-    std::vector<RunSummary> slice;
-    for (size_t i = (page - 1) * 30; i < sorted.size() && i < page * 30u; ++i) {
-      slice.push_back(sorted[i]);
-    }
-    if (!h.Observe(id, page, slice)) break;
-    ++page;
+double Finishes(const RunHistory& h, const std::string& status) {
+  double n = 0;
+  for (const char* t : {"manual", "scheduled", "commit", "pipeline", "webhook", "unknown"}) {
+    n += h.Count("p", status, t);
   }
-  h.FinishPoll(id);
+  return n;
 }
 
 TEST(RunHistory, BaselineIsNotCounted) {
   RunHistory h({60, 120});
-  Poll(h, "p", {MakeRun(1, "SUCCESS"), MakeRun(2, "FAIL"), MakeRun(3, "RUNNING")});
+  FakeRuns api;
+  for (auto r : {MakeRun(1, "SUCCESS"), MakeRun(2, "FAIL"), MakeRun(3, "RUNNING")}) api.Set(r);
+  Poll(h, api);
   EXPECT_EQ(h.Count("p", "SUCCESS", "manual"), 0);
   EXPECT_EQ(h.Count("p", "FAIL", "manual"), 0);
 }
 
 TEST(RunHistory, EachFinishedRunIsCountedOnce) {
   RunHistory h({60, 120});
-  Poll(h, "p", {MakeRun(1, "SUCCESS"), MakeRun(2, "RUNNING")});
+  FakeRuns api;
+  for (auto r : {MakeRun(1, "SUCCESS"), MakeRun(2, "RUNNING")}) api.Set(r);
+  Poll(h, api);
   // Run 2 finishes, runs 3 and 4 start and finish between polls, 5 is running.
-  std::vector<RunSummary> now = {MakeRun(1, "SUCCESS"), MakeRun(2, "FAIL"),
-                                 MakeRun(3, "SUCCESS", 3), MakeRun(4, "SUCCESS", 3),
-                                 MakeRun(5, "RUNNING")};
-  Poll(h, "p", now);
-  Poll(h, "p", now);  // nothing new: nothing counted again
+  for (auto r : {MakeRun(2, "FAIL"), MakeRun(3, "SUCCESS", 3), MakeRun(4, "SUCCESS", 3),
+                 MakeRun(5, "RUNNING")}) {
+    api.Set(r);
+  }
+  Poll(h, api);
+  Poll(h, api);  // nothing new: nothing counted again
   EXPECT_EQ(h.Count("p", "FAIL", "manual"), 1);
   EXPECT_EQ(h.Count("p", "SUCCESS", "commit"), 2);
   EXPECT_EQ(h.Count("p", "SUCCESS", "manual"), 0);
-  now[4] = MakeRun(5, "CANCELED");
-  Poll(h, "p", now);
+  api.Set(MakeRun(5, "CANCELED"));
+  Poll(h, api);
   EXPECT_EQ(h.Count("p", "CANCELED", "manual"), 1);
 }
 
 TEST(RunHistory, ManyRunsBetweenPollsAreReadFromOlderPages) {
   RunHistory h({60});
-  std::vector<RunSummary> runs = {MakeRun(1, "SUCCESS")};
-  Poll(h, "p", runs);
-  for (int id = 2; id <= 71; ++id) runs.push_back(MakeRun(id, id % 2 ? "FAIL" : "SUCCESS"));
-  Poll(h, "p", runs);
+  FakeRuns api;
+  api.Set(MakeRun(1, "SUCCESS"));
+  Poll(h, api);
+  for (int id = 2; id <= 71; ++id) api.Set(MakeRun(id, id % 2 ? "FAIL" : "SUCCESS"));
+  api.list_calls = 0;
+  Poll(h, api);
   EXPECT_EQ(h.Count("p", "SUCCESS", "manual") + h.Count("p", "FAIL", "manual"), 70);
+  EXPECT_EQ(api.list_calls, 3);
 }
 
 TEST(RunHistory, LongRunningRunIsFollowedOffThePage) {
   RunHistory h({60});
-  std::vector<RunSummary> runs = {MakeRun(1, "RUNNING")};
-  Poll(h, "p", runs);
-  for (int id = 2; id <= 40; ++id) runs.push_back(MakeRun(id, "SUCCESS"));
-  Poll(h, "p", runs);  // 39 new runs: two pages
-  runs[0] = MakeRun(1, "FAIL");
-  Poll(h, "p", runs);  // run 1 is on page 2 now
+  FakeRuns api;
+  api.Set(MakeRun(1, "RUNNING"));
+  Poll(h, api);
+  api.Add(39);
+  Poll(h, api);  // 39 new runs: two pages
+  api.Set(MakeRun(1, "FAIL"));
+  api.get_calls = 0;
+  Poll(h, api);  // run 1 is on page 2 now: fetched by id
   EXPECT_EQ(h.Count("p", "FAIL", "manual"), 1);
   EXPECT_EQ(h.Count("p", "SUCCESS", "manual"), 39);
+  EXPECT_EQ(api.get_calls, 1);
+  EXPECT_EQ(h.TrackedIds("p"), 0u);
+}
+
+// Issue 9 item 4: retrying a failed job sends the same run back to RUNNING.
+TEST(RunHistory, ResumedRunIsCountedAgainWhenItFinishesAgain) {
+  RunHistory h({60, 120});
+  FakeRuns api;
+  api.Add(3);
+  Poll(h, api);
+  api.Set(MakeRun(4, "FAIL"));
+  Poll(h, api);
+  EXPECT_EQ(h.Count("p", "FAIL", "manual"), 1);
+  RunSummary resumed = MakeRun(4, "RUNNING");
+  api.Set(resumed);
+  Poll(h, api);
+  EXPECT_EQ(h.Resumed("p", "FAIL", "manual"), 1);  // the FAIL is taken back...
+  EXPECT_EQ(h.Count("p", "FAIL", "manual"), 1);    // ...without lowering a counter
+  EXPECT_EQ(h.TrackedIds("p"), 1u);
+  Poll(h, api);  // still running: nothing changes
+  EXPECT_EQ(h.Resumed("p", "FAIL", "manual"), 1);
+  resumed = MakeRun(4, "SUCCESS");
+  resumed.end_ms += 600'000;
+  api.Set(resumed);
+  Poll(h, api);
+  Poll(h, api);
+  EXPECT_EQ(h.Count("p", "SUCCESS", "manual"), 1);
+  EXPECT_EQ(h.Count("p", "FAIL", "manual"), 1);
+  // Two finishes of one distinct run; the final outcome is SUCCESS.
+  EXPECT_EQ(Finishes(h, "SUCCESS") + Finishes(h, "FAIL") - h.Resumed("p", "FAIL", "manual"), 1);
+  EXPECT_EQ(h.Count("p", "FAIL", "manual") - h.Resumed("p", "FAIL", "manual"), 0);
+  EXPECT_EQ(h.DurationCount("p", "SUCCESS"), 1);
+  EXPECT_EQ(h.DurationCount("p", "FAIL"), 1);
+  EXPECT_EQ(h.TrackedIds("p"), 0u);
+}
+
+TEST(RunHistory, ResumedAndFinishedBetweenTwoPollsIsNoticedByItsNewEnd) {
+  RunHistory h({60});
+  FakeRuns api;
+  api.Add(2);
+  Poll(h, api);
+  api.Set(MakeRun(3, "FAIL"));
+  Poll(h, api);
+  RunSummary again = MakeRun(3, "SUCCESS");
+  again.end_ms += 300'000;
+  api.Set(again);
+  Poll(h, api);
+  Poll(h, api);
+  EXPECT_EQ(h.Count("p", "FAIL", "manual"), 1);
+  EXPECT_EQ(h.Count("p", "SUCCESS", "manual"), 1);
+  EXPECT_EQ(h.Resumed("p", "FAIL", "manual"), 1);
+}
+
+TEST(RunHistory, BaselineRunThatResumesCountsOnlyItsNewFinish) {
+  RunHistory h({60});
+  FakeRuns api;
+  api.Set(MakeRun(1, "FAIL"));
+  Poll(h, api);  // baseline: not counted
+  api.Set(MakeRun(1, "RUNNING"));
+  Poll(h, api);
+  EXPECT_EQ(h.Resumed("p", "FAIL", "manual"), 0);  // nothing counted to take back
+  RunSummary done = MakeRun(1, "SUCCESS");
+  done.end_ms += 60'000;
+  api.Set(done);
+  Poll(h, api);
+  EXPECT_EQ(h.Count("p", "SUCCESS", "manual"), 1);
+}
+
+TEST(RunHistory, ResumedRunOffThePageIsFollowedById) {
+  RunHistory h({60});
+  FakeRuns api;
+  api.Add(1);
+  Poll(h, api);
+  api.Set(MakeRun(2, "FAIL"));
+  Poll(h, api);
+  api.Set(MakeRun(2, "RUNNING"));
+  Poll(h, api);
+  api.Add(40);  // run 2 drops to page 2
+  Poll(h, api);
+  RunSummary done = MakeRun(2, "SUCCESS");
+  done.end_ms += 3'600'000;
+  api.Set(done);
+  api.get_calls = 0;
+  api.list_calls = 0;
+  Poll(h, api);
+  EXPECT_EQ(api.list_calls, 1);
+  EXPECT_EQ(api.get_calls, 1);
+  EXPECT_EQ(h.Count("p", "SUCCESS", "manual"), 41);
+  EXPECT_EQ(h.Resumed("p", "FAIL", "manual"), 1);
+  EXPECT_EQ(h.DurationCount("p", "SUCCESS"), 41);
+}
+
+// Security audit finding 12: one run waiting at a manual checkpoint for days.
+TEST(RunHistory, RunWaitingForDaysCostsOneRequestPerPollAndBoundedMemory) {
+  RunHistory h({60});
+  FakeRuns api;
+  api.Set(MakeRun(1, "WAITING"));
+  Poll(h, api);
+  for (int poll = 0; poll < 200; ++poll) {
+    api.Add(10);
+    api.list_calls = api.get_calls = 0;
+    Poll(h, api);
+    EXPECT_EQ(api.list_calls, 1) << poll;
+    EXPECT_LE(api.get_calls, 1) << poll;  // the waiting run, once off page 1
+  }
+  EXPECT_EQ(h.Count("p", "SUCCESS", "manual"), 2000);
+  EXPECT_EQ(h.TrackedIds("p"), 1u);
+  EXPECT_LE(h.RememberedIds("p"), 31u);
+  api.Set(MakeRun(1, "SUCCESS"));
+  Poll(h, api);
+  EXPECT_EQ(h.Count("p", "SUCCESS", "manual"), 2001);
+  EXPECT_EQ(h.TrackedIds("p"), 0u);
+}
+
+TEST(RunHistory, GivesUpOnARunAfterMaxPending) {
+  FakeClock clock;
+  RunHistory h({60}, clock);
+  h.SetMaxPending(hours(24));
+  FakeRuns api;
+  api.Set(MakeRun(1, "SUCCESS"));
+  Poll(h, api);
+  api.Set(MakeRun(2, "SWITCH_MANUAL"));
+  Poll(h, api);
+  api.Add(40);
+  Poll(h, api);  // two pages: run 2 is still seen on page 2
+  clock.Advance(hours(23));
+  api.get_calls = 0;
+  Poll(h, api);  // page 1 only: run 2 is fetched by id
+  EXPECT_EQ(api.get_calls, 1);
+  EXPECT_EQ(h.TrackedIds("p"), 1u);
+  clock.Advance(hours(2));
+  Poll(h, api);  // still waiting after 25h: given up
+  EXPECT_EQ(h.TrackedIds("p"), 0u);
+  api.get_calls = 0;
+  for (int i = 0; i < 5; ++i) Poll(h, api);
+  EXPECT_EQ(api.get_calls, 0);
+  api.Set(MakeRun(2, "SUCCESS"));  // off the page: not seen, not counted
+  Poll(h, api);
+  EXPECT_EQ(h.Count("p", "SUCCESS", "manual"), 40);
+}
+
+TEST(RunHistory, GivenUpRunStillOnPageOneIsNotTrackedAgainButCountedWhenItFinishes) {
+  FakeClock clock;
+  RunHistory h({60}, clock);
+  h.SetMaxPending(hours(1));
+  FakeRuns api;
+  api.Add(1);
+  Poll(h, api);
+  api.Set(MakeRun(2, "WAITING"));
+  Poll(h, api);
+  clock.Advance(hours(2));
+  Poll(h, api);
+  EXPECT_EQ(h.TrackedIds("p"), 0u);
+  Poll(h, api);
+  EXPECT_EQ(h.TrackedIds("p"), 0u);
+  api.Set(MakeRun(2, "SUCCESS"));
+  Poll(h, api);
+  Poll(h, api);
+  EXPECT_EQ(h.Count("p", "SUCCESS", "manual"), 1);
+}
+
+TEST(RunHistory, DeletedTrackedRunIsForgotten) {
+  RunHistory h({60});
+  FakeRuns api;
+  api.Add(1);
+  Poll(h, api);
+  api.Set(MakeRun(2, "RUNNING"));
+  Poll(h, api);
+  api.Add(40);
+  Poll(h, api);
+  api.runs.erase(2);
+  Poll(h, api);  // 404
+  EXPECT_EQ(h.TrackedIds("p"), 0u);
+  api.get_calls = 0;
+  Poll(h, api);
+  EXPECT_EQ(api.get_calls, 0);
+}
+
+TEST(RunHistory, ManyUnfinishedRunsAreTrackedUpToABound) {
+  RunHistory h({60});
+  FakeRuns api;
+  api.Add(1);
+  Poll(h, api);
+  for (int poll = 0; poll < 20; ++poll) {
+    api.Add(30, "RUNNING");
+    api.list_calls = api.get_calls = 0;
+    Poll(h, api);
+    EXPECT_LE(api.list_calls, 1 + 1) << poll;
+    EXPECT_LE(static_cast<size_t>(api.get_calls), RunHistory::kMaxTracked) << poll;
+  }
+  EXPECT_EQ(h.TrackedIds("p"), RunHistory::kMaxTracked);
+  EXPECT_LE(h.RememberedIds("p"), RunHistory::kMaxTracked + RunHistory::kMaxRemembered);
+}
+
+TEST(RunHistory, FailedPageIsReadAgainWithoutCountingTwice) {
+  RunHistory h({60});
+  FakeRuns api;
+  api.Add(1);
+  Poll(h, api);
+  api.Add(45);
+  api.fail_pages = {2};
+  Poll(h, api);
+  EXPECT_EQ(h.Count("p", "SUCCESS", "manual"), 30);
+  api.fail_pages.clear();
+  Poll(h, api);
+  EXPECT_EQ(h.Count("p", "SUCCESS", "manual"), 45);
+  Poll(h, api);
+  EXPECT_EQ(h.Count("p", "SUCCESS", "manual"), 45);
+}
+
+// A run counted from GetPipelineRun and then seen on a page: the list's endTime may differ
+// from the end derived from the run's stages; that is not a new finish.
+TEST(RunHistory, RunCountedByIdIsNotCountedAgainWhenAPageShowsIt) {
+  RunHistory h({60});
+  FakeRuns api;
+  api.Add(1);
+  Poll(h, api);
+  api.Add(39);
+  api.Set(MakeRun(35, "RUNNING"));
+  api.fail_pages = {2};
+  Poll(h, api);  // page 1: 11..40, run 35 tracked; page 2 fails
+  api.Add(30);
+  api.Set(MakeRun(35, "SUCCESS"));
+  api.get_end_offset = -5000;
+  api.get_calls = 0;
+  Poll(h, api);  // page 2 fails again: run 35 is counted from GetPipelineRun
+  EXPECT_EQ(api.get_calls, 1);
+  api.fail_pages.clear();
+  Poll(h, api);  // pages 1-3, run 35 on page 2 with the list's end
+  Poll(h, api);
+  EXPECT_EQ(h.Count("p", "SUCCESS", "manual"), 69);  // runs 2..70, once each
+  EXPECT_EQ(h.Resumed("p", "SUCCESS", "manual"), 0);
+}
+
+TEST(RunHistory, FailedFirstPageDelaysTheBaseline) {
+  RunHistory h({60});
+  FakeRuns api;
+  api.Add(3);
+  api.fail_pages = {1};
+  Poll(h, api);
+  api.fail_pages.clear();
+  api.Add(2);
+  Poll(h, api);  // this is the baseline
+  EXPECT_EQ(h.Count("p", "SUCCESS", "manual"), 0);
+}
+
+// Like the transport: answers on other threads, later. One FakeRuns per pipeline.
+class ThreadedRuns : public flowapi::Api {
+ public:
+  ~ThreadedRuns() override { JoinAll(); }
+  void GetLatestRun(std::string_view, Clock::Steady, Callback) override {}
+  void GetPipeline(std::string_view, Clock::Steady, Callback) override {}
+  void ListPipelines(int, int, Clock::Steady, Callback) override {}
+  bool ApiUp(Clock::Steady) const override { return true; }
+  void ListRuns(std::string_view id, int page, int per_page, Clock::Steady deadline,
+                Callback done) override {
+    Later([=, this, id = std::string(id)] {
+      flowapi::ApiResult out;
+      {
+        std::lock_guard lock(mu);
+        fakes[id].ListRuns(id, page, per_page, deadline, [&](flowapi::ApiResult r) { out = r; });
+      }
+      ++answered;
+      done(out);
+    });
+  }
+  void GetRun(std::string_view id, int64_t run_id, Clock::Steady deadline, Callback done) override {
+    Later([=, this, id = std::string(id)] {
+      flowapi::ApiResult out;
+      {
+        std::lock_guard lock(mu);
+        fakes[id].GetRun(id, run_id, deadline, [&](flowapi::ApiResult r) { out = r; });
+      }
+      ++answered;
+      done(out);
+    });
+  }
+  void JoinAll() {
+    std::vector<std::thread> t;
+    {
+      std::lock_guard lock(threads_mu);
+      t.swap(threads);
+    }
+    for (auto& x : t) x.join();
+  }
+
+  std::mutex mu;  // guards fakes
+  std::map<std::string, FakeRuns> fakes;
+  std::atomic<int> answered{0};
+
+ private:
+  void Later(std::function<void()> f) {
+    std::lock_guard lock(threads_mu);
+    threads.emplace_back([f = std::move(f)] {
+      std::this_thread::sleep_for(std::chrono::milliseconds(2));
+      f();
+    });
+  }
+  std::mutex threads_mu;
+  std::vector<std::thread> threads;
+};
+
+TEST(RunHistory, PollWaitsForAnswersFromOtherThreads) {
+  RunHistory h({60});
+  ThreadedRuns api;
+  std::set<std::string> ids;
+  for (int i = 0; i < 8; ++i) {
+    const std::string id = "p" + std::to_string(i);
+    ids.insert(id);
+    api.fakes[id].Add(1);
+    api.fakes[id].Set(MakeRun(2, "WAITING"));
+  }
+  auto poll = [&] {
+    const int before = api.answered.load();
+    PollRunHistory(api, h, ids, Clock::Steady::max(), [](std::string_view) {});
+    return api.answered.load() - before;
+  };
+  EXPECT_EQ(poll(), 8);  // baselines
+  for (auto& [id, f] : api.fakes) f.Add(40);
+  EXPECT_EQ(poll(), 16);  // two pages each
+  for (auto& [id, f] : api.fakes) f.Set(MakeRun(2, "SUCCESS"));
+  EXPECT_EQ(poll(), 16);  // page 1 and the waiting run by id, every answer in
+  api.JoinAll();
+  for (const auto& id : ids) {
+    EXPECT_EQ(h.Count(id, "SUCCESS", "manual"), 41) << id;
+    EXPECT_EQ(h.TrackedIds(id), 0u) << id;
+  }
 }
 
 TEST(RunHistory, RendersValidCountersAndHistograms) {
   RunHistory h({60, 120});
-  Poll(h, "p", {MakeRun(1, "SUCCESS")});
-  Poll(h, "p", {MakeRun(1, "SUCCESS"), MakeRun(2, "SUCCESS")});
+  FakeRuns api;
+  api.Set(MakeRun(1, "SUCCESS"));
+  Poll(h, api);
+  api.Set(MakeRun(2, "SUCCESS"));
+  Poll(h, api);
   std::string out;
   h.Render(out, {{"p", "name"}});
   EXPECT_EQ(testing::CheckExposition(out), "");
@@ -98,6 +502,9 @@ TEST(RunHistory, RendersValidCountersAndHistograms) {
                            {"status=\"SUCCESS\"", "trigger_mode=\"manual\""}),
             1);
   EXPECT_EQ(testing::Value(out, "yunxiao_flow_pipeline_runs_total", {"status=\"FAIL\""}), 0);
+  EXPECT_EQ(testing::Value(out, "yunxiao_flow_pipeline_runs_resumed_total",
+                           {"status=\"FAIL\"", "trigger_mode=\"manual\""}),
+            0);
   EXPECT_EQ(testing::Value(out, "yunxiao_flow_pipeline_run_duration_seconds_bucket",
                            {"status=\"SUCCESS\"", "le=\"60\""}),
             0);
@@ -107,6 +514,15 @@ TEST(RunHistory, RendersValidCountersAndHistograms) {
   EXPECT_EQ(
       testing::Value(out, "yunxiao_flow_pipeline_run_duration_seconds_sum", {"status=\"SUCCESS\""}),
       90);
+  // A resume shows in the exposition too.
+  api.Set(MakeRun(2, "RUNNING"));
+  Poll(h, api);
+  out.clear();
+  h.Render(out, {{"p", "name"}});
+  EXPECT_EQ(testing::CheckExposition(out), "");
+  EXPECT_EQ(testing::Value(out, "yunxiao_flow_pipeline_runs_resumed_total",
+                           {"status=\"SUCCESS\"", "trigger_mode=\"manual\""}),
+            1);
   out.clear();
   h.Render(out, {});
   EXPECT_TRUE(out.empty());
@@ -114,16 +530,40 @@ TEST(RunHistory, RendersValidCountersAndHistograms) {
 
 TEST(RunHistory, MemoryIsBounded) {
   RunHistory h({60});
-  std::vector<RunSummary> runs;
+  FakeRuns api;
   for (int id = 1; id <= 5000; ++id) {
-    runs.push_back(MakeRun(id, "SUCCESS"));
+    api.Set(MakeRun(id, "SUCCESS"));
     if (id % 10 == 0) {
-      std::vector<RunSummary> newest(runs.end() - std::min<size_t>(runs.size(), 60), runs.end());
-      Poll(h, "p", newest);
+      api.runs.erase(api.runs.begin(), api.runs.lower_bound(id - 59));  // keep 60
+      Poll(h, api);
     }
   }
   EXPECT_EQ(h.Count("p", "SUCCESS", "manual"), 4990);
   EXPECT_LE(h.RememberedIds("p"), 60u);
+}
+
+TEST(RunHistory, MaxPendingIsAValidatedConfigKey) {
+  auto ok = config::ParseConfig(
+      "api: {endpoint: 'http://x', edition: region}\npipelines: [1]\n"
+      "collect: {history: true, history_max_pending: 36h}\n",
+      "c.yaml");
+  ASSERT_TRUE(ok.ok());
+  EXPECT_EQ(ok.config.collect.history_max_pending, hours(36));
+  auto defaults = config::ParseConfig(
+      "api: {endpoint: 'http://x', edition: region}\npipelines: [1]\n", "c.yaml");
+  EXPECT_EQ(defaults.config.collect.history_max_pending, hours(7 * 24));
+  for (const char* bad : {"0", "soon", "30s"}) {  // 30s: shorter than the 1m interval
+    auto l = config::ParseConfig(
+        std::string("api: {endpoint: 'http://x', edition: region}\npipelines: [1]\n"
+                    "collect: {history_max_pending: ") +
+            bad + "}\n",
+        "c.yaml");
+    EXPECT_FALSE(l.ok()) << bad;
+    bool named = false;
+    for (const auto& e : l.errors)
+      named |= e.find("collect.history_max_pending") != std::string::npos;
+    EXPECT_TRUE(named) << bad;
+  }
 }
 
 TEST(MergeTargets, ConfiguredFirstAndTheirNamesWin) {
