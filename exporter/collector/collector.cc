@@ -168,7 +168,9 @@ void Collector::FinishFlight(const std::shared_ptr<Entry>& e) {
           logging::Warn("cannot decode pipeline name; using the id",
                         {{"pipeline_id", e->id}, {"err", p.error()}});
         }
-      } else {
+      } else if (flight->name->kind != flowapi::ErrorKind::kPermission &&
+                 flight->name->kind != flowapi::ErrorKind::kOrganization) {
+        // (a refusal was already logged once by the client, not once per pipeline)
         logging::Warn("cannot fetch pipeline name; using the id",
                       {{"pipeline_id", e->id}, {"err", flight->name->error}});
       }

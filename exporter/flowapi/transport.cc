@@ -24,6 +24,7 @@ struct Transport::Job {
   int64_t max_bytes = 0;
   std::string retry_after;
   std::string location;
+  std::string request_id;
   curl_slist* headers = nullptr;
   char error_buffer[CURL_ERROR_SIZE] = {};
 
@@ -80,6 +81,7 @@ size_t OnHeader(char* data, size_t size, size_t n, void* user) {
   std::string_view line(data, size * n);
   if (HeaderIs(line, "retry-after")) job->retry_after = HeaderValue(line, 11);
   if (HeaderIs(line, "location")) job->location = Origin(HeaderValue(line, 8));
+  if (HeaderIs(line, "x-request-id")) job->request_id = HeaderValue(line, 12).substr(0, 128);
   return size * n;
 }
 
@@ -186,6 +188,7 @@ void Transport::StartJob(std::unique_ptr<Job> job, Clock::Steady now) {
   job->truncated = false;
   job->retry_after.clear();
   job->location.clear();
+  job->request_id.clear();
   job->error_buffer[0] = '\0';
   if (job->headers) {
     curl_slist_free_all(job->headers);
@@ -256,6 +259,7 @@ void Transport::FinishJob(void* handle, int curl_code) {
 
   Response r;
   r.status = status;
+  r.request_id = job->request_id;
   std::string code = status > 0 ? std::to_string(status) : "error";
   if (rc != CURLE_OK) {
     if (job->truncated || rc == CURLE_FILESIZE_EXCEEDED) {

@@ -55,10 +55,11 @@ struct Request {
 };
 
 struct Response {
-  long status = 0;       // HTTP status of the last attempt; 0 when none was received
-  std::string body;      // complete body (only when not truncated)
-  std::string error;     // non-empty when no usable response: transport, cap, deadline
-  std::string location;  // scheme://host of a redirect's Location
+  long status = 0;         // HTTP status of the last attempt; 0 when none was received
+  std::string body;        // complete body (only when not truncated)
+  std::string error;       // non-empty when no usable response: transport, cap, deadline
+  std::string location;    // scheme://host of a redirect's Location
+  std::string request_id;  // the gateway's x-request-id header, for error reports
   int attempts = 0;
 };
 
