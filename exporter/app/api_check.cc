@@ -408,7 +408,8 @@ std::vector<CheckLine> Evaluate(const config::Config& cfg, const ApiProbes& p) {
     } else {
       lines.push_back(Ok("discovery finds " + std::to_string(*p.discovered) + " pipeline" +
                          (*p.discovered == 1 ? "" : "s") + " (" + filters + "; " +
-                         Number(p.discovery_requests) + " requests per refresh)"));
+                         Number(p.discovery_requests) +
+                         (p.discovery_requests == 1 ? " request" : " requests") + " per refresh)"));
     }
   }
 
