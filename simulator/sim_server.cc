@@ -292,6 +292,7 @@ void SimServer::HandleApi(const httplib::Request& req, httplib::Response& res) {
 
   const int64_t now = world_->NowMs();
   const std::string request_id = NewRequestId(req, now);
+  res.set_header("x-request-id", request_id);  // the gateway's, on every answer
   if (f.redirect) {
     res.set_redirect(kRedirectLocation, 302);
     res.set_content("<html><body>Redirecting to login</body></html>", "text/html");
@@ -327,7 +328,6 @@ void SimServer::HandleApi(const httplib::Request& req, httplib::Response& res) {
   } else if (Dispatch(route, req, now, request_id, res) && res.status == 200) {
     ApplyBodyFault(f, res);
   }
-  if (!request_id.empty()) res.set_header("x-request-id", request_id);  // as the gateway does
   stats_.Record(route.endpoint, res.status);
 }
 

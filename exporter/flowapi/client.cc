@@ -135,10 +135,10 @@ std::string Hint(ErrorKind kind, std::string_view code, std::string_view endpoin
     case ErrorKind::kPermission: {
       std::string_view permission = PermissionFor(endpoint);
       if (permission.empty()) {
-        return "the token lacks a permission: grant it " + std::string(kRunInstancePermission) +
+        return "the token lacks permission: grant it " + std::string(kRunInstancePermission) +
                ", " + std::string(kPipelinePermission) + " and " + std::string(kGroupPermission);
       }
-      return "the token lacks the permission " + std::string(permission);
+      return "the token lacks permission " + std::string(permission);
     }
     case ErrorKind::kNotFound:
       if (endpoint == kListPipelines || endpoint == kListGroups || endpoint == kPlatformUser) {

@@ -15,26 +15,6 @@
 
 namespace yfe::flowapi {
 
-// Endpoint names, also the `endpoint` label of the request metrics.
-inline constexpr std::string_view kLatestRun = "latest_pipeline_run";
-inline constexpr std::string_view kGetPipeline = "get_pipeline";
-inline constexpr std::string_view kListPipelines = "list_pipelines";
-inline constexpr std::string_view kListRuns = "list_pipeline_runs";
-// Used by --api.check only (the exporter itself does not need them).
-inline constexpr std::string_view kListGroups = "list_pipeline_groups";
-inline constexpr std::string_view kPlatformUser = "platform_user";
-
-// The token's read-only permissions, as the Yunxiao console names them.
-inline constexpr std::string_view kRunInstancePermission =
-    "流水线运行实例 (Pipeline run instance): read-only";
-inline constexpr std::string_view kPipelinePermission = "流水线 (Pipeline): read-only";
-inline constexpr std::string_view kGroupPermission = "流水线分组 (Pipeline group): read-only";
-
-// The permission an endpoint needs: run endpoints need the run-instance permission,
-// ListPipelines/GetPipeline the pipeline permission, group endpoints the group permission.
-// Empty for endpoints that need none of them (platform_user) or are unknown.
-std::string_view PermissionFor(std::string_view endpoint);
-
 // What a failed answer means for the user, and so which hint it gets.
 enum class ErrorKind {
   kNone,           // 2xx
@@ -51,15 +31,22 @@ enum class ErrorKind {
   kOther,
 };
 
+// Endpoint names, also the `endpoint` label of the request metrics.
+inline constexpr std::string_view kLatestRun = "latest_pipeline_run";
+inline constexpr std::string_view kGetPipeline = "get_pipeline";
+inline constexpr std::string_view kListPipelines = "list_pipelines";
+inline constexpr std::string_view kListRuns = "list_pipeline_runs";
+
 struct ApiResult {
+  // When not ok: what the failure means, the API's errorCode, the request id (the body's
+  // requestId, else the gateway's x-request-id header) and what the user should do (also
+  // the end of `error`, after " - ").
+  ErrorKind kind = ErrorKind::kNone;
+  std::string code, request_id, hint;
   bool ok = false;
   long status = 0;
   std::string body;   // when ok
-  std::string error;  // when not ok: one line, no secrets; ends with " - " + hint
-  std::string hint;   // what the user should do, when known
-  ErrorKind kind = ErrorKind::kNone;
-  std::string code;        // the API's errorCode, when the body had one
-  std::string request_id;  // body requestId, else the gateway's x-request-id header
+  std::string error;  // when not ok: one line, no secrets
 };
 
 // What the collector needs from the API; an interface so tests can fake the API.
@@ -97,14 +84,30 @@ class FlowClient final : public Api {
 
  private:
   void Get(std::string url, std::string_view endpoint, Clock::Steady deadline, Callback done);
+  std::string base_;  // endpoint + pipelines prefix
+  Transport& transport_;
+
   // One warning per endpoint and kind of refusal for the endpoints whose failure the
   // exporter survives (names, discovery, groups), instead of one per scrape.
   void WarnOnce(std::string_view endpoint, const ApiResult& result);
-  std::string base_;  // endpoint + pipelines prefix
-  Transport& transport_;
   std::mutex warned_mu_;
   std::set<std::string> warned_;
 };
+
+// Used by --api.check only (the exporter itself does not need them).
+inline constexpr std::string_view kListGroups = "list_pipeline_groups";
+inline constexpr std::string_view kPlatformUser = "platform_user";
+
+// The token's read-only permissions, as the Yunxiao console names them.
+inline constexpr std::string_view kRunInstancePermission =
+    "流水线运行实例 (Pipeline run instance): read-only";
+inline constexpr std::string_view kPipelinePermission = "流水线 (Pipeline): read-only";
+inline constexpr std::string_view kGroupPermission = "流水线分组 (Pipeline group): read-only";
+
+// The permission an endpoint needs: run endpoints need the run-instance permission,
+// ListPipelines/GetPipeline the pipeline permission, group endpoints the group permission.
+// Empty for endpoints that need none of them (platform_user) or are unknown.
+std::string_view PermissionFor(std::string_view endpoint);
 
 // What an answer's status and errorCode mean (pure).
 ErrorKind KindOf(long status, std::string_view code);

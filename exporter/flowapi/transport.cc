@@ -21,10 +21,10 @@ struct Transport::Job {
   Clock::Steady started{};
   std::string body;
   bool truncated = false;
+  std::string request_id;
   int64_t max_bytes = 0;
   std::string retry_after;
   std::string location;
-  std::string request_id;
   curl_slist* headers = nullptr;
   char error_buffer[CURL_ERROR_SIZE] = {};
 
@@ -79,9 +79,9 @@ std::string Origin(std::string_view url) {
 size_t OnHeader(char* data, size_t size, size_t n, void* user) {
   auto* job = static_cast<Transport::Job*>(user);
   std::string_view line(data, size * n);
+  if (HeaderIs(line, "x-request-id")) job->request_id = HeaderValue(line, 12).substr(0, 128);
   if (HeaderIs(line, "retry-after")) job->retry_after = HeaderValue(line, 11);
   if (HeaderIs(line, "location")) job->location = Origin(HeaderValue(line, 8));
-  if (HeaderIs(line, "x-request-id")) job->request_id = HeaderValue(line, 12).substr(0, 128);
   return size * n;
 }
 
@@ -186,9 +186,9 @@ void Transport::StartJob(std::unique_ptr<Job> job, Clock::Steady now) {
   job->started = now;
   job->body.clear();
   job->truncated = false;
+  job->request_id.clear();
   job->retry_after.clear();
   job->location.clear();
-  job->request_id.clear();
   job->error_buffer[0] = '\0';
   if (job->headers) {
     curl_slist_free_all(job->headers);

@@ -55,11 +55,13 @@ struct Request {
 };
 
 struct Response {
-  long status = 0;         // HTTP status of the last attempt; 0 when none was received
-  std::string body;        // complete body (only when not truncated)
-  std::string error;       // non-empty when no usable response: transport, cap, deadline
-  std::string location;    // scheme://host of a redirect's Location
-  std::string request_id;  // the gateway's x-request-id header, for error reports
+  // The gateway's x-request-id header, for error reports.
+  std::string request_id;
+
+  long status = 0;       // HTTP status of the last attempt; 0 when none was received
+  std::string body;      // complete body (only when not truncated)
+  std::string error;     // non-empty when no usable response: transport, cap, deadline
+  std::string location;  // scheme://host of a redirect's Location
   int attempts = 0;
 };
 

@@ -342,7 +342,7 @@ TEST(ErrorHints, A403NamesThePermissionOfItsEndpoint) {
   EXPECT_NE(Classify(r, flowapi::kLatestRun).error.find("流水线运行实例 (Pipeline run instance)"),
             std::string::npos);
   EXPECT_NE(Classify(r, flowapi::kListRuns).error.find("流水线运行实例"), std::string::npos);
-  EXPECT_NE(Classify(r, flowapi::kGetPipeline).error.find("lacks the permission 流水线 (Pipeline)"),
+  EXPECT_NE(Classify(r, flowapi::kGetPipeline).error.find("lacks permission 流水线 (Pipeline)"),
             std::string::npos);
   EXPECT_NE(Classify(r, flowapi::kListPipelines).error.find("流水线 (Pipeline)"),
             std::string::npos);
