@@ -294,11 +294,13 @@ std::vector<CheckLine> Evaluate(const config::Config& cfg, const ApiProbes& p) {
 
   // 2. Edition and path form.
   const ApiResult& list = p.list.result;
+  const bool path_refused =
+      p.list.sent && (list.kind == ErrorKind::kNotFound ||
+                      (list.status == 400 && list.code.find("Unsupported") != std::string::npos &&
+                       list.kind != ErrorKind::kTokenRejected));
   if (!token_ok || !p.list.sent) {
     lines.push_back(Skipped(PathForm(api) + ": not verified"));
-  } else if (list.kind == ErrorKind::kNotFound ||
-             (list.status == 400 && list.code.find("Unsupported") != std::string::npos &&
-              list.kind != ErrorKind::kTokenRejected)) {
+  } else if (path_refused) {
     lines.push_back(Fail(PathForm(api) + ": the API does not serve this path: " + Plain(list),
                          EditionFix(api)));
   } else {
@@ -330,12 +332,12 @@ std::vector<CheckLine> Evaluate(const config::Config& cfg, const ApiProbes& p) {
     lines.push_back(Skipped("the other checks need the organization"));
     return lines;
   }
+  if (path_refused) {
+    lines.push_back(Skipped("the other checks need a path form that the API serves"));
+    return lines;
+  }
   if (central) {
-    if (p.list.sent && list.kind == ErrorKind::kNotFound) {
-      lines.push_back(Skipped("organization " + api.organization_id + ": not verified"));
-    } else {
-      lines.push_back(Ok("organization " + api.organization_id + ": the token's user is a member"));
-    }
+    lines.push_back(Ok("organization " + api.organization_id + ": the token's user is a member"));
   } else {
     lines.push_back(Skipped("organization: not part of the paths (named by the host)"));
   }

@@ -231,6 +231,11 @@ TEST(ApiCheck, ThePathFormIsJudgedByListPipelines) {
                                  "region"),
             std::string::npos)
       << Failures(lines);
+  // Nothing else is judged on a path the API does not serve: no "✔ permission" from a 404.
+  const std::string report = FormatReport(lines);
+  EXPECT_EQ(report.find("permission"), std::string::npos) << report;
+  EXPECT_NE(report.find("the other checks need a path form that the API serves"),
+            std::string::npos);
 }
 
 TEST(ApiCheck, APlatformUserPathThatIsNotServedFallsBackToListPipelines) {
