@@ -482,7 +482,8 @@ class Prober {
       return p;
     }
     p.list = Call([&](auto done) { client_.ListPipelines(1, 1, Deadline(), done); });
-    if (TokenTrouble(p.list.result.kind)) return p;
+    // Nothing else can be judged with a rejected token or on a path the API does not serve.
+    if (TokenTrouble(p.list.result.kind) || p.list.result.kind == ErrorKind::kNotFound) return p;
     p.groups =
         Send(cfg_.api.endpoint + cfg_.api.PipelinesPrefix() + "/pipelineGroups?page=1&perPage=1",
              flowapi::kListGroups);
