@@ -189,8 +189,7 @@ void ParseApi(Checker& c, const YAML::Node& api, ApiConfig& out, bool& edition_s
     while (!prefix.empty() && prefix.back() == '/') prefix.pop_back();
     if (!prefix.empty() &&
         (prefix.front() != '/' || prefix.find_first_of("?# ") != std::string::npos)) {
-      c.Error(p,
-              "\"api.path_prefix\" must be an absolute path such as /my-gateway/oapi/v1/flow");
+      c.Error(p, "\"api.path_prefix\" must be an absolute path such as /my-gateway/oapi/v1/flow");
     }
     if (!prefix.empty()) out.path_prefix = prefix;
   }
