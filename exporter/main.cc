@@ -8,6 +8,7 @@
 #include <iostream>
 #include <thread>
 
+#include "app/api_check.h"
 #include "app/app.h"
 #include "config/config.h"
 #include "config/flags.h"
@@ -68,6 +69,7 @@ int main(int argc, char** argv) {
   // The token must never be echoed, even when pasted into the wrong config key.
   if (const char* token = std::getenv("YUNXIAO_TOKEN")) logging::RegisterSecret(token);
   if (flags.config_check) return CheckConfig(flags);
+  if (flags.api_check) return app::RunApiCheck(flags, std::getenv("YUNXIAO_TOKEN"), std::cout);
 
   logging::Configure(flags.log_level, flags.log_format);
 

@@ -40,6 +40,17 @@ bool ReadBool(const rapidjson::Value& v, const char* key, bool* out, std::string
 
 }  // namespace
 
+std::string PermissionOfEndpoint(std::string_view e) {
+  if (e.find("group") != std::string_view::npos || e.find("Group") != std::string_view::npos) {
+    return "group";
+  }
+  if (e.find("run") != std::string_view::npos || e.find("Run") != std::string_view::npos) {
+    return "run";
+  }
+  if (e.find("ipeline") != std::string_view::npos) return "pipeline";
+  return "";
+}
+
 bool ParseFaultSettings(std::string_view json, const FaultSettings& base, FaultSettings* out,
                         std::optional<double>* for_seconds, std::string* error) {
   rapidjson::Document doc;
@@ -87,6 +98,33 @@ bool ParseFaultSettings(std::string_view json, const FaultSettings& base, FaultS
       ok = ReadBool(v, "rejectToken", &s.reject_token, error);
     } else if (key == "redirect") {
       ok = ReadBool(v, "redirect", &s.redirect, error);
+    } else if (key == "expiredToken") {
+      ok = ReadBool(v, "expiredToken", &s.expired_token, error);
+    } else if (key == "organizationError") {
+      const std::string value = v.IsString() ? v.GetString() : "?";
+      if (value != "" && value != "not_member" && value != "invalid_member" &&
+          value != "not_found") {
+        *error = "organizationError must be \"\", not_member, invalid_member or not_found";
+        ok = false;
+      } else {
+        s.organization_error = value;
+      }
+    } else if (key == "denyPermissions") {
+      s.deny_permissions.clear();
+      if (!v.IsArray()) {
+        *error = "denyPermissions must be an array of run, pipeline, group";
+        ok = false;
+      } else {
+        for (rapidjson::SizeType j = 0; ok && j < v.Size(); ++j) {
+          const std::string p = v[j].IsString() ? v[j].GetString() : "?";
+          if (p != "run" && p != "pipeline" && p != "group") {
+            *error = "denyPermissions must be an array of run, pipeline, group";
+            ok = false;
+          } else {
+            s.deny_permissions.push_back(p);
+          }
+        }
+      }
     } else if (key == "forSeconds") {
       if (!v.IsNumber() || !std::isfinite(v.GetDouble()) || v.GetDouble() < 0 ||
           v.GetDouble() > 1e7) {
@@ -131,6 +169,14 @@ std::string RenderFaultSettings(const FaultSettings& s, std::optional<double> re
   w.Bool(s.reject_token);
   w.Key("redirect");
   w.Bool(s.redirect);
+  w.Key("expiredToken");
+  w.Bool(s.expired_token);
+  w.Key("organizationError");
+  w.String(s.organization_error.c_str());
+  w.Key("denyPermissions");
+  w.StartArray();
+  for (const auto& p : s.deny_permissions) w.String(p.c_str());
+  w.EndArray();
   w.Key("revertInSeconds");
   if (revert_in_seconds) {
     w.Double(*revert_in_seconds);

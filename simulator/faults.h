@@ -6,6 +6,7 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <vector>
 
 namespace yfe::sim {
 
@@ -22,7 +23,21 @@ struct FaultSettings {
   std::chrono::microseconds latency_jitter{0};  // uniform +-jitter around latency
   bool reject_token = false;                    // every API request: 401 InvalidTokenError
   bool redirect = false;                        // every API request: 302 to another host
+  bool expired_token = false;                   // every API request: 401 ExpiredTokenError
+  // How a path naming another organization is answered: "" 404 NotFound,
+  // "not_member" 403 Forbidden.InvalidUser.UserNotInCurrentOrganization (the real API's
+  // answer to a mistyped organization id), "invalid_member" 403
+  // Forbidden.InvalidOrganizationMember, "not_found" 404 InvalidOrganization.NotFound.
+  std::string organization_error;
+  // Permissions the token lacks: "run" (流水线运行实例: run endpoints), "pipeline" (流水线:
+  // ListPipelines, GetPipeline), "group" (流水线分组: group endpoints). Their endpoints
+  // answer 403 Forbidden.
+  std::vector<std::string> deny_permissions;
 };
+
+// The permission ("run", "pipeline", "group") an endpoint name of the stats route needs;
+// empty for platform/user and unknown paths.
+std::string PermissionOfEndpoint(std::string_view endpoint_name);
 
 // Parses a POST /-/sim/faults body. Keys absent from the body take their
 // value from `base` (the startup settings). forSeconds, when present and > 0,

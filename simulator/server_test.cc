@@ -436,6 +436,58 @@ TEST(ServerTest, RejectTokenAndRedirect) {
   EXPECT_EQ(r->get_header_value("Location"), kRedirectLocation);
 }
 
+TEST(ServerTest, ExpiredTokenOrganizationAndPermissionFaults) {
+  Sim sim;
+  const std::string list = std::string(kCentral) + "/pipelines";
+  const std::string latest = list + "/1000001/runs/latestPipelineRun";
+  const std::string other = "/oapi/v1/flow/organizations/typo-org/pipelines";
+
+  ASSERT_EQ(sim.Post("/-/sim/faults", R"({"expiredToken":true})")->status, 200);
+  ExpectError(sim.Api(list), 401, "ExpiredTokenError");
+  ExpectError(sim.Api("/oapi/v1/platform/user"), 401, "ExpiredTokenError");
+
+  // A mistyped organization id: 404 NotFound unless told how the real API answers.
+  ASSERT_EQ(sim.Post("/-/sim/faults", "{}")->status, 200);
+  ExpectError(sim.Api(other), 404, "NotFound");
+  ASSERT_EQ(sim.Post("/-/sim/faults", R"({"organizationError":"not_member"})")->status, 200);
+  ExpectError(sim.Api(other), 403, "Forbidden.InvalidUser.UserNotInCurrentOrganization");
+  EXPECT_EQ(sim.Api(list)->status, 200);  // the right organization is unaffected
+  EXPECT_EQ(sim.Api("/oapi/v1/platform/user")->status, 200);
+  ASSERT_EQ(sim.Post("/-/sim/faults", R"({"organizationError":"invalid_member"})")->status, 200);
+  ExpectError(sim.Api(other), 403, "Forbidden.InvalidOrganizationMember");
+  ASSERT_EQ(sim.Post("/-/sim/faults", R"({"organizationError":"not_found"})")->status, 200);
+  ExpectError(sim.Api(other), 404, "InvalidOrganization.NotFound");
+  EXPECT_EQ(sim.Post("/-/sim/faults", R"({"organizationError":"nope"})")->status, 400);
+
+  // Each permission guards its endpoints, as the console's permissions do.
+  ASSERT_EQ(sim.Post("/-/sim/faults", R"({"denyPermissions":["run"]})")->status, 200);
+  ExpectError(sim.Api(latest), 403, "Forbidden");
+  ExpectError(sim.Api(list + "/1000001/runs?page=1&perPage=1"), 403, "Forbidden");
+  EXPECT_EQ(sim.Api(list)->status, 200);
+  EXPECT_EQ(sim.Api(std::string(kCentral) + "/pipelineGroups")->status, 200);
+  ASSERT_EQ(sim.Post("/-/sim/faults", R"({"denyPermissions":["pipeline","group"]})")->status, 200);
+  ExpectError(sim.Api(list), 403, "Forbidden");
+  ExpectError(sim.Api(list + "/1000001"), 403, "Forbidden");
+  ExpectError(sim.Api(std::string(kCentral) + "/pipelineGroups"), 403, "Forbidden");
+  EXPECT_EQ(sim.Api(latest)->status, 200);
+  EXPECT_EQ(sim.Api("/oapi/v1/platform/user")->status, 200);
+  EXPECT_EQ(sim.Post("/-/sim/faults", R"({"denyPermissions":["admin"]})")->status, 400);
+  auto faults = Json(sim.Client().Get("/-/sim/faults")->body);
+  ASSERT_TRUE(faults.IsObject());
+  ASSERT_TRUE(faults.HasMember("denyPermissions") && faults["denyPermissions"].IsArray());
+  EXPECT_EQ(faults["denyPermissions"].Size(), 2u);
+}
+
+TEST(ServerTest, ApiAnswersCarryTheGatewaysRequestIdHeader) {
+  Sim sim;
+  auto ok = sim.Api(std::string(kCentral) + "/pipelines");
+  ASSERT_TRUE(ok);
+  EXPECT_FALSE(ok->get_header_value("x-request-id").empty());
+  auto denied = sim.Client().Get(std::string(kCentral) + "/pipelines");  // no token
+  ASSERT_TRUE(denied);
+  EXPECT_EQ(denied->get_header_value("x-request-id"), Json(denied->body)["requestId"].GetString());
+}
+
 TEST(ServerTest, MalformedBodyIsTruncatedJson) {
   Sim sim;
   ASSERT_EQ(sim.Post("/-/sim/faults", R"({"malformed":1})")->status, 200);

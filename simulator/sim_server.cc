@@ -302,6 +302,24 @@ void SimServer::HandleApi(const httplib::Request& req, httplib::Response& res) {
     SetError(res, 401, "InvalidTokenError", "The token is invalid or has expired.", request_id);
   } else if (req.get_header_value("x-yunxiao-token") != options_.token) {
     SetError(res, 401, "Unauthorized", "Missing or invalid x-yunxiao-token.", request_id);
+  } else if (f.expired_token) {
+    SetError(res, 401, "ExpiredTokenError", "The token has expired.", request_id);
+  } else if (route.wrong_organization && !f.organization_error.empty()) {
+    if (f.organization_error == "not_found") {
+      SetError(res, 404, "InvalidOrganization.NotFound", "The organization does not exist.",
+               request_id);
+    } else if (f.organization_error == "invalid_member") {
+      SetError(res, 403, "Forbidden.InvalidOrganizationMember",
+               "The user is not a valid member of the organization.", request_id);
+    } else {
+      SetError(res, 403, "Forbidden.InvalidUser.UserNotInCurrentOrganization",
+               "The user is not in the current organization.", request_id);
+    }
+  } else if (std::find(f.deny_permissions.begin(), f.deny_permissions.end(),
+                       PermissionOfEndpoint(EndpointName(route.endpoint))) !=
+             f.deny_permissions.end()) {
+    SetError(res, 403, "Forbidden", "The current user has no permission for this operation.",
+             request_id);
   } else if (Chance(f.status429)) {
     SetError(res, 429, "TooManyRequests", "Too many requests, please retry later.", request_id);
     if (f.retry_after_seconds > 0) {

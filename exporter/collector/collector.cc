@@ -194,7 +194,10 @@ void Collector::FinishFlight(const std::shared_ptr<Entry>& e) {
         }
       } else {
         if (flight->name->status == 404) e->name_known = false;  // deleted
-        if (!flight->existence_checked) {  // else the failed fetch below says it
+        // A refusal (permission, organization) was logged once by the client; the failed
+        // fetch below says what else went wrong.
+        if (!flight->existence_checked && flight->name->kind != flowapi::ErrorKind::kPermission &&
+            flight->name->kind != flowapi::ErrorKind::kOrganization) {
           logging::Warn("cannot fetch pipeline name; using the id",
                         {{"pipeline_id", e->id}, {"err", flight->name->error}});
         }

@@ -189,8 +189,7 @@ void ParseApi(Checker& c, const YAML::Node& api, ApiConfig& out, bool& edition_s
     while (!prefix.empty() && prefix.back() == '/') prefix.pop_back();
     if (!prefix.empty() &&
         (prefix.front() != '/' || prefix.find_first_of("?# ") != std::string::npos)) {
-      c.Error(p,
-              "\"api.path_prefix\" must be an absolute path such as /oapi/v1/flow/organizations");
+      c.Error(p, "\"api.path_prefix\" must be an absolute path such as /my-gateway/oapi/v1/flow");
     }
     if (!prefix.empty()) out.path_prefix = prefix;
   }
@@ -437,7 +436,14 @@ std::optional<TokenSource> ResolveToken(const ApiConfig& api, const char* env_to
                                         std::string* error) {
   if (!api.token_file.empty()) {
     std::string token = ReadTokenFile(api.token_file, error);
-    if (token.empty()) return std::nullopt;
+    if (token.empty()) {
+      if (env_token && *env_token) {
+        *error +=
+            " (api.token_file, when set, is used instead of YUNXIAO_TOKEN: remove it from "
+            "the configuration to take the token from the environment)";
+      }
+      return std::nullopt;
+    }
     return TokenSource{token, "api.token_file " + api.token_file};
   }
   auto usable = [error](const std::string& token, const char* origin) {

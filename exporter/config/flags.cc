@@ -24,6 +24,8 @@ Prometheus exporter for Alibaba Cloud Yunxiao Flow (CI/CD pipelines).
 Flags:
   --config.file=PATH          configuration file (default "config.yaml")
   --config.check              validate the configuration, print every problem, exit 0 or 1
+  --api.check                 probe the Flow API with this configuration (token, organization,
+                              permissions, pipelines, request budget), one line per check
   --web.listen-address=ADDR   address to listen on (default ":9847")
   --web.telemetry-path=PATH   path under which to expose metrics (default "/metrics")
   --web.config.file=PATH      TLS and basic-auth configuration (exporter-toolkit format)
@@ -34,7 +36,7 @@ Flags:
   --version                   print the version and exit
   --help                      print this help and exit
 
-The API token comes from api.token_file or the YUNXIAO_TOKEN environment variable.
+The API token comes from api.token_file if set, else the YUNXIAO_TOKEN environment variable.
 )";
 }
 
@@ -73,6 +75,8 @@ Result<Flags> ParseFlags(const std::vector<std::string>& args) {
       f.config_file = *v;
     } else if (name == "config.check") {
       done = boolean(f.config_check);
+    } else if (name == "api.check") {
+      done = boolean(f.api_check);
     } else if (name == "web.listen-address") {
       auto v = need();
       if (!v.ok()) return Error(v.error());

@@ -13,6 +13,7 @@ namespace yfe::config {
 struct Flags {
   std::string config_file = "config.yaml";
   bool config_check = false;
+  bool api_check = false;
   std::string listen_address = ":9847";
   std::string telemetry_path = "/metrics";
   std::string web_config_file;

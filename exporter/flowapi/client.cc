@@ -1,6 +1,7 @@
 #include "flowapi/client.h"
 
 #include "model/decode.h"
+#include "util/log.h"
 
 namespace yfe::flowapi {
 
@@ -78,18 +79,114 @@ void FlowClient::GetRun(std::string_view id, int64_t run_id, Clock::Steady deadl
 void FlowClient::Get(std::string url, std::string_view endpoint, Clock::Steady deadline,
                      Callback done, bool run_endpoint) {
   Request req{std::move(url), std::string(endpoint), deadline, run_endpoint};
-  transport_.Submit(std::move(req), [done = std::move(done)](Response r) {
-    ApiResult out = Classify(r);
+  transport_.Submit(std::move(req), [this, endpoint, done = std::move(done)](Response r) {
+    ApiResult out = Classify(r, endpoint);
     out.paging = r.paging;
+    if (!out.ok) WarnOnce(endpoint, out);
     done(std::move(out));
   });
 }
 
-ApiResult Classify(const Response& r) {
+void FlowClient::WarnOnce(std::string_view endpoint, const ApiResult& result) {
+  if (result.kind != ErrorKind::kPermission && result.kind != ErrorKind::kOrganization) return;
+  if (PermissionFor(endpoint) == kRunInstancePermission) return;  // each fetch failure says it
+  {
+    std::lock_guard lock(warned_mu_);
+    if (!warned_
+             .insert(std::string(endpoint) + (result.kind == ErrorKind::kPermission ? "/p" : "/o"))
+             .second) {
+      return;
+    }
+  }
+  if (result.kind == ErrorKind::kPermission) {
+    logging::Warn(
+        "the token lacks a permission; the exporter carries on without this endpoint "
+        "(pipeline names fall back to the id, discovery keeps its last list)",
+        {{"endpoint", endpoint}, {"permission", PermissionFor(endpoint)}, {"err", result.error}});
+  } else {
+    logging::Warn("the token's user is not a member of the organization: check api.organization_id",
+                  {{"endpoint", endpoint}, {"err", result.error}});
+  }
+}
+
+std::string_view PermissionFor(std::string_view endpoint) {
+  if (endpoint.find("group") != std::string_view::npos) return kGroupPermission;
+  if (endpoint.find("run") != std::string_view::npos) return kRunInstancePermission;
+  if (endpoint == kGetPipeline || endpoint == kListPipelines) return kPipelinePermission;
+  return {};
+}
+
+ErrorKind KindOf(long status, std::string_view code) {
+  if (status >= 200 && status < 300) return ErrorKind::kNone;
+  if (status <= 0) return ErrorKind::kTransport;
+  if (status >= 300 && status < 400) return ErrorKind::kRedirect;
+  if (status == 401) {
+    return code == "ExpiredTokenError" ? ErrorKind::kTokenExpired : ErrorKind::kTokenRejected;
+  }
+  if (status == 400 && code == "UnsupportedCurrentTokenType") return ErrorKind::kTokenRejected;
+  if (status == 403) {
+    // Forbidden.InvalidUser.UserNotInCurrentOrganization is what a mistyped organization id
+    // gets; Forbidden.InvalidOrganizationMember a user who left it.
+    if (code.find("Organization") != std::string_view::npos) return ErrorKind::kOrganization;
+    return ErrorKind::kPermission;
+  }
+  if (status == 404) {
+    // The older API's answer to an unknown organization.
+    if (code.find("InvalidOrganization") != std::string_view::npos) {
+      return ErrorKind::kOrganization;
+    }
+    return ErrorKind::kNotFound;
+  }
+  if (status == 429) return ErrorKind::kRateLimited;
+  if (status >= 500) return ErrorKind::kServer;
+  return ErrorKind::kOther;
+}
+
+namespace {
+
+std::string Hint(ErrorKind kind, std::string_view code, std::string_view endpoint) {
+  switch (kind) {
+    case ErrorKind::kTokenExpired:
+      return "the token expired: create a new personal access token in Yunxiao and put it in "
+             "api.token_file or YUNXIAO_TOKEN";
+    case ErrorKind::kTokenRejected:
+      if (code == "UnsupportedCurrentTokenType") {
+        return "this kind of token is not accepted: use a personal access token";
+      }
+      return "the token was rejected: check api.token_file / YUNXIAO_TOKEN";
+    case ErrorKind::kOrganization:
+      return "the token's user is not a member of this organization: check api.organization_id "
+             "(the id in your Yunxiao URLs)";
+    case ErrorKind::kPermission: {
+      std::string_view permission = PermissionFor(endpoint);
+      if (permission.empty()) {
+        return "the token lacks permission: grant it " + std::string(kRunInstancePermission) +
+               ", " + std::string(kPipelinePermission) + " and " + std::string(kGroupPermission);
+      }
+      return "the token lacks permission " + std::string(permission);
+    }
+    case ErrorKind::kNotFound:
+      if (endpoint == kListPipelines || endpoint == kListGroups || endpoint == kPlatformUser) {
+        return "this path is not served: check api.endpoint, api.edition and api.path_prefix";
+      }
+      return "check the pipeline id, api.organization_id and api.edition";
+    case ErrorKind::kRateLimited:
+      return "rate limited; lower api.max_requests_per_second";
+    default:
+      return "";
+  }
+}
+
+}  // namespace
+
+ApiResult Classify(const Response& r, std::string_view endpoint) {
   ApiResult out;
   out.status = r.status;
+  out.request_id = model::SanitizeLabel(r.request_id, 64);
   if (!r.error.empty()) {
+    out.kind = ErrorKind::kTransport;
     out.error = r.status > 0 ? "HTTP " + std::to_string(r.status) + ": " + r.error : r.error;
+    if (r.status >= 300 && r.status < 400) out.kind = ErrorKind::kRedirect;
     return out;
   }
   if (r.status >= 200 && r.status < 300) {
@@ -98,26 +195,19 @@ ApiResult Classify(const Response& r) {
     return out;
   }
   model::ApiError e = model::DecodeApiError(r.body);
+  if (!e.request_id.empty()) out.request_id = e.request_id;
+  out.code = e.code;
+  out.kind = KindOf(r.status, e.code);
   out.error = "HTTP " + std::to_string(r.status);
   if (!e.code.empty()) out.error += " " + e.code;
   if (!e.message.empty()) out.error += ": " + e.message;
-  if (!e.request_id.empty()) out.error += " (requestId " + e.request_id + ")";
-  switch (r.status) {
-    case 401:
-      out.error += " - the token was rejected: check api.token_file / YUNXIAO_TOKEN";
-      break;
-    case 403:
-      out.error += " - the token lacks permission (Pipeline run instance: read-only)";
-      break;
-    case 404:
-      out.error += " - check the pipeline id, api.organization_id and api.edition";
-      break;
-    case 429:
-      out.error += " - rate limited; lower api.max_requests_per_second";
-      break;
-    default:
-      break;
+  if (!e.request_id.empty()) {
+    out.error += " (requestId " + e.request_id + ")";
+  } else if (!r.request_id.empty()) {
+    out.error += " (x-request-id " + out.request_id + ")";
   }
+  out.hint = Hint(out.kind, e.code, endpoint);
+  if (!out.hint.empty()) out.error += " - " + out.hint;
   return out;
 }
 

@@ -6,6 +6,8 @@
 
 #include <cstdint>
 #include <functional>
+#include <mutex>
+#include <set>
 #include <string>
 #include <string_view>
 
@@ -13,6 +15,22 @@
 #include "flowapi/transport.h"
 
 namespace yfe::flowapi {
+
+// What a failed answer means for the user, and so which hint it gets.
+enum class ErrorKind {
+  kNone,           // 2xx
+  kTransport,      // no usable answer: connection, TLS, timeout, deadline, body cap
+  kRedirect,       // 3xx (some gateways answer a rejected token so)
+  kTokenRejected,  // 401 (other than expired), 400 UnsupportedCurrentTokenType
+  kTokenExpired,   // 401 ExpiredTokenError
+  kOrganization,   // 403 Forbidden.InvalidUser.UserNotInCurrentOrganization,
+                   // 403 Forbidden.InvalidOrganizationMember, 404 InvalidOrganization.NotFound
+  kPermission,     // any other 403: the token lacks the endpoint's permission
+  kNotFound,       // any other 404
+  kRateLimited,    // 429
+  kServer,         // 5xx
+  kOther,
+};
 
 // Endpoint names, also the `endpoint` label of the request metrics.
 inline constexpr std::string_view kLatestRun = "latest_pipeline_run";
@@ -23,6 +41,11 @@ inline constexpr std::string_view kListGroupPipelines = "list_group_pipelines";
 inline constexpr std::string_view kGetRun = "get_pipeline_run";
 
 struct ApiResult {
+  // When not ok: what the failure means, the API's errorCode, the request id (the body's
+  // requestId, else the gateway's x-request-id header) and what the user should do (also
+  // the end of `error`, after " - ").
+  ErrorKind kind = ErrorKind::kNone;
+  std::string code, request_id, hint;
   bool ok = false;
   long status = 0;
   std::string body;    // when ok
@@ -86,10 +109,35 @@ class FlowClient final : public Api {
            bool run_endpoint = false);
   std::string base_;  // endpoint + pipelines prefix
   Transport& transport_;
+
+  // One warning per endpoint and kind of refusal for the endpoints whose failure the
+  // exporter survives (names, discovery, groups), instead of one per scrape.
+  void WarnOnce(std::string_view endpoint, const ApiResult& result);
+  std::mutex warned_mu_;
+  std::set<std::string> warned_;
 };
 
-// Turns a transport response into an ApiResult (pure; exposed for tests).
-ApiResult Classify(const Response& r);
+// Used by --api.check only (the exporter itself does not need them).
+inline constexpr std::string_view kListGroups = "list_pipeline_groups";
+inline constexpr std::string_view kPlatformUser = "platform_user";
+
+// The token's read-only permissions, as the Yunxiao console names them.
+inline constexpr std::string_view kRunInstancePermission =
+    "流水线运行实例 (Pipeline run instance): read-only";
+inline constexpr std::string_view kPipelinePermission = "流水线 (Pipeline): read-only";
+inline constexpr std::string_view kGroupPermission = "流水线分组 (Pipeline group): read-only";
+
+// The permission an endpoint needs: run endpoints need the run-instance permission,
+// ListPipelines/GetPipeline the pipeline permission, group endpoints the group permission.
+// Empty for endpoints that need none of them (platform_user) or are unknown.
+std::string_view PermissionFor(std::string_view endpoint);
+
+// What an answer's status and errorCode mean (pure).
+ErrorKind KindOf(long status, std::string_view code);
+
+// Turns a transport response into an ApiResult whose error ends with a hint for the user;
+// `endpoint` names the permission in a 403's hint (pure; exposed for tests).
+ApiResult Classify(const Response& r, std::string_view endpoint = {});
 
 // Percent-encodes a path segment.
 std::string EscapeSegment(std::string_view s);

@@ -21,6 +21,7 @@ struct Transport::Job {
   Clock::Steady started{};
   std::string body;
   bool truncated = false;
+  std::string request_id;
   int64_t max_bytes = 0;
   std::string retry_after;
   std::string location;
@@ -90,6 +91,7 @@ std::optional<int64_t> PageNumber(const std::string& v) {
 size_t OnHeader(char* data, size_t size, size_t n, void* user) {
   auto* job = static_cast<Transport::Job*>(user);
   std::string_view line(data, size * n);
+  if (HeaderIs(line, "x-request-id")) job->request_id = HeaderValue(line, 12).substr(0, 128);
   if (HeaderIs(line, "retry-after")) job->retry_after = HeaderValue(line, 11);
   if (HeaderIs(line, "location")) job->location = Origin(HeaderValue(line, 8));
   if (line.size() > 2 && (line[0] == 'x' || line[0] == 'X')) {
@@ -238,6 +240,7 @@ void Transport::StartJob(std::unique_ptr<Job> job, Clock::Steady now) {
   job->started = now;
   job->body.clear();
   job->truncated = false;
+  job->request_id.clear();
   job->retry_after.clear();
   job->location.clear();
   job->paging = PageHeaders{};
@@ -311,6 +314,7 @@ void Transport::FinishJob(void* handle, int curl_code) {
 
   Response r;
   r.status = status;
+  r.request_id = job->request_id;
   std::string code = status > 0 ? std::to_string(status) : "error";
   if (rc != CURLE_OK) {
     if (job->truncated || rc == CURLE_FILESIZE_EXCEEDED) {

@@ -93,6 +93,9 @@ class UpTracker {
 };
 
 struct Response {
+  // The gateway's x-request-id header, for error reports.
+  std::string request_id;
+
   long status = 0;       // HTTP status of the last attempt; 0 when none was received
   std::string body;      // complete body (only when not truncated)
   std::string error;     // non-empty when no usable response: transport, cap, deadline

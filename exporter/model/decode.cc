@@ -258,7 +258,11 @@ ApiError DecodeApiError(std::string_view body) {
   doc.Parse<kParseFlags>(body.data(), body.size());
   if (doc.HasParseError() || !doc.IsObject()) return err;
   err.code = SanitizeLabel(AsString(Member(doc, "errorCode")), 64);
-  err.message = SanitizeLabel(AsString(Member(doc, "errorMessage")), 200);
+  // Gateways and API versions put the text in errorMessage, message or errorDescription.
+  for (const char* key : {"errorMessage", "message", "errorDescription"}) {
+    err.message = SanitizeLabel(AsString(Member(doc, key)), 200);
+    if (!err.message.empty()) break;
+  }
   err.request_id = SanitizeLabel(AsString(Member(doc, "requestId")), 64);
   return err;
 }

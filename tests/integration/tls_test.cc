@@ -340,5 +340,25 @@ TEST(UpstreamTls, SelfSignedCertificateNeedsTlsCaFile) {
   }
 }
 
+// --api.check's first line says what to do about a certificate the system does not trust.
+TEST(UpstreamTls, ApiCheckNamesTlsCaFileForAnUntrustedCertificate) {
+  ASSERT_EQ(Pki::Get().error(), "");
+  HttpsUpstream upstream(R"({"status":"SUCCESS","pipelineRunId":77,"stages":[]})");
+  ASSERT_GT(upstream.port(), 0) << upstream.process().Stderr();
+  TempDir dir;
+  const std::string config = dir.Write(
+      "c.yaml", "api:\n  endpoint: " + upstream.Endpoint() +
+                    "\n  edition: region\n  max_retries: 0\n  timeout: 5s\npipelines: [\"1\"]\n");
+  std::string out;
+  const int code =
+      RunCommand("env YUNXIAO_TOKEN=tls-token-123456 timeout 60 " + std::string(YFE_EXPORTER_BIN) +
+                     " --api.check --config.file=" + config,
+                 &out);
+  EXPECT_EQ(code, 1) << out;
+  EXPECT_NE(out.find("✘ API not reachable at " + upstream.Endpoint()), std::string::npos) << out;
+  EXPECT_NE(out.find("fix: the TLS handshake failed"), std::string::npos) << out;
+  EXPECT_NE(out.find("api.tls_ca_file"), std::string::npos) << out;
+}
+
 }  // namespace
 }  // namespace yfe::testing
