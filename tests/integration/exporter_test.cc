@@ -146,6 +146,28 @@ TEST_F(ExporterTest, OnePipelinesServerErrorAmongHealthyOnesKeepsUpAtOne) {
             3);
 }
 
+TEST_F(ExporterTest, RefusedPipelineAndGroupPermissionsNeverTurnUpOff) {
+  // The token may read runs but not pipelines or groups: names fall back to the id, the
+  // refusals are counted, and the API stays usable for the runs.
+  Simulator sim({"--pipelines=3", kFrozen});
+  ASSERT_EQ(
+      sim.Control("POST", "/-/sim/faults", R"({"denyPermissions":["pipeline","group"]})").status,
+      200);
+  Exporter exp(sim.CentralConfig());
+  for (int i = 0; i < 2; ++i) {
+    std::string text = exp.Scrape();
+    EXPECT_EQ(Value(text, "yunxiao_flow_up"), 1);
+    EXPECT_EQ(Sum(text, "yunxiao_flow_fetch_success"), 3);
+    EXPECT_GE(Value(text, "yunxiao_flow_api_requests_total",
+                    {"endpoint=\"get_pipeline\"", "code=\"403\""}),
+              1);
+  }
+  // Refusing the run endpoints too is what turns it off.
+  ASSERT_EQ(sim.Control("POST", "/-/sim/faults", R"({"denyPermissions":["run"]})").status, 200);
+  Exporter denied(sim.CentralConfig());
+  EXPECT_EQ(Value(denied.Scrape(), "yunxiao_flow_up"), 0);
+}
+
 TEST_F(ExporterTest, PipelinesThatNeverRanKeepTheirInfoAndFetchSuccess) {
   // #3..#6 never ran: their latest run is 404, an empty 200, null and {}.
   Simulator sim({"--pipelines=6", "--never-run=4", kFrozen});
