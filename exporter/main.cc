@@ -2,6 +2,8 @@
 #include <curl/curl.h>
 #include <malloc.h>
 #include <signal.h>
+#include <sys/resource.h>
+#include <unistd.h>
 
 #include <cstdio>
 #include <cstdlib>
@@ -12,6 +14,7 @@
 #include "config/config.h"
 #include "config/flags.h"
 #include "http/server.h"
+#include "http/shared_render.h"
 #include "util/log.h"
 
 namespace {
@@ -44,6 +47,28 @@ int CheckConfig(const config::Flags& flags) {
   std::cout << flags.config_file << ": " << load.errors.size() << " problem"
             << (load.errors.size() == 1 ? "" : "s") << " found\n";
   return 1;
+}
+
+// Raises the soft open-file limit to the hard one (as Go programs do) and returns how many
+// HTTP connections fit under it, keeping some descriptors for the API client and files.
+int ConnectionsThatFit(int wanted) {
+  constexpr rlim_t kReserve = 64;
+  rlimit nofile{};
+  if (getrlimit(RLIMIT_NOFILE, &nofile) != 0) return wanted;
+  if (nofile.rlim_cur < nofile.rlim_max) {
+    rlimit raised = nofile;
+    raised.rlim_cur = nofile.rlim_max;
+    if (setrlimit(RLIMIT_NOFILE, &raised) == 0) nofile = raised;
+  }
+  if (nofile.rlim_cur == RLIM_INFINITY) return wanted;
+  const rlim_t room =
+      nofile.rlim_cur > 2 * kReserve ? nofile.rlim_cur - kReserve : nofile.rlim_cur / 2;
+  if (static_cast<rlim_t>(wanted) <= room) return wanted;
+  logging::Warn("--web.max-connections lowered to fit the open-file limit",
+                {{"wanted", std::to_string(wanted)},
+                 {"limit_nofile", std::to_string(nofile.rlim_cur)},
+                 {"max_connections", std::to_string(room)}});
+  return static_cast<int>(room);
 }
 
 }  // namespace
@@ -113,13 +138,13 @@ int main(int argc, char** argv) {
   options.telemetry_path = flags.telemetry_path;
   options.version = app::App::Version();
   options.web = web;
+  options.enable_lifecycle = flags.web_enable_lifecycle;
+  options.limits.max_connections = ConnectionsThatFit(flags.web_max_connections);
+  options.limits.max_requests_in_flight = flags.web_max_requests_in_flight;
   const bool tls = web.tls.has_value();
   http::Handlers handlers;
-  handlers.metrics = [&app]() -> std::shared_ptr<const http::Body> {
-    std::string text = app.Scrape();
-    if (text.empty()) return nullptr;
-    return http::MakeStringBody(std::move(text));
-  };
+  http::SharedRender render([&app] { return app.Scrape(); });
+  handlers.metrics = [&render] { return render.Get(); };
   handlers.ready = [&app] { return app.Ready(); };
   handlers.reload = [&app] { return app.Load(); };
   http::HttpServer server(options, handlers);
@@ -135,16 +160,36 @@ int main(int argc, char** argv) {
                  {"tls", tls ? "true" : "false"},
                  {"basic_auth", web.basic_auth_users.empty() ? "false" : "true"}});
 
+  // Shutdown is bounded whatever the clients and the upstream do: the server closes every
+  // connection at once; should anything still hold the process after kShutdownDeadline
+  // (a handler stuck in a library call), it exits anyway.
+  constexpr auto kShutdownDeadline = std::chrono::milliseconds(4000);
+  auto watchdog = [kShutdownDeadline] {
+    try {
+      std::thread([kShutdownDeadline] {
+        std::this_thread::sleep_for(kShutdownDeadline);
+        logging::Error("shutdown did not finish in time; exiting");
+        _exit(1);
+      }).detach();
+    } catch (const std::system_error&) {
+      // No thread to be had: the shutdown proceeds without its deadline.
+    }
+  };
   std::thread signal_thread([&] {
     while (true) {
       int sig = 0;
       if (sigwait(&signals, &sig) != 0) continue;
       if (sig == SIGHUP) {
         logging::Info("SIGHUP: reloading the configuration");
-        (void)app.Load();
+        try {
+          (void)app.Load();
+        } catch (const std::exception& e) {
+          logging::Error("reload failed", {{"err", e.what()}});
+        }
         continue;
       }
       logging::Info("shutting down", {{"signal", sig == SIGTERM ? "SIGTERM" : "SIGINT"}});
+      watchdog();
       app.Stop();  // outstanding fetches end now, so running scrapes answer at once
       server.Stop();
       return;
