@@ -232,6 +232,42 @@ TEST_F(ServerBounds, HeaderBytesBeyond64KiBAre431AndTheRequestLineBeyond8KiBIs41
   ExpectScrapeWorks();
 }
 
+// 40 MB of headers: many small ones (the count limit answers), and big ones (the byte
+// limit answers). The server holds at most its header limit, and nothing after the close
+// (before: 14 MB -> 889 MB, kept).
+TEST_F(ServerBounds, AHeaderFloodCostsAtMostTheHeaderLimitAndNothingStays) {
+  Start();
+  const pid_t pid = exp_->process().pid();
+  ExpectScrapeWorks();
+  const long rss_before = StatusKb(pid, "VmRSS"), hwm_before = StatusKb(pid, "VmHWM");
+  for (const std::string& line :
+       {std::string("a:b\r\n"), "X-Big: " + std::string(8000, 'v') + "\r\n"}) {
+    std::string block;
+    while (block.size() < 256 * 1024) block += line;
+    auto start = Clock::now();
+    int fd = Connect(exp_->port());
+    ASSERT_GE(fd, 0);
+    SendAll(fd, "GET /metrics HTTP/1.1\r\nHost: x\r\n");
+    size_t sent = 0;
+    while (sent < 40u * 1024 * 1024 && Seconds(start) < 10 && SendAll(fd, block)) {
+      sent += block.size();
+    }
+    std::string response = ReadResponse(fd, 5s);
+    close(fd);
+    EXPECT_TRUE(StatusOf(response) == 431 || response.empty()) << response.substr(0, 100);
+    EXPECT_LT(Seconds(start), 12);
+  }
+  ExpectScrapeWorks();
+  const long rss_after = StatusKb(pid, "VmRSS"), hwm_after = StatusKb(pid, "VmHWM");
+  RecordProperty("rss_before_kb", static_cast<int>(rss_before));
+  RecordProperty("rss_after_kb", static_cast<int>(rss_after));
+  RecordProperty("hwm_after_kb", static_cast<int>(hwm_after));
+  if (!YFE_SANITIZED) {
+    EXPECT_LT(rss_after - rss_before, 4 * 1024) << rss_before << " kB -> " << rss_after;
+    EXPECT_LT(hwm_after - hwm_before, 8 * 1024) << hwm_before << " kB -> " << hwm_after;
+  }
+}
+
 TEST_F(ServerBounds, AcceptEncodingBrGetsIdentityAndGzipGetsGzip) {
   Start();
   for (const std::string ae : {"br", "br;q=1.0, identity;q=0.5", "deflate, br, zstd"}) {

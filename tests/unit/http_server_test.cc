@@ -124,6 +124,16 @@ TEST(HttpServer, AHandlerThatThrowsGets500AndTheServerKeepsServing) {
   EXPECT_NE(r.find("\r\n\r\nup 1\n"), std::string::npos) << r;
 }
 
+TEST(HttpServer, HeadIsAnsweredLikeGetWithoutTheBody) {
+  Handlers h;
+  h.metrics = [] { return MakeStringBody("up 1\n"); };
+  Running s(h);
+  auto r = Exchange(s.port(), "HEAD /metrics HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n");
+  EXPECT_EQ(StatusOf(r), 200) << r;
+  EXPECT_NE(r.find("Content-Length: 5\r\n"), std::string::npos) << r;
+  EXPECT_EQ(r.substr(r.find("\r\n\r\n") + 4), "");
+}
+
 TEST(HttpServer, AReaderThatThrowsClosesOnlyItsConnection) {
   std::atomic<int> calls{0};
   Handlers h;
