@@ -48,7 +48,7 @@ Flags:
   --web.max-connections=N     open HTTP connections; more are closed at once (default 2048)
   --web.max-requests-in-flight=N
                               /metrics requests served at once; more wait up to 1 s,
-                              then get 503 (default 16)
+                              then get 503 (default 40)
   --log.level=LEVEL           debug, info, warn or error (default "info")
   --log.format=FORMAT         logfmt or json (default "logfmt")
   --shard.index=I             this replica's shard, 0 <= I < N (default 0)

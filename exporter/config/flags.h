@@ -18,7 +18,7 @@ struct Flags {
   std::string web_config_file;
   bool web_enable_lifecycle = false;    // POST/PUT /-/reload (Prometheus's flag)
   int web_max_connections = 2048;       // open HTTP connections; more are closed at once
-  int web_max_requests_in_flight = 16;  // /metrics requests served at once; more: 503
+  int web_max_requests_in_flight = 40;  // /metrics requests served at once; more: 503
   logging::Level log_level = logging::Level::kInfo;
   logging::Format log_format = logging::Format::kLogfmt;
   int shard_index = 0;

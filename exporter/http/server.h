@@ -38,8 +38,8 @@ struct Limits {
   std::chrono::milliseconds idle_timeout = std::chrono::seconds(5);
   // A response that cannot hand the next 64 KiB to the kernel within this is dropped.
   std::chrono::milliseconds write_timeout = std::chrono::seconds(30);
-  int max_connections = 2048;      // open connections; more are accepted and closed at once
-  int max_requests_in_flight = 8;  // /metrics handlers running at once
+  int max_connections = 2048;       // open connections; more are accepted and closed at once
+  int max_requests_in_flight = 40;  // /metrics handlers running at once
   // How long a /metrics request waits for a slot before it is answered 503.
   std::chrono::milliseconds in_flight_wait = std::chrono::seconds(1);
   int io_threads = 2;      // threads running the connections' I/O

@@ -457,6 +457,19 @@ TEST(HostileClients, EveryBoundHoldsAtOnce) {
     if (fd >= 0) idle.push_back(fd);
   }
   EXPECT_EQ(idle.size(), 1000u);
+  // An over-long request line, and br.
+  std::string response;
+  EXPECT_EQ(RawRequest(port, "GET /" + std::string(9000, 'x') + " HTTP/1.1\r\nHost: x\r\n\r\n",
+                       &response),
+            414);
+  auto br_start = Clock::now();
+  EXPECT_EQ(RawRequest(port,
+                       "GET /metrics HTTP/1.1\r\nHost: x\r\nAccept-Encoding: br\r\n"
+                       "Connection: close\r\n\r\n",
+                       &response),
+            200);
+  EXPECT_LT(Seconds(br_start), 2);
+  EXPECT_EQ(HeaderOf(response, "Content-Encoding"), "");
   // 100 clients that ask for /metrics (identity: the largest body) and never read.
   std::vector<int> non_readers;
   for (int i = 0; i < 100; ++i) {
@@ -508,24 +521,21 @@ TEST(HostileClients, EveryBoundHoldsAtOnce) {
     close(fd);
     return std::to_string(sent) + " bytes sent; " + response.substr(0, 80);
   });
-  // An over-long request line, and br.
-  std::string response;
-  EXPECT_EQ(RawRequest(port, "GET /" + std::string(9000, 'x') + " HTTP/1.1\r\nHost: x\r\n\r\n",
-                       &response),
-            414);
-  auto br_start = Clock::now();
-  EXPECT_EQ(RawRequest(port,
-                       "GET /metrics HTTP/1.1\r\nHost: x\r\nAccept-Encoding: br\r\n"
-                       "Connection: close\r\n\r\n",
-                       &response),
-            200);
-  EXPECT_LT(Seconds(br_start), 2);
-  EXPECT_EQ(HeaderOf(response, "Content-Encoding"), "");
   const std::string flooded = flood.get();
   RecordProperty("flood", flooded);
   EXPECT_EQ(flooded.find("bytes sent; HTTP/1.1 431"), flooded.find("bytes sent; "))
       << flooded;  // a 431 if the answer could be read at all
 
+  // br again, while the non-readers hold their responses and the tricklers trickle.
+  br_start = Clock::now();
+  EXPECT_EQ(RawRequest(port,
+                       "GET /metrics HTTP/1.1\r\nHost: x\r\nAccept-Encoding: br, gzip;q=0\r\n"
+                       "Connection: close\r\n\r\n",
+                       &response),
+            200);
+  EXPECT_LT(Seconds(br_start), 2);
+  EXPECT_EQ(HeaderOf(response, "Content-Encoding"), "");
+  EXPECT_EQ(BodyOf(response).rfind("# HELP", 0), 0u);
   // The header deadline (10 s) closes the idle and trickling connections.
   const bool idle_closed = Eventually(
       [&] {
@@ -572,7 +582,7 @@ TEST(HostileClients, EveryBoundHoldsAtOnce) {
       "exit=%.2fs total=%.1fs flood=[%s]\n",
       scrape_seconds.size(), worst, rss_start, rss_max.load(), hwm, rss_end, exit_seconds,
       Seconds(test_start), flooded.c_str());
-  EXPECT_GE(scrape_seconds.size(), 20u);
+  EXPECT_GE(scrape_seconds.size(), 10u);
   EXPECT_TRUE(failures.empty()) << failures.size() << " bad scrapes, first: " << failures[0];
   if (!YFE_SANITIZED) {
     EXPECT_LT(hwm, 128 * 1024) << "peak RSS";

@@ -202,7 +202,7 @@ TEST(Flags, ServerLimitsAndLifecycle) {
   ASSERT_TRUE(f.ok());
   EXPECT_FALSE(f->web_enable_lifecycle);
   EXPECT_EQ(f->web_max_connections, 2048);
-  EXPECT_EQ(f->web_max_requests_in_flight, 16);
+  EXPECT_EQ(f->web_max_requests_in_flight, 40);
   f = ParseFlags({"--web.enable-lifecycle", "--web.max-connections=5000",
                   "--web.max-requests-in-flight", "2"});
   ASSERT_TRUE(f.ok()) << f.error();
