@@ -71,6 +71,90 @@ int ConnectionsThatFit(int wanted) {
   return static_cast<int>(room);
 }
 
+// Everything that uses libcurl lives here, so that it is gone before curl_global_cleanup().
+int Run(const config::Flags& flags, const http::WebConfig& web, const sigset_t& signals) {
+  app::App app(flags);
+  logging::Info("starting yunxiao-flow-exporter",
+                {{"version", app::App::Version()}, {"revision", app::App::Revision()}});
+  if (auto loaded = app.Load(); !loaded.ok()) return 1;
+
+  auto listen = config::ParseListenAddress(flags.listen_address);
+  http::ServerOptions options;
+  options.host = listen->host;
+  options.port = listen->port;
+  options.telemetry_path = flags.telemetry_path;
+  options.version = app::App::Version();
+  options.web = web;
+  options.enable_lifecycle = flags.web_enable_lifecycle;
+  options.limits.max_connections = ConnectionsThatFit(flags.web_max_connections);
+  options.limits.max_requests_in_flight = flags.web_max_requests_in_flight;
+  const bool tls = web.tls.has_value();
+  http::Handlers handlers;
+  http::SharedRender render([&app] { return app.Scrape(); });
+  handlers.metrics = [&render] { return render.Get(); };
+  handlers.ready = [&app] { return app.Ready(); };
+  handlers.reload = [&app] { return app.Load(); };
+  http::HttpServer server(options, handlers);
+  auto port = server.Bind();
+  if (!port.ok()) {
+    logging::Error("cannot start the HTTP server", {{"err", port.error()}});
+    return 1;
+  }
+  logging::Info("listening",
+                {{"address", (listen->host.empty() ? std::string("0.0.0.0") : listen->host) + ":" +
+                                 std::to_string(*port)},
+                 {"telemetry_path", flags.telemetry_path},
+                 {"tls", tls ? "true" : "false"},
+                 {"basic_auth", web.basic_auth_users.empty() ? "false" : "true"}});
+
+  // Shutdown is bounded whatever the clients and the upstream do: the server closes every
+  // connection at once; should anything still hold the process after kShutdownDeadline
+  // (a handler stuck in a library call), it exits anyway.
+  constexpr auto kShutdownDeadline = std::chrono::milliseconds(4000);
+  auto watchdog = [kShutdownDeadline] {
+    try {
+      std::thread([kShutdownDeadline] {
+        std::this_thread::sleep_for(kShutdownDeadline);
+        logging::Error("shutdown did not finish in time; exiting");
+        _exit(1);
+      }).detach();
+    } catch (const std::system_error&) {
+      // No thread to be had: the shutdown proceeds without its deadline.
+    }
+  };
+  std::thread signal_thread;
+  try {
+    signal_thread = std::thread([&] {
+      while (true) {
+        int sig = 0;
+        if (sigwait(&signals, &sig) != 0) continue;
+        if (sig == SIGHUP) {
+          logging::Info("SIGHUP: reloading the configuration");
+          try {
+            (void)app.Load();
+          } catch (const std::exception& e) {
+            logging::Error("reload failed", {{"err", e.what()}});
+          }
+          continue;
+        }
+        logging::Info("shutting down", {{"signal", sig == SIGTERM ? "SIGTERM" : "SIGINT"}});
+        watchdog();
+        app.Stop();  // outstanding fetches end now, so running scrapes answer at once
+        server.Stop();
+        return;
+      }
+    });
+  } catch (const std::system_error& e) {
+    logging::Error("cannot start the signal thread", {{"err", e.what()}});
+    return 1;
+  }
+  server.Serve();
+  // Serve() also returns if the server fails; make sure the signal thread ends.
+  pthread_kill(signal_thread.native_handle(), SIGTERM);
+  signal_thread.join();
+  return 0;
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -126,80 +210,8 @@ int main(int argc, char** argv) {
     web = *loaded;
   }
 
-  app::App app(flags);
-  logging::Info("starting yunxiao-flow-exporter",
-                {{"version", app::App::Version()}, {"revision", app::App::Revision()}});
-  if (auto loaded = app.Load(); !loaded.ok()) return 1;
-
-  auto listen = config::ParseListenAddress(flags.listen_address);
-  http::ServerOptions options;
-  options.host = listen->host;
-  options.port = listen->port;
-  options.telemetry_path = flags.telemetry_path;
-  options.version = app::App::Version();
-  options.web = web;
-  options.enable_lifecycle = flags.web_enable_lifecycle;
-  options.limits.max_connections = ConnectionsThatFit(flags.web_max_connections);
-  options.limits.max_requests_in_flight = flags.web_max_requests_in_flight;
-  const bool tls = web.tls.has_value();
-  http::Handlers handlers;
-  http::SharedRender render([&app] { return app.Scrape(); });
-  handlers.metrics = [&render] { return render.Get(); };
-  handlers.ready = [&app] { return app.Ready(); };
-  handlers.reload = [&app] { return app.Load(); };
-  http::HttpServer server(options, handlers);
-  auto port = server.Bind();
-  if (!port.ok()) {
-    logging::Error("cannot start the HTTP server", {{"err", port.error()}});
-    return 1;
-  }
-  logging::Info("listening",
-                {{"address", (listen->host.empty() ? std::string("0.0.0.0") : listen->host) + ":" +
-                                 std::to_string(*port)},
-                 {"telemetry_path", flags.telemetry_path},
-                 {"tls", tls ? "true" : "false"},
-                 {"basic_auth", web.basic_auth_users.empty() ? "false" : "true"}});
-
-  // Shutdown is bounded whatever the clients and the upstream do: the server closes every
-  // connection at once; should anything still hold the process after kShutdownDeadline
-  // (a handler stuck in a library call), it exits anyway.
-  constexpr auto kShutdownDeadline = std::chrono::milliseconds(4000);
-  auto watchdog = [kShutdownDeadline] {
-    try {
-      std::thread([kShutdownDeadline] {
-        std::this_thread::sleep_for(kShutdownDeadline);
-        logging::Error("shutdown did not finish in time; exiting");
-        _exit(1);
-      }).detach();
-    } catch (const std::system_error&) {
-      // No thread to be had: the shutdown proceeds without its deadline.
-    }
-  };
-  std::thread signal_thread([&] {
-    while (true) {
-      int sig = 0;
-      if (sigwait(&signals, &sig) != 0) continue;
-      if (sig == SIGHUP) {
-        logging::Info("SIGHUP: reloading the configuration");
-        try {
-          (void)app.Load();
-        } catch (const std::exception& e) {
-          logging::Error("reload failed", {{"err", e.what()}});
-        }
-        continue;
-      }
-      logging::Info("shutting down", {{"signal", sig == SIGTERM ? "SIGTERM" : "SIGINT"}});
-      watchdog();
-      app.Stop();  // outstanding fetches end now, so running scrapes answer at once
-      server.Stop();
-      return;
-    }
-  });
-  server.Serve();
-  // Serve() also returns if the server fails; make sure the signal thread ends.
-  pthread_kill(signal_thread.native_handle(), SIGTERM);
-  signal_thread.join();
+  const int rc = Run(flags, web, signals);
   curl_global_cleanup();
-  logging::Info("stopped");
-  return 0;
+  if (rc == 0) logging::Info("stopped");
+  return rc;
 }
