@@ -447,9 +447,8 @@ class Connection final : public ConnectionBase {
     Socket().close(ignored);
     Disarm();
     reader_.reset();
-    std::vector<char>().swap(chunk_);
-    in_.clear();
-    in_.shrink_to_fit();
+    // The buffers stay until the connection dies: an operation still pending when the
+    // socket closed is completed (aborted) after this, and may name them.
   }
 
   void ReadRequest(bool first) {
