@@ -304,6 +304,37 @@ TEST_F(ServerBounds, ConnectionsBeyondTheCapAreClosedNotQueued) {
   EXPECT_TRUE(exp_->process().WaitForOutput("connection limit reached"));
 }
 
+// Under a small open-file limit (prlimit, as LimitNOFILE would set it) the connection cap
+// is lowered to fit, with a warning: the excess is closed, never an accept loop out of
+// descriptors, and the exporter serves again once the clients leave.
+TEST(ServerLimits, TheConnectionCapFitsTheOpenFileLimit) {
+  Simulator sim({"--pipelines=2", "--clock=frozen:1795000000"});
+  TempDir dir;
+  const std::string config = dir.Write("config.yaml", sim.CentralConfig());
+  Process exp({"/usr/bin/prlimit", "--nofile=256:256", YFE_EXPORTER_BIN, "--config.file=" + config,
+               "--web.listen-address=127.0.0.1:0"},
+              {{"YUNXIAO_TOKEN", kSimToken}});
+  const int port = exp.WaitForPort("msg=listening address=127.0.0.1:");
+  ASSERT_GT(port, 0) << exp.Stderr();
+  EXPECT_NE(exp.Stderr().find("max_connections=192"), std::string::npos) << exp.Stderr();
+  std::vector<int> fds;
+  for (int i = 0; i < 250; ++i) {
+    int fd = Connect(port);
+    if (fd >= 0) fds.push_back(fd);
+  }
+  std::this_thread::sleep_for(300ms);
+  int closed = 0;
+  for (int fd : fds) {
+    char c;
+    if (recv(fd, &c, 1, MSG_DONTWAIT) == 0) ++closed;
+  }
+  EXPECT_GE(closed, 250 - 192 - 2);
+  for (int fd : fds) close(fd);
+  EXPECT_TRUE(Eventually([&] { return RawRequest(port, kGzipScrape) == 200; }, 5s));
+  EXPECT_TRUE(exp.Running());
+  EXPECT_EQ(exp.Stop(), 0) << exp.Stderr();
+}
+
 TEST_F(ServerBounds, HeadersMustArriveWithinTenSecondsAndIdleConnectionsAreClosed) {
   Start();
   // A client that trickles a valid request a byte every 300 ms (it would need 15 s).
