@@ -341,6 +341,7 @@ struct HttpServer::Impl {
 
   void Accept();
   void OnAccept(error_code ec, tcp::socket socket);
+  void RetryAccept(const char* why);
   void StopNow();
   Response Handle(const Request& req);
   Response Metrics(const Request& req);
@@ -542,7 +543,9 @@ class Connection final : public ConnectionBase {
   }
 
   void Dispatch() {
-    Disarm();  // the handler may take a while (a cold /metrics); no deadline while it runs
+    // The handler may take a while (a cold /metrics waits for the API): only a safety net,
+    // should its answer never come back (no memory to post it).
+    Arm(std::chrono::minutes(5));
     req_.keep_alive = parser_->keep_alive();
     req_.arrived = SteadyClock::now();
     const bool head = req_.method == bhttp::verb::head;
@@ -758,24 +761,40 @@ Response HttpServer::Impl::Metrics(const Request& req) {
 }
 
 void HttpServer::Impl::Accept() {
-  acceptor.async_accept(asio::make_strand(ioc), [this](error_code ec, tcp::socket socket) {
-    OnAccept(ec, std::move(socket));
-  });
+  try {
+    acceptor.async_accept(asio::make_strand(ioc), [this](error_code ec, tcp::socket socket) {
+      try {
+        OnAccept(ec, std::move(socket));
+      } catch (const std::exception& e) {
+        RetryAccept(e.what());
+      }
+    });
+  } catch (const std::exception& e) {
+    RetryAccept(e.what());
+  }
+}
+
+// Accepting failed (out of descriptors or memory): try again shortly rather than spin.
+void HttpServer::Impl::RetryAccept(const char* why) {
+  if (uint64_t n = accept_log.Hit()) {
+    logging::Warn("http: accept failed", {{"err", why}, {"count", std::to_string(n)}});
+  }
+  try {
+    accept_retry.expires_after(std::chrono::milliseconds(100));
+    accept_retry.async_wait([this](error_code e) {
+      if (!e && !stopping) Accept();
+    });
+  } catch (const std::exception& e) {
+    logging::Error("http: cannot accept connections any more", {{"err", e.what()}});
+  }
 }
 
 void HttpServer::Impl::OnAccept(error_code ec, tcp::socket socket) {
   if (stopping || !acceptor.is_open()) return;
   if (ec) {
     if (ec == asio::error::operation_aborted) return;
-    if (uint64_t n = accept_log.Hit()) {
-      logging::Warn("http: accept failed", {{"err", ec.message()}, {"count", std::to_string(n)}});
-    }
     // Out of file descriptors (or memory): try again shortly rather than spin.
-    accept_retry.expires_after(std::chrono::milliseconds(100));
-    accept_retry.async_wait([this](error_code e) {
-      if (!e && !stopping) Accept();
-    });
-    return;
+    return RetryAccept(ec.message().c_str());
   }
   if (connections.load() >= options.limits.max_connections) {
     error_code ignored;
