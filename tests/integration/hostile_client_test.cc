@@ -436,7 +436,11 @@ TEST(TelemetryPath, IsALiteralPathValidatedAtStart) {
 TEST(HostileClients, EveryBoundHoldsAtOnce) {
   RaiseFileLimit();
   const auto test_start = Clock::now();
-  Simulator sim({"--pipelines=1000", "--stages=5", "--jobs-per-stage=4",
+  // Sanitizer builds run 5-20 times slower: fewer pipelines and a looser bound there; the
+  // figures that count are those of the ordinary build.
+  const int pipelines = YFE_SANITIZED ? 100 : 1000;
+  const double scrape_bound = YFE_SANITIZED ? 10 : 2;
+  Simulator sim({"--pipelines=" + std::to_string(pipelines), "--stages=5", "--jobs-per-stage=4",
                  "--clock=frozen:1795000000", "--threads=16"});
   Exporter exp(WarmConfig(sim));
   ASSERT_TRUE(exp.started()) << exp.process().Stderr();
@@ -473,7 +477,7 @@ TEST(HostileClients, EveryBoundHoldsAtOnce) {
           BodyOf(response).size() == std::stoul("0" + HeaderOf(response, "Content-Length"));
       std::lock_guard lock(mu);
       scrape_seconds.push_back(took);
-      if (status != 200 || !complete || took > 2) {
+      if (status != 200 || !complete || took > scrape_bound) {
         failures.push_back(std::to_string(status) + " in " + std::to_string(took) + " s " +
                            response.substr(0, 120));
       }
@@ -499,7 +503,7 @@ TEST(HostileClients, EveryBoundHoldsAtOnce) {
                        "Connection: close\r\n\r\n",
                        &response),
             200);
-  EXPECT_LT(Seconds(br_start), 2);
+  EXPECT_LT(Seconds(br_start), scrape_bound);
   EXPECT_EQ(HeaderOf(response, "Content-Encoding"), "");
   // 100 clients that ask for /metrics (identity: the largest body) and never read.
   std::vector<int> non_readers;
@@ -564,7 +568,7 @@ TEST(HostileClients, EveryBoundHoldsAtOnce) {
                        "Connection: close\r\n\r\n",
                        &response),
             200);
-  EXPECT_LT(Seconds(br_start), 2);
+  EXPECT_LT(Seconds(br_start), scrape_bound);
   EXPECT_EQ(HeaderOf(response, "Content-Encoding"), "");
   EXPECT_EQ(BodyOf(response).rfind("# HELP", 0), 0u);
   // The header deadline (10 s) closes the idle and trickling connections.
