@@ -24,7 +24,7 @@ RUN apt-get update \
  && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends \
       ca-certificates cmake g++ make pkg-config \
       prometheus-cpp-dev libcurl4-openssl-dev libyaml-cpp-dev rapidjson-dev \
-      libcpp-httplib-dev libssl-dev \
+      libcpp-httplib-dev libboost-dev libssl-dev \
  && rm -rf /var/lib/apt/lists/*
 
 WORKDIR /src

@@ -2,6 +2,8 @@
 #include <curl/curl.h>
 #include <malloc.h>
 #include <signal.h>
+#include <sys/resource.h>
+#include <unistd.h>
 
 #include <cstdio>
 #include <cstdlib>
@@ -13,6 +15,7 @@
 #include "config/config.h"
 #include "config/flags.h"
 #include "http/server.h"
+#include "http/shared_render.h"
 #include "util/log.h"
 
 namespace {
@@ -45,6 +48,112 @@ int CheckConfig(const config::Flags& flags) {
   std::cout << flags.config_file << ": " << load.errors.size() << " problem"
             << (load.errors.size() == 1 ? "" : "s") << " found\n";
   return 1;
+}
+
+// Raises the soft open-file limit to the hard one (as Go programs do) and returns how many
+// HTTP connections fit under it, keeping some descriptors for the API client and files.
+int ConnectionsThatFit(int wanted) {
+  constexpr rlim_t kReserve = 64;
+  rlimit nofile{};
+  if (getrlimit(RLIMIT_NOFILE, &nofile) != 0) return wanted;
+  if (nofile.rlim_cur < nofile.rlim_max) {
+    rlimit raised = nofile;
+    raised.rlim_cur = nofile.rlim_max;
+    if (setrlimit(RLIMIT_NOFILE, &raised) == 0) nofile = raised;
+  }
+  if (nofile.rlim_cur == RLIM_INFINITY) return wanted;
+  const rlim_t room =
+      nofile.rlim_cur > 2 * kReserve ? nofile.rlim_cur - kReserve : nofile.rlim_cur / 2;
+  if (static_cast<rlim_t>(wanted) <= room) return wanted;
+  logging::Warn("--web.max-connections lowered to fit the open-file limit",
+                {{"wanted", std::to_string(wanted)},
+                 {"limit_nofile", std::to_string(nofile.rlim_cur)},
+                 {"max_connections", std::to_string(room)}});
+  return static_cast<int>(room);
+}
+
+// Everything that uses libcurl lives here, so that it is gone before curl_global_cleanup().
+int Run(const config::Flags& flags, const http::WebConfig& web, const sigset_t& signals) {
+  app::App app(flags);
+  logging::Info("starting yunxiao-flow-exporter",
+                {{"version", app::App::Version()}, {"revision", app::App::Revision()}});
+  if (auto loaded = app.Load(); !loaded.ok()) return 1;
+
+  auto listen = config::ParseListenAddress(flags.listen_address);
+  http::ServerOptions options;
+  options.host = listen->host;
+  options.port = listen->port;
+  options.telemetry_path = flags.telemetry_path;
+  options.version = app::App::Version();
+  options.web = web;
+  options.enable_lifecycle = flags.web_enable_lifecycle;
+  options.limits.max_connections = ConnectionsThatFit(flags.web_max_connections);
+  options.limits.max_requests_in_flight = flags.web_max_requests_in_flight;
+  const bool tls = web.tls.has_value();
+  http::Handlers handlers;
+  http::SharedRender render([&app] { return app.Scrape(); });
+  handlers.metrics = [&render] { return render.Get(); };
+  handlers.ready = [&app] { return app.Ready(); };
+  handlers.reload = [&app] { return app.Load(); };
+  http::HttpServer server(options, handlers);
+  auto port = server.Bind();
+  if (!port.ok()) {
+    logging::Error("cannot start the HTTP server", {{"err", port.error()}});
+    return 1;
+  }
+  logging::Info("listening",
+                {{"address", (listen->host.empty() ? std::string("0.0.0.0") : listen->host) + ":" +
+                                 std::to_string(*port)},
+                 {"telemetry_path", flags.telemetry_path},
+                 {"tls", tls ? "true" : "false"},
+                 {"basic_auth", web.basic_auth_users.empty() ? "false" : "true"}});
+
+  // Shutdown is bounded whatever the clients and the upstream do: the server closes every
+  // connection at once; should anything still hold the process after kShutdownDeadline
+  // (a handler stuck in a library call), it exits anyway.
+  constexpr auto kShutdownDeadline = std::chrono::milliseconds(4000);
+  auto watchdog = [kShutdownDeadline] {
+    try {
+      std::thread([kShutdownDeadline] {
+        std::this_thread::sleep_for(kShutdownDeadline);
+        logging::Error("shutdown did not finish in time; exiting");
+        _exit(1);
+      }).detach();
+    } catch (const std::system_error&) {
+      // No thread to be had: the shutdown proceeds without its deadline.
+    }
+  };
+  std::thread signal_thread;
+  try {
+    signal_thread = std::thread([&] {
+      while (true) {
+        int sig = 0;
+        if (sigwait(&signals, &sig) != 0) continue;
+        if (sig == SIGHUP) {
+          logging::Info("SIGHUP: reloading the configuration");
+          try {
+            (void)app.Load();
+          } catch (const std::exception& e) {
+            logging::Error("reload failed", {{"err", e.what()}});
+          }
+          continue;
+        }
+        logging::Info("shutting down", {{"signal", sig == SIGTERM ? "SIGTERM" : "SIGINT"}});
+        watchdog();
+        app.Stop();  // outstanding fetches end now, so running scrapes answer at once
+        server.Stop();
+        return;
+      }
+    });
+  } catch (const std::system_error& e) {
+    logging::Error("cannot start the signal thread", {{"err", e.what()}});
+    return 1;
+  }
+  server.Serve();
+  // Serve() also returns if the server fails; make sure the signal thread ends.
+  pthread_kill(signal_thread.native_handle(), SIGTERM);
+  signal_thread.join();
+  return 0;
 }
 
 }  // namespace
@@ -103,60 +212,8 @@ int main(int argc, char** argv) {
     web = *loaded;
   }
 
-  app::App app(flags);
-  logging::Info("starting yunxiao-flow-exporter",
-                {{"version", app::App::Version()}, {"revision", app::App::Revision()}});
-  if (auto loaded = app.Load(); !loaded.ok()) return 1;
-
-  auto listen = config::ParseListenAddress(flags.listen_address);
-  http::ServerOptions options;
-  options.host = listen->host;
-  options.port = listen->port;
-  options.telemetry_path = flags.telemetry_path;
-  options.version = app::App::Version();
-  options.web = web;
-  const bool tls = web.tls.has_value();
-  http::Handlers handlers;
-  handlers.metrics = [&app]() -> std::shared_ptr<const http::Body> {
-    std::string text = app.Scrape();
-    if (text.empty()) return nullptr;
-    return http::MakeStringBody(std::move(text));
-  };
-  handlers.ready = [&app] { return app.Ready(); };
-  handlers.reload = [&app] { return app.Load(); };
-  http::HttpServer server(options, handlers);
-  auto port = server.Bind();
-  if (!port.ok()) {
-    logging::Error("cannot start the HTTP server", {{"err", port.error()}});
-    return 1;
-  }
-  logging::Info("listening",
-                {{"address", (listen->host.empty() ? std::string("0.0.0.0") : listen->host) + ":" +
-                                 std::to_string(*port)},
-                 {"telemetry_path", flags.telemetry_path},
-                 {"tls", tls ? "true" : "false"},
-                 {"basic_auth", web.basic_auth_users.empty() ? "false" : "true"}});
-
-  std::thread signal_thread([&] {
-    while (true) {
-      int sig = 0;
-      if (sigwait(&signals, &sig) != 0) continue;
-      if (sig == SIGHUP) {
-        logging::Info("SIGHUP: reloading the configuration");
-        (void)app.Load();
-        continue;
-      }
-      logging::Info("shutting down", {{"signal", sig == SIGTERM ? "SIGTERM" : "SIGINT"}});
-      app.Stop();  // outstanding fetches end now, so running scrapes answer at once
-      server.Stop();
-      return;
-    }
-  });
-  server.Serve();
-  // Serve() also returns if the server fails; make sure the signal thread ends.
-  pthread_kill(signal_thread.native_handle(), SIGTERM);
-  signal_thread.join();
+  const int rc = Run(flags, web, signals);
   curl_global_cleanup();
-  logging::Info("stopped");
-  return 0;
+  if (rc == 0) logging::Info("stopped");
+  return rc;
 }

@@ -8,7 +8,7 @@ mode="${1:-run}"
 packages=(
   build-essential cmake ninja-build pkg-config git ca-certificates curl
   prometheus-cpp-dev libcurl4-openssl-dev rapidjson-dev libyaml-cpp-dev
-  libcpp-httplib-dev libssl-dev libcrypt-dev zlib1g-dev libbrotli-dev
+  libcpp-httplib-dev libboost-dev libssl-dev libcrypt-dev zlib1g-dev libbrotli-dev
   libgtest-dev libgmock-dev
 )
 if [[ "$mode" == "test" ]]; then

@@ -16,6 +16,23 @@ Result<int> ParseInt(const std::string& flag, const std::string& v) {
 
 }  // namespace
 
+Result<bool> ValidTelemetryPath(const std::string& path) {
+  const std::string what = "flag --web.telemetry-path: \"" + path + "\" ";
+  if (path.empty() || path.front() != '/') return Error(what + "must start with /");
+  if (path == "/" || path.rfind("/-/", 0) == 0) {
+    return Error(what + "is taken by the landing page or the /-/ endpoints");
+  }
+  if (path.size() > 1024) return Error("flag --web.telemetry-path is longer than 1024 characters");
+  for (char c : path) {
+    const bool ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+                    c == '/' || c == '_' || c == '.' || c == '~' || c == '-';
+    if (!ok) {
+      return Error(what + "may only contain letters, digits and / _ . ~ - (it is a literal path)");
+    }
+  }
+  return true;
+}
+
 std::string Usage() {
   return R"(Usage: yunxiao-flow-exporter [flags]
 
@@ -29,6 +46,11 @@ Flags:
   --web.listen-address=ADDR   address to listen on (default ":9847")
   --web.telemetry-path=PATH   path under which to expose metrics (default "/metrics")
   --web.config.file=PATH      TLS and basic-auth configuration (exporter-toolkit format)
+  --web.enable-lifecycle      enable POST/PUT /-/reload (default off; SIGHUP always reloads)
+  --web.max-connections=N     open HTTP connections; more are closed at once (default 2048)
+  --web.max-requests-in-flight=N
+                              /metrics requests served at once; more wait up to 1 s,
+                              then get 503 (default 40)
   --log.level=LEVEL           debug, info, warn or error (default "info")
   --log.format=FORMAT         logfmt or json (default "logfmt")
   --shard.index=I             this replica's shard, 0 <= I < N (default 0)
@@ -86,14 +108,22 @@ Result<Flags> ParseFlags(const std::vector<std::string>& args) {
     } else if (name == "web.telemetry-path") {
       auto v = need();
       if (!v.ok()) return Error(v.error());
-      if (v->empty() || v->front() != '/' || *v == "/" || v->rfind("/-/", 0) == 0) {
-        return Error("flag --web.telemetry-path must be a path such as /metrics");
-      }
+      auto valid = ValidTelemetryPath(*v);
+      if (!valid.ok()) return Error(valid.error());
       f.telemetry_path = *v;
     } else if (name == "web.config.file") {
       auto v = need();
       if (!v.ok()) return Error(v.error());
       f.web_config_file = *v;
+    } else if (name == "web.enable-lifecycle") {
+      done = boolean(f.web_enable_lifecycle);
+    } else if (name == "web.max-connections" || name == "web.max-requests-in-flight") {
+      auto v = need();
+      if (!v.ok()) return Error(v.error());
+      auto n = ParseInt(name, *v);
+      if (!n.ok()) return Error(n.error());
+      if (*n < 1 || *n > 1000000) return Error("flag --" + name + " needs 1 <= N <= 1000000");
+      (name == "web.max-connections" ? f.web_max_connections : f.web_max_requests_in_flight) = *n;
     } else if (name == "log.level") {
       auto v = need();
       if (!v.ok()) return Error(v.error());

@@ -17,6 +17,9 @@ struct Flags {
   std::string listen_address = ":9847";
   std::string telemetry_path = "/metrics";
   std::string web_config_file;
+  bool web_enable_lifecycle = false;    // POST/PUT /-/reload (Prometheus's flag)
+  int web_max_connections = 2048;       // open HTTP connections; more are closed at once
+  int web_max_requests_in_flight = 40;  // /metrics requests served at once; more: 503
   logging::Level log_level = logging::Level::kInfo;
   logging::Format log_format = logging::Format::kLogfmt;
   int shard_index = 0;
@@ -26,6 +29,9 @@ struct Flags {
 };
 
 Result<Flags> ParseFlags(const std::vector<std::string>& args);
+// --web.telemetry-path is a literal path: "/" followed by [A-Za-z0-9/_.~-], not "/" and not
+// under "/-/". Never a pattern.
+Result<bool> ValidTelemetryPath(const std::string& path);
 std::string Usage();
 
 // Splits "host:port", ":port" or "[v6]:port". An empty host means all interfaces.

@@ -1,15 +1,19 @@
 // HttpServer: the exporter's HTTP surface. /metrics (the telemetry path), a landing page
-// at /, /-/healthy, /-/ready and POST /-/reload; 404 for everything else. Plain HTTP or
+// at /, /-/healthy, /-/ready and POST/PUT /-/reload; 404 for everything else. Plain HTTP or
 // TLS (with optional client certificates) and basic auth, per the exporter-toolkit web
-// config. Built on cpp-httplib with OpenSSL, not on civetweb, whose TLS crashes with
-// OpenSSL 3 on Debian bookworm.
+// config.
 //
-// Thread-safe: each connection is served by a worker thread from a pool that grows on
-// demand up to max_threads. An idle keep-alive connection, or a client that trickles its
-// request, occupies a worker until keep_alive_timeout / read_timeout: with a fixed pool a
-// few hundred of those would queue every scrape behind them for minutes.
+// Built on Boost.Asio and Boost.Beast's HTTP/1.1 request parser, with OpenSSL for TLS, so
+// that every resource a client can make the server hold is bounded here (see Limits and
+// docs/security.md): a few I/O threads serve every connection asynchronously, each
+// connection holds at most its header limit while it is being read, a timer closes it when
+// a deadline passes, and handlers (basic auth, /metrics renders, reloads) run on a fixed
+// pool of worker threads. No thread is created per connection; none after start-up.
+//
+// Thread-safe: Stop() may be called from any thread, before, during or after Serve().
 #pragma once
 
+#include <chrono>
 #include <functional>
 #include <memory>
 #include <string>
@@ -18,22 +22,38 @@
 #include "http/web_config.h"
 #include "util/result.h"
 
-namespace httplib {
-class Server;
-}
-
 namespace yfe::http {
+
+// Every bound of the server. Defaults are documented in docs/security.md; the ones a user
+// may need to tune are flags (--web.max-connections, --web.max-requests-in-flight).
+struct Limits {
+  size_t max_request_line = 8 * 1024;   // longer: 414
+  size_t max_header_bytes = 64 * 1024;  // request line + headers; more: 431
+  size_t max_headers = 100;             // more header fields: 431
+  size_t max_body = 64 * 1024;          // request body (only /-/reload takes one); more: 413
+  // From accept (or from the first byte of a keep-alive request) to the end of the headers
+  // and body, TLS handshake included; the connection is closed when it passes.
+  std::chrono::milliseconds header_timeout = std::chrono::seconds(10);
+  // An idle keep-alive connection is closed after this.
+  std::chrono::milliseconds idle_timeout = std::chrono::seconds(5);
+  // A response that cannot hand the next 64 KiB to the kernel within this is dropped.
+  std::chrono::milliseconds write_timeout = std::chrono::seconds(30);
+  int max_connections = 2048;       // open connections; more are accepted and closed at once
+  int max_requests_in_flight = 40;  // /metrics handlers running at once
+  // How long a /metrics request waits for a slot before it is answered 503.
+  std::chrono::milliseconds in_flight_wait = std::chrono::seconds(1);
+  int io_threads = 2;      // threads running the connections' I/O
+  int worker_threads = 0;  // handler threads; 0: max_requests_in_flight + 4
+};
 
 struct ServerOptions {
   std::string host;  // empty: all interfaces
   int port = 9847;
-  std::string telemetry_path = "/metrics";
+  std::string telemetry_path = "/metrics";  // a literal path, validated by ParseFlags
   std::string version;
   WebConfig web;
-  int min_threads = 4;            // kept alive while idle
-  int max_threads = 512;          // connections served at once; more wait in a queue
-  int keep_alive_seconds = 5;     // an idle connection is closed after this
-  int read_timeout_seconds = 10;  // per read; a request making no progress is dropped
+  Limits limits;
+  bool enable_lifecycle = false;  // POST/PUT /-/reload; otherwise 403
 };
 
 struct Handlers {
@@ -48,19 +68,25 @@ class HttpServer {
  public:
   HttpServer(ServerOptions options, Handlers handlers);
   ~HttpServer();
+  HttpServer(const HttpServer&) = delete;
+  HttpServer& operator=(const HttpServer&) = delete;
 
-  // Binds the listening socket; returns the port (useful with port 0).
+  // Binds the listening socket and starts the worker threads; returns the port (useful
+  // with port 0).
   Result<int> Bind();
-  // Serves until Stop(); blocking.
+  // Serves until Stop(); blocking. Returns at once if Stop() came first.
   void Serve();
+  // Closes the listener and every connection; Serve() returns within about a second,
+  // whatever the clients do. A handler still running is waited for by Serve().
   void Stop();
 
+  // Connections open now (for tests and logs).
+  int Connections() const;
+
+  struct Impl;  // opaque; public only so that server.cc's connection classes can name it
+
  private:
-  void Routes();
-  ServerOptions options_;
-  Handlers handlers_;
-  BasicAuth auth_;
-  std::unique_ptr<httplib::Server> server_;
+  std::unique_ptr<Impl> impl_;
 };
 
 }  // namespace yfe::http

@@ -45,15 +45,20 @@ Result<bool> CheckTlsFiles(const TlsConfig& tls);
 
 // Checks an Authorization header against basic_auth_users. bcrypt is slow on purpose,
 // so successful checks are remembered (by a SHA-256 of the credentials) and repeated
-// scrapes cost microseconds. Unknown users cost the same as known ones. Thread-safe.
+// scrapes cost microseconds. Unknown users cost the same as known ones: they are checked
+// against a dummy hash of the configured hashes' cost. How many checks run at once is
+// bounded by the HTTP server's handler threads. Thread-safe.
 class BasicAuth {
  public:
-  explicit BasicAuth(std::map<std::string, std::string> users) : users_(std::move(users)) {}
+  explicit BasicAuth(std::map<std::string, std::string> users);
   bool enabled() const { return !users_.empty(); }
   bool Check(const std::string& authorization_header);
+  // The hash unknown users are checked against (for tests).
+  const std::string& dummy_hash() const { return dummy_hash_; }
 
  private:
   std::map<std::string, std::string> users_;
+  std::string dummy_hash_;
   std::mutex mu_;
   std::set<std::string> verified_;  // SHA-256 of "user:password:hash"
 };

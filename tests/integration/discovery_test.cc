@@ -184,7 +184,8 @@ TEST(History, RunsFinishedBetweenScrapesAreCountedExactlyOnce) {
   auto truth = SimTruth(sim);
   const std::string a = truth[0].id;
   Exporter exp(sim.Config({truth[0].id, truth[1].id}, "central", "",
-                          "collect:\n  history: true\n  history_interval: 1s\n"));
+                          "collect:\n  history: true\n  history_interval: 1s\n"),
+               {"--web.enable-lifecycle"});
   // Baseline done: the zero series exist.
   EXPECT_TRUE(Eventually(
       [&] { return !Samples(exp.Scrape(), "yunxiao_flow_pipeline_runs_total").empty(); }));

@@ -674,7 +674,8 @@ TEST(Secrets, TokenNeverAppearsInAnyOutputChannel) {
   std::map<std::string, std::string> channels;
   const std::string config = TwoPipelineConfig(sim.Endpoint());
   {
-    Exporter exp(config, {"--log.level=debug"}, {{"YUNXIAO_TOKEN", token}});
+    Exporter exp(config, {"--log.level=debug", "--web.enable-lifecycle"},
+                 {{"YUNXIAO_TOKEN", token}});
     ASSERT_TRUE(exp.started()) << exp.process().Stderr();
     auto keep = [&](const std::string& name, const HttpResult& r) {
       std::string all = std::to_string(r.status) + "\n";
@@ -784,7 +785,8 @@ TEST(Secrets, MisplacedTokenIsNeverEchoed) {
     EXPECT_EQ(start.Wait(15s), 1);
     channels["start " + std::to_string(i)] = start.Stdout() + start.Stderr();
   }
-  Exporter exp(head + "pipelines: [\"1000001\"]\n", {}, {{"YUNXIAO_TOKEN", token}});
+  Exporter exp(head + "pipelines: [\"1000001\"]\n", {"--web.enable-lifecycle"},
+               {{"YUNXIAO_TOKEN", token}});
   ASSERT_TRUE(exp.started());
   for (size_t i = 0; i < configs.size(); ++i) {
     exp.dir().Write("config.yaml", configs[i]);
@@ -880,7 +882,7 @@ class HttpAbuse : public ::testing::Test {
 
 TEST_F(HttpAbuse, UnknownPathsAndMethodsAre4xx) {
   for (const std::string path :
-       {"/nope", "/metrics/", "/METRICS", "/metrics.json", "/-/", "/-/reload", "/../../etc/passwd",
+       {"/nope", "/metrics/", "/METRICS", "/metrics.json", "/-/", "/../../etc/passwd",
         "/%2e%2e/%2e%2e/etc/passwd", "/-/healthy/x", "//metrics"}) {
     auto r = exp_->Get(path);
     EXPECT_EQ(r.status, 404) << path;
@@ -1096,7 +1098,7 @@ TEST_F(Lifecycle, SighupAppliesAValidConfigAndKeepsTheOldOnAnInvalidOne) {
 }
 
 TEST_F(Lifecycle, PostReloadAppliesOrRejectsWithTheReason) {
-  Exporter exp(ConfigFor({ids_[0], ids_[1]}));
+  Exporter exp(ConfigFor({ids_[0], ids_[1]}), {"--web.enable-lifecycle"});
   ASSERT_TRUE(exp.started());
   exp.dir().Write("config.yaml", ConfigFor({ids_[1], ids_[2]}));
   auto r = HttpPost("127.0.0.1", exp.port(), "/-/reload", "");
@@ -1120,7 +1122,7 @@ TEST_F(Lifecycle, PostReloadAppliesOrRejectsWithTheReason) {
     EXPECT_EQ(Watched(text), (std::set<std::string>{ids_[1], ids_[2]}));
     EXPECT_EQ(Sum(text, "yunxiao_flow_fetch_success"), 2);
   }
-  EXPECT_EQ(exp.Get("/-/reload").status, 404) << "GET does not reload";
+  EXPECT_EQ(exp.Get("/-/reload").status, 405) << "GET does not reload (as in Prometheus)";
 
   // `curl -X POST` sends neither Content-Length nor a body; a body is read and dropped.
   exp.dir().Write("config.yaml", ConfigFor({ids_[0]}));
@@ -1150,7 +1152,7 @@ TEST_F(Lifecycle, PostReloadAppliesOrRejectsWithTheReason) {
 // A scrape that arrives while a reload swaps the configuration is answered in full by the
 // old or the new configuration, never with an empty body.
 TEST_F(Lifecycle, ScrapesDuringReloadsAreAlwaysComplete) {
-  Exporter exp(ConfigFor(ids_));
+  Exporter exp(ConfigFor(ids_), {"--web.enable-lifecycle"});
   ASSERT_TRUE(exp.started());
   std::atomic<bool> stop{false};
   std::atomic<int> scrapes{0}, incomplete{0};

@@ -7,6 +7,7 @@
 #include <gtest/gtest.h>
 #include <signal.h>
 
+#include <cstdio>
 #include <filesystem>
 #include <memory>
 #include <regex>
@@ -98,8 +99,9 @@ class WebConfigTest : public ::testing::Test {
   }
   void Start(const std::string& web_yaml) {
     const std::string web = dir_.Write("web.yml", web_yaml);
-    exp_ = std::make_unique<Exporter>(sim_->CentralConfig(),
-                                      std::vector<std::string>{"--web.config.file=" + web});
+    exp_ = std::make_unique<Exporter>(
+        sim_->CentralConfig(),
+        std::vector<std::string>{"--web.config.file=" + web, "--web.enable-lifecycle"});
     ASSERT_TRUE(exp_->started()) << exp_->process().Stderr();
   }
   std::string Https(const std::string& path = "/metrics") const {
@@ -162,6 +164,35 @@ TEST_F(WebConfigTest, ClientCertificateRequiredAndVerified) {
   ExpectRefused(Curl(ca + " --cert " + F("rogue.crt") + " --key " + F("rogue.key"), Https()));
   ExpectMetrics(Curl(ca + " --cert " + F("client.crt") + " --key " + F("client.key"), Https()));
   EXPECT_TRUE(exp_->process().Running());
+}
+
+// A client that offers a cached session (nginx, curl, Python, Java do) is served in every
+// client_auth_type mode: resumed, or with a full handshake; never refused with an alert
+// (audit finding 6: no session id context was set).
+TEST_F(WebConfigTest, CachedTlsSessionsAreServedInEveryClientAuthMode) {
+  for (const std::string mode : {"NoClientCert", "RequestClientCert", "RequireAnyClientCert",
+                                 "VerifyClientCertIfGiven", "RequireAndVerifyClientCert"}) {
+    for (const std::string version : {"-tls1_2", "-tls1_3"}) {
+      SCOPED_TRACE(mode + " " + version);
+      Start(ServerTls() + "  client_auth_type: " + mode + "\n  client_ca_file: " + F("ca.crt") +
+            "\n");
+      const std::string session = dir_.path() + "/session.pem";
+      std::remove(session.c_str());
+      const std::string base =
+          "printf 'GET /-/healthy HTTP/1.0\\r\\n\\r\\n' | timeout 20 openssl "
+          "s_client -ign_eof " +
+          version + " -connect 127.0.0.1:" + std::to_string(exp_->port()) + " -CAfile " +
+          F("ca.crt") + " -cert " + F("client.crt") + " -key " + F("client.key") + " ";
+      std::string first, second;
+      RunCommand(base + "-sess_out " + session + " 2>&1", &first);
+      EXPECT_NE(first.find("HTTP/1.1 200"), std::string::npos) << first;
+      ASSERT_FALSE(ReadFile(session).empty()) << first;
+      RunCommand(base + "-sess_in " + session + " 2>&1", &second);
+      EXPECT_NE(second.find("HTTP/1.1 200"), std::string::npos) << second;
+      EXPECT_EQ(second.find("alert"), std::string::npos) << second;
+      exp_.reset();
+    }
+  }
 }
 
 TEST_F(WebConfigTest, MinimumTlsVersionIsEnforced) {

@@ -183,6 +183,39 @@ TEST(Flags, DefaultsAndValues) {
   }
 }
 
+TEST(Flags, TelemetryPathIsALiteralPath) {
+  for (const std::string good : {"/metrics", "/prom.metrics", "/a/b_c-d~e/1.2", "/x"}) {
+    auto f = ParseFlags({"--web.telemetry-path=" + good});
+    ASSERT_TRUE(f.ok()) << good << ": " << f.error();
+    EXPECT_EQ(f->telemetry_path, good);
+  }
+  for (const std::string bad : {"metrics", "/", "/-/metrics", "/metrics(", "/x|/-/healthy", "/a b",
+                                "/a?b", "/a#b", "/m*", "/%2e", "/m\\d", ""}) {
+    auto f = ParseFlags({"--web.telemetry-path=" + bad});
+    ASSERT_FALSE(f.ok()) << bad;
+    EXPECT_NE(f.error().find("--web.telemetry-path"), std::string::npos) << f.error();
+  }
+}
+
+TEST(Flags, ServerLimitsAndLifecycle) {
+  auto f = ParseFlags({});
+  ASSERT_TRUE(f.ok());
+  EXPECT_FALSE(f->web_enable_lifecycle);
+  EXPECT_EQ(f->web_max_connections, 2048);
+  EXPECT_EQ(f->web_max_requests_in_flight, 40);
+  f = ParseFlags({"--web.enable-lifecycle", "--web.max-connections=5000",
+                  "--web.max-requests-in-flight", "2"});
+  ASSERT_TRUE(f.ok()) << f.error();
+  EXPECT_TRUE(f->web_enable_lifecycle);
+  EXPECT_EQ(f->web_max_connections, 5000);
+  EXPECT_EQ(f->web_max_requests_in_flight, 2);
+  for (auto bad : std::vector<std::string>{"--web.max-connections=0", "--web.max-connections=x",
+                                           "--web.max-requests-in-flight=-1",
+                                           "--web.enable-lifecycle=maybe"}) {
+    EXPECT_FALSE(ParseFlags({bad}).ok()) << bad;
+  }
+}
+
 TEST(Flags, ListenAddress) {
   EXPECT_EQ(ParseListenAddress(":9847")->port, 9847);
   EXPECT_EQ(ParseListenAddress("[::1]:80")->host, "::1");

@@ -1,0 +1,317 @@
+// HttpServer in-process, over real sockets on 127.0.0.1: what a connection does when a
+// handler or a body reader throws, the in-flight cap, the lifecycle switch, Stop(), and
+// SharedRender's coalescing.
+#include <arpa/inet.h>
+#include <gtest/gtest.h>
+#include <netinet/in.h>
+#include <poll.h>
+#include <sys/socket.h>
+#include <unistd.h>
+#include <zlib.h>
+
+#include <atomic>
+#include <chrono>
+#include <future>
+#include <new>
+#include <thread>
+
+#include "http/server.h"
+#include "http/shared_render.h"
+
+namespace yfe::http {
+namespace {
+
+using namespace std::chrono_literals;
+using Clock = std::chrono::steady_clock;
+
+double Seconds(Clock::time_point since) {
+  return std::chrono::duration<double>(Clock::now() - since).count();
+}
+
+int Connect(int port) {
+  int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  sockaddr_in a{};
+  a.sin_family = AF_INET;
+  a.sin_port = htons(static_cast<uint16_t>(port));
+  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  if (connect(fd, reinterpret_cast<sockaddr*>(&a), sizeof a) != 0) {
+    close(fd);
+    return -1;
+  }
+  return fd;
+}
+
+// Everything until the peer closes or the timeout passes.
+std::string Exchange(int port, const std::string& request, std::chrono::milliseconds timeout = 5s) {
+  int fd = Connect(port);
+  if (fd < 0) return "";
+  send(fd, request.data(), request.size(), MSG_NOSIGNAL);
+  std::string got;
+  auto end = Clock::now() + timeout;
+  while (Clock::now() < end) {
+    pollfd p{fd, POLLIN, 0};
+    if (poll(&p, 1, 50) <= 0) continue;
+    char buf[65536];
+    ssize_t n = recv(fd, buf, sizeof buf, 0);
+    if (n <= 0) break;
+    got.append(buf, static_cast<size_t>(n));
+  }
+  close(fd);
+  return got;
+}
+
+int StatusOf(const std::string& r) { return r.size() > 12 ? std::atoi(r.c_str() + 9) : 0; }
+
+const std::string kGet = "GET /metrics HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n";
+
+class ThrowingReader final : public BodyReader {
+ public:
+  uint64_t Size() const override { return 1 << 20; }
+  size_t Read(uint64_t pos, char* buf, size_t max) override {
+    if (pos > 0) throw std::bad_alloc();
+    std::fill(buf, buf + max, 'x');
+    return max;
+  }
+};
+class ThrowingBody final : public Body {
+ public:
+  std::unique_ptr<BodyReader> Open(Encoding) const override {
+    return std::make_unique<ThrowingReader>();
+  }
+};
+
+// A server on an ephemeral port, served on a thread, stopped at the end.
+class Running {
+ public:
+  explicit Running(Handlers handlers, ServerOptions options = {}) {
+    options.host = "127.0.0.1";
+    options.port = 0;
+    server_ = std::make_unique<HttpServer>(options, std::move(handlers));
+    auto port = server_->Bind();
+    EXPECT_TRUE(port.ok()) << port.error();
+    port_ = port.ok() ? *port : -1;
+    thread_ = std::thread([this] { server_->Serve(); });
+  }
+  ~Running() { StopAndWait(); }
+  double StopAndWait() {
+    auto start = Clock::now();
+    if (thread_.joinable()) {
+      server_->Stop();
+      thread_.join();
+    }
+    return Seconds(start);
+  }
+  int port() const { return port_; }
+  HttpServer& server() { return *server_; }
+
+ private:
+  std::unique_ptr<HttpServer> server_;
+  std::thread thread_;
+  int port_ = -1;
+};
+
+TEST(HttpServer, AHandlerThatThrowsGets500AndTheServerKeepsServing) {
+  std::atomic<int> calls{0};
+  Handlers h;
+  h.metrics = [&]() -> std::shared_ptr<const Body> {
+    if (calls++ == 0) throw std::bad_alloc();
+    return MakeStringBody("up 1\n");
+  };
+  Running s(h);
+  EXPECT_EQ(StatusOf(Exchange(s.port(), kGet)), 500);
+  auto r = Exchange(s.port(), kGet);
+  EXPECT_EQ(StatusOf(r), 200) << r;
+  EXPECT_NE(r.find("\r\n\r\nup 1\n"), std::string::npos) << r;
+}
+
+TEST(HttpServer, HeadIsAnsweredLikeGetWithoutTheBody) {
+  Handlers h;
+  h.metrics = [] { return MakeStringBody("up 1\n"); };
+  Running s(h);
+  auto r = Exchange(s.port(), "HEAD /metrics HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n");
+  EXPECT_EQ(StatusOf(r), 200) << r;
+  EXPECT_NE(r.find("Content-Length: 5\r\n"), std::string::npos) << r;
+  EXPECT_EQ(r.substr(r.find("\r\n\r\n") + 4), "");
+}
+
+TEST(HttpServer, AReaderThatThrowsClosesOnlyItsConnection) {
+  std::atomic<int> calls{0};
+  Handlers h;
+  h.metrics = [&]() -> std::shared_ptr<const Body> {
+    if (calls++ == 0) return std::make_shared<ThrowingBody>();
+    return MakeStringBody("up 1\n");
+  };
+  Running s(h);
+  auto broken = Exchange(s.port(), kGet);
+  EXPECT_EQ(StatusOf(broken), 200);
+  EXPECT_LT(broken.size(), 1u << 20) << "the body is cut short, the connection closed";
+  EXPECT_EQ(StatusOf(Exchange(s.port(), kGet)), 200);
+}
+
+TEST(HttpServer, MetricsBeyondTheInFlightCapGet503) {
+  Handlers h;
+  h.metrics = [&]() -> std::shared_ptr<const Body> {
+    std::this_thread::sleep_for(1500ms);
+    return MakeStringBody("up 1\n");
+  };
+  ServerOptions o;
+  o.limits.max_requests_in_flight = 1;
+  o.limits.in_flight_wait = 300ms;
+  Running s(h, o);
+  auto first = std::async(std::launch::async, [&] { return Exchange(s.port(), kGet); });
+  std::this_thread::sleep_for(200ms);
+  auto start = Clock::now();
+  auto second = Exchange(s.port(), kGet);
+  EXPECT_EQ(StatusOf(second), 503) << second;
+  EXPECT_LT(Seconds(start), 1.2);
+  EXPECT_EQ(StatusOf(first.get()), 200);
+  // /-/healthy is not capped.
+  EXPECT_EQ(StatusOf(Exchange(s.port(), "GET /-/healthy HTTP/1.0\r\n\r\n")), 200);
+}
+
+TEST(HttpServer, ReloadOnlyWithTheLifecycleSwitch) {
+  std::atomic<int> reloads{0};
+  Handlers h;
+  h.reload = [&]() -> Result<bool> {
+    reloads++;
+    return true;
+  };
+  const std::string post = "POST /-/reload HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n";
+  {
+    Running off(h);
+    auto r = Exchange(off.port(), post);
+    EXPECT_EQ(StatusOf(r), 403);
+    EXPECT_NE(r.find("Lifecycle API is not enabled."), std::string::npos);
+    EXPECT_EQ(reloads.load(), 0);
+  }
+  ServerOptions o;
+  o.enable_lifecycle = true;
+  Running on(h, o);
+  EXPECT_EQ(StatusOf(Exchange(on.port(), post)), 200);
+  EXPECT_EQ(StatusOf(Exchange(on.port(), "GET /-/reload HTTP/1.0\r\n\r\n")), 405);
+  EXPECT_EQ(reloads.load(), 1);
+}
+
+TEST(HttpServer, StopEndsServeAtOnceWhateverTheClientsDo) {
+  Handlers h;
+  const std::string big(8 << 20, 'x');
+  h.metrics = [&] { return MakeStringBody(big); };
+  Running s(h);
+  std::vector<int> fds;
+  for (int i = 0; i < 20; ++i) fds.push_back(Connect(s.port()));  // idle
+  for (int i = 0; i < 20; ++i) {                                  // half a request
+    int fd = Connect(s.port());
+    send(fd, "GET /met", 8, MSG_NOSIGNAL);
+    fds.push_back(fd);
+  }
+  for (int i = 0; i < 5; ++i) {  // ask for 8 MB and never read
+    int fd = Connect(s.port());
+    send(fd, kGet.data(), kGet.size(), MSG_NOSIGNAL);
+    fds.push_back(fd);
+  }
+  std::this_thread::sleep_for(300ms);
+  EXPECT_GT(s.server().Connections(), 40);
+  EXPECT_LT(s.StopAndWait(), 1.5);
+  for (int fd : fds) close(fd);
+}
+
+TEST(HttpServer, StopBeforeServeMakesServeReturnAtOnce) {
+  ServerOptions o;
+  o.host = "127.0.0.1";
+  o.port = 0;
+  HttpServer server(o, Handlers{});
+  ASSERT_TRUE(server.Bind().ok());
+  server.Stop();
+  auto start = Clock::now();
+  server.Serve();
+  EXPECT_LT(Seconds(start), 0.5);
+}
+
+std::string Gunzip(const std::string& in) {
+  z_stream z{};
+  if (inflateInit2(&z, 15 + 16) != Z_OK) return "<init>";
+  std::string out;
+  char buf[65536];
+  z.next_in = reinterpret_cast<Bytef*>(const_cast<char*>(in.data()));
+  z.avail_in = static_cast<uInt>(in.size());
+  int rc = Z_OK;
+  while (rc == Z_OK) {
+    z.next_out = reinterpret_cast<Bytef*>(buf);
+    z.avail_out = sizeof buf;
+    rc = inflate(&z, Z_NO_FLUSH);
+    out.append(buf, sizeof buf - z.avail_out);
+  }
+  inflateEnd(&z);
+  return rc == Z_STREAM_END ? out : "<error>";
+}
+
+std::string GzipOf(const Body& body) {
+  auto r = body.Open(Encoding::kGzip);
+  if (!r) return "";
+  std::string out(r->Size(), '\0');
+  size_t pos = 0;
+  while (pos < out.size()) {
+    size_t n = r->Read(pos, out.data() + pos, std::min<size_t>(1000, out.size() - pos));
+    if (n == 0) break;
+    pos += n;
+  }
+  return out;
+}
+
+TEST(SharedRender, ConcurrentScrapesShareOneRender) {
+  std::atomic<int> renders{0};
+  SharedRender shared([&] {
+    renders++;
+    std::this_thread::sleep_for(300ms);
+    return std::string(1 << 20, 'm');
+  });
+  std::vector<std::future<std::shared_ptr<const Body>>> scrapes;
+  for (int i = 0; i < 16; ++i) {
+    scrapes.push_back(std::async(std::launch::async, [&] { return shared.Get(); }));
+  }
+  std::vector<std::shared_ptr<const Body>> bodies;
+  for (auto& f : scrapes) bodies.push_back(f.get());
+  EXPECT_LE(renders.load(), 2);
+  EXPECT_EQ(shared.Renders(), renders.load());
+  for (const auto& b : bodies) {
+    ASSERT_TRUE(b);
+    EXPECT_EQ(BodyText(*b), std::string(1 << 20, 'm'));
+  }
+}
+
+// Consecutive renders that differ in a few bytes: every body serves exactly its own text,
+// in identity and in gzip, whatever is shared underneath.
+TEST(SharedRender, BodiesThatShareTheirBytesServeExactlyTheirText) {
+  std::vector<std::string> texts;
+  std::string base;
+  for (int i = 0; i < 20000; ++i) base += "series_" + std::to_string(i) + " 1\n";
+  texts.push_back(base);
+  texts.push_back("x" + base);                                            // differs at the start
+  texts.push_back(base + "y");                                            // at the end
+  texts.push_back(base.substr(0, 1000) + "CHANGED" + base.substr(1003));  // in the middle
+  texts.push_back(base.substr(0, 5000));  // much shorter: a fresh base
+  texts.push_back(base.substr(0, 5000) + base.substr(0, 5000));
+  texts.push_back(std::string(4000, 'a'));
+  texts.push_back(std::string(4001, 'a'));
+  texts.push_back(std::string(3999, 'a'));
+  size_t next = 0;
+  SharedRender shared([&] { return texts[next++]; });
+  std::vector<std::shared_ptr<const Body>> held;  // held, as slow clients would
+  for (size_t i = 0; i < texts.size(); ++i) {
+    SCOPED_TRACE(i);
+    auto body = shared.Get();
+    ASSERT_TRUE(body);
+    EXPECT_EQ(BodyText(*body), texts[i]);
+    EXPECT_EQ(Gunzip(GzipOf(*body)), texts[i]);
+    held.push_back(body);
+  }
+  for (size_t i = 0; i < texts.size(); ++i) EXPECT_EQ(BodyText(*held[i]), texts[i]) << i;
+}
+
+TEST(SharedRender, NoTextIsNoBody) {
+  SharedRender shared([] { return std::string(); });
+  EXPECT_EQ(shared.Get(), nullptr);
+}
+
+}  // namespace
+}  // namespace yfe::http
