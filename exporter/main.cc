@@ -115,11 +115,7 @@ int main(int argc, char** argv) {
   options.web = web;
   const bool tls = web.tls.has_value();
   http::Handlers handlers;
-  handlers.metrics = [&app]() -> std::shared_ptr<const http::Body> {
-    std::string text = app.Scrape();
-    if (text.empty()) return nullptr;
-    return http::MakeStringBody(std::move(text));
-  };
+  handlers.metrics = [&app] { return app.Scrape(); };
   handlers.ready = [&app] { return app.Ready(); };
   handlers.reload = [&app] { return app.Load(); };
   http::HttpServer server(options, handlers);
