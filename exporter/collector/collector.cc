@@ -23,7 +23,7 @@ namespace {
 // group segments are what scrapers receive, compressed once per change; the tail is
 // compressed on every scrape.
 constexpr int kStoreLevel = 1;
-constexpr int kSegmentLevel = 6;
+constexpr int kSegmentLevel = 4;
 constexpr int kTailLevel = 1;
 
 }  // namespace
@@ -92,11 +92,23 @@ struct Collector::Entry {
   bool last_ok = false;
   std::shared_ptr<Flight> flight;
 
-  std::string Name() const {
+  std::string Name() const { return std::string(NameView()); }
+  std::string_view NameView() const {
     if (!configured_name.empty()) return configured_name;
     if (name_known && !api_name.empty()) return api_name;
     return id;
   }
+  // The label prefix of this pipeline's series, made again only when the name changes.
+  const std::shared_ptr<const std::string>& Prefix() {
+    std::string_view name = NameView();
+    if (!prefix || prefix_name != name) {
+      prefix_name = name;
+      prefix = std::make_shared<const std::string>(metrics::PipelinePrefix({id, name}));
+    }
+    return prefix;
+  }
+  std::shared_ptr<const std::string> prefix;
+  std::string prefix_name;
 };
 
 Collector::Collector(CollectorOptions options, flowapi::Api& api,
@@ -327,7 +339,7 @@ std::vector<std::shared_ptr<Collector::Entry>> Collector::Fetch(
 // a member's run text or fetch state changes. Immutable once published.
 struct Collector::Group {
   struct Status {
-    std::string prefix;
+    std::shared_ptr<const std::string> prefix;  // compared by identity: see Entry::Prefix
     bool success = false;
     bool served = false;  // has a snapshot to serve: a last-success timestamp
     double success_wall_seconds = 0;
@@ -379,7 +391,7 @@ std::shared_ptr<const http::Body> Collector::Render(
         row.status.served = true;
         row.status.success_wall_seconds = e->good->success_wall_seconds;
       }
-      row.status.prefix = metrics::PipelinePrefix({e->id, e->Name()});
+      row.status.prefix = e->Prefix();
       rows.push_back(std::move(row));
     }
   }
@@ -445,9 +457,9 @@ std::shared_ptr<const http::Body> Collector::Render(
         const auto& ts_def = kPipelineMetrics[metrics::kFetchLastSuccess];
         std::string ok, ts;
         for (const auto& st : group->status) {
-          metrics::AppendSample(ok, ok_def.name, st.prefix, {}, st.success);
+          metrics::AppendSample(ok, ok_def.name, *st.prefix, {}, st.success);
           if (st.served) {
-            metrics::AppendSample(ts, ts_def.name, st.prefix, {}, st.success_wall_seconds);
+            metrics::AppendSample(ts, ts_def.name, *st.prefix, {}, st.success_wall_seconds);
           }
         }
         group->success = Compress(ok, kSegmentLevel);

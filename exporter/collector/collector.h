@@ -60,7 +60,7 @@ class Collector {
   std::shared_ptr<const http::Body> Scrape();
 
   // Targets per segment group: the unit that is compressed again when one member changes.
-  static constexpr size_t kGroupSize = 32;
+  static constexpr size_t kGroupSize = 64;
 
   // Fetches every pipeline once (up to `budget`), logging progress: called at start-up so
   // that the first scrape finds a warm cache.
