@@ -148,17 +148,41 @@ class IdentityReader final : public BodyReader {
   uint64_t pos_ = 0;
 };
 
+// A deflate state per thread and level, reset between segments: deflateInit2 allocates
+// about 270 KB, above the mmap threshold, so a fresh state per segment would cost an mmap,
+// page faults and an munmap each time (thousands per scrape that changes many pipelines).
+z_stream& Deflater(int level) {
+  struct States {
+    std::array<z_stream, 10> z{};
+    std::array<bool, 10> ready{};
+    ~States() {
+      for (size_t i = 0; i < z.size(); ++i) {
+        if (ready[i]) deflateEnd(&z[i]);
+      }
+    }
+  };
+  thread_local States states;
+  level = std::clamp(level, 0, 9);
+  z_stream& z = states.z[level];
+  if (!states.ready[level]) {
+    // windowBits -15: raw deflate, no zlib or gzip wrapper.
+    if (deflateInit2(&z, level, Z_DEFLATED, -MAX_WBITS, 8, Z_DEFAULT_STRATEGY) != Z_OK) {
+      throw std::bad_alloc();
+    }
+    states.ready[level] = true;
+  } else {
+    deflateReset(&z);
+  }
+  return z;
+}
+
 }  // namespace
 
 Segment DeflateSegment(std::string_view text, int level, bool last) {
   Segment s;
   s.crc = Crc(text);
   s.size = text.size();
-  z_stream z{};
-  // windowBits -15: raw deflate, no zlib or gzip wrapper.
-  if (deflateInit2(&z, level, Z_DEFLATED, -MAX_WBITS, 8, Z_DEFAULT_STRATEGY) != Z_OK) {
-    throw std::bad_alloc();
-  }
+  z_stream& z = Deflater(level);
   s.deflated.resize(deflateBound(&z, static_cast<uLong>(std::min<size_t>(text.size(), 1u << 30))) +
                     16);
   z.next_in = reinterpret_cast<Bytef*>(const_cast<char*>(text.data()));
@@ -182,7 +206,6 @@ Segment DeflateSegment(std::string_view text, int level, bool last) {
   }
   s.deflated.resize(z.total_out);
   s.deflated.shrink_to_fit();
-  deflateEnd(&z);
   return s;
 }
 
