@@ -8,7 +8,8 @@ P=${2:-100}
 tmp=$(mktemp -d)
 trap 'kill $sim 2>/dev/null || true; rm -rf "$tmp"' EXIT
 "$build/simulator/flow-simulator" --web.listen-address=127.0.0.1:0 --pipelines="$P" \
-  --stages=5 --jobs-per-stage=4 --clock=frozen:1795000000 >"$tmp/sim.log" 2>&1 &
+  --stages=5 --jobs-per-stage=4 --clock=frozen:1795000000 --token=sim-token-5f7c2a91 \
+  >"$tmp/sim.log" 2>&1 &
 sim=$!
 for _ in $(seq 100); do grep -q "listening on" "$tmp/sim.log" && break; sleep 0.1; done
 sport=$(sed -n 's/.*listening on 127.0.0.1:\([0-9]*\).*/\1/p' "$tmp/sim.log" | head -1)
