@@ -5,10 +5,9 @@
 // (CRC-32 and length) is computed from the pieces' CRCs with crc32_combine, never from the
 // text. The result is one ordinary gzip stream for any decoder (Go, curl, Python, zlib).
 //
-//   auto a = DeflateSegment("a 1\n", 6);
-//   auto b = DeflateSegment("b 2\n", 6);
 //   auto head = std::make_shared<SegmentList>();
-//   head->Append(a); head->Append(b);
+//   head->Append(std::make_shared<const Segment>(DeflateSegment("a 1\n", 6)));
+//   head->Append(std::make_shared<const Segment>(DeflateSegment("b 2\n", 6)));
 //   auto body = MakeSegmentedBody(head, DeflateSegment("c 3\n", 6, /*last=*/true));
 //   // body->Open(kGzip) reads the gzip of "a 1\nb 2\nc 3\n"; Open(kIdentity) inflates it.
 //
