@@ -15,7 +15,6 @@
 #include "config/config.h"
 #include "config/flags.h"
 #include "http/server.h"
-#include "http/shared_render.h"
 #include "util/log.h"
 
 namespace {
@@ -91,8 +90,7 @@ int Run(const config::Flags& flags, const http::WebConfig& web, const sigset_t& 
   options.limits.max_requests_in_flight = flags.web_max_requests_in_flight;
   const bool tls = web.tls.has_value();
   http::Handlers handlers;
-  http::SharedRender render([&app] { return app.Scrape(); });
-  handlers.metrics = [&render] { return render.Get(); };
+  handlers.metrics = [&app] { return app.Scrape(); };
   handlers.ready = [&app] { return app.Ready(); };
   handlers.reload = [&app] { return app.Load(); };
   http::HttpServer server(options, handlers);

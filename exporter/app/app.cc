@@ -67,7 +67,7 @@ class Pipeline {
     for (auto& t : threads_) t.join();
   }
 
-  std::string Scrape() { return collector_.Scrape(); }
+  std::shared_ptr<const http::Body> Scrape() { return collector_.Scrape(); }
   void Stop() {
     {
       std::lock_guard lock(mu_);
@@ -263,9 +263,9 @@ std::shared_ptr<Pipeline> App::Current() const {
   return current_;
 }
 
-std::string App::Scrape() {
+std::shared_ptr<const http::Body> App::Scrape() {
   auto p = Current();
-  if (!p) return {};
+  if (!p) return nullptr;
   return p->Scrape();
 }
 

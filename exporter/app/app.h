@@ -9,6 +9,7 @@
 
 #include "config/config.h"
 #include "config/flags.h"
+#include "http/body.h"
 #include "metrics/self_metrics.h"
 #include "util/result.h"
 
@@ -27,7 +28,8 @@ class App {
 
   // Loads flags.config_file; on error the current configuration (if any) keeps running.
   Result<bool> Load();
-  std::string Scrape();
+  // The exposition of the running configuration; nullptr when none is running.
+  std::shared_ptr<const http::Body> Scrape();
   // Ends outstanding API requests (at shutdown): scrapes answer from what they have.
   void Stop();
   bool Ready() const;

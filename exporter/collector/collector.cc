@@ -1,8 +1,10 @@
 #include "collector/collector.h"
 
+#include <algorithm>
 #include <condition_variable>
 #include <functional>
 
+#include "http/gzip_segments.h"
 #include "metrics/catalog.h"
 #include "metrics/exposition.h"
 #include "model/decode.h"
@@ -12,10 +14,40 @@
 namespace yfe::collector {
 
 using metrics::kPipelineMetrics;
+using metrics::kRunMetricCount;
+
+namespace {
+
+// zlib levels, chosen by measurement (docs/performance.md): the stored per-pipeline text is
+// compressed on every run change and only read back when its group is compressed again;
+// group segments are what scrapers receive, compressed once per change; the tail is
+// compressed on every scrape.
+constexpr int kStoreLevel = 1;
+constexpr int kSegmentLevel = 4;
+constexpr int kTailLevel = 1;
+
+}  // namespace
+
+// One pipeline's rendered run families, compressed (about 10:1) rather than kept as text:
+// at 10,000 pipelines the text alone would be 126 MB.
+struct Collector::PipelineText {
+  http::Segment all;  // every run family's lines, concatenated in catalog order
+  std::array<uint32_t, kRunMetricCount> bytes{};  // of each family within `all`
+
+  explicit PipelineText(const metrics::RunFragments& f) {
+    std::string text;
+    text.reserve(f.Bytes());
+    for (size_t i = 0; i < kRunMetricCount; ++i) {
+      bytes[i] = static_cast<uint32_t>(f.text[i].size());
+      text += f.text[i];
+    }
+    all = http::DeflateSegment(text, kStoreLevel);
+  }
+};
 
 // Immutable once published: readers hold it by shared_ptr without locks.
 struct Collector::Snapshot {
-  std::shared_ptr<const metrics::RunFragments> fragments;
+  std::shared_ptr<const PipelineText> text;
   size_t body_hash = 0;
   std::string rendered_name;
   Clock::Steady fetched_at{};
@@ -64,11 +96,23 @@ struct Collector::Entry {
   bool last_ok = false;
   std::shared_ptr<Flight> flight;
 
-  std::string Name() const {
+  std::string Name() const { return std::string(NameView()); }
+  std::string_view NameView() const {
     if (!configured_name.empty()) return configured_name;
     if (name_known && !api_name.empty()) return api_name;
     return id;
   }
+  // The label prefix of this pipeline's series, made again only when the name changes.
+  const std::shared_ptr<const std::string>& Prefix() {
+    std::string_view name = NameView();
+    if (!prefix || prefix_name != name) {
+      prefix_name = name;
+      prefix = std::make_shared<const std::string>(metrics::PipelinePrefix({id, name}));
+    }
+    return prefix;
+  }
+  std::shared_ptr<const std::string> prefix;
+  std::string prefix_name;
 };
 
 Collector::Collector(CollectorOptions options, flowapi::Api& api,
@@ -219,7 +263,7 @@ void Collector::FinishFlight(const std::shared_ptr<Entry>& e) {
     fresh->success_wall_seconds =
         std::chrono::duration<double>(clock_.WallNow().time_since_epoch()).count();
     fresh->no_run = true;
-    fresh->fragments = std::make_shared<metrics::RunFragments>(metrics::RenderNoRun({e->id, name}));
+    fresh->text = std::make_shared<const PipelineText>(metrics::RenderNoRun({e->id, name}));
   } else if (run.ok && model::IsNoRunAnswer(run.ok, run.status, run.body)) {
     error = "the latest run is empty and the pipeline is not known to exist (GetPipeline: " +
             (flight->name && !flight->name->ok ? flight->name->error : std::string("no answer")) +
@@ -233,17 +277,15 @@ void Collector::FinishFlight(const std::shared_ptr<Entry>& e) {
     fresh->success_wall_seconds =
         std::chrono::duration<double>(clock_.WallNow().time_since_epoch()).count();
     if (previous && previous->body_hash == hash && previous->rendered_name == name) {
-      fresh->fragments = previous->fragments;  // unchanged run: no decode, no render
+      fresh->text = previous->text;  // unchanged run: no decode, no render
     } else {
       auto decoded = model::DecodePipelineRun(run.body);
       if (decoded.ok()) {
-        auto frags = std::make_shared<metrics::RunFragments>(
-            metrics::RenderRun({e->id, name}, *decoded, options_.render));
-        for (const auto& w : frags->warnings) {
+        auto frags = metrics::RenderRun({e->id, name}, *decoded, options_.render);
+        for (const auto& w : frags.warnings) {
           logging::Warn("unusual run data", {{"pipeline_id", e->id}, {"detail", w}});
         }
-        frags->warnings.clear();
-        fresh->fragments = std::move(frags);
+        fresh->text = std::make_shared<const PipelineText>(frags);
       } else {
         self_metrics_.CountDecodeError(flowapi::kLatestRun);
         error = "cannot decode the latest run: " + decoded.error();
@@ -268,7 +310,7 @@ void Collector::FinishFlight(const std::shared_ptr<Entry>& e) {
   for (auto& w : waiters) w->Done();
 }
 
-std::string Collector::Scrape() {
+std::shared_ptr<const http::Body> Collector::Scrape() {
   const auto start = clock_.Now();
   auto targets = Fetch(options_.scrape_deadline, nullptr);
   return Render(targets, start);
@@ -338,8 +380,40 @@ std::vector<std::shared_ptr<Collector::Entry>> Collector::Fetch(
   return targets;
 }
 
-std::string Collector::Render(const std::vector<std::shared_ptr<Entry>>& targets,
-                              Clock::Steady start) {
+// kGroupSize consecutive targets: for each run family, the group's lines of that family
+// as one compressed segment, and likewise for the fetch state families. Rebuilt only when
+// a member's run text or fetch state changes. Immutable once published.
+struct Collector::Group {
+  struct Status {
+    std::shared_ptr<const std::string> prefix;  // compared by identity: see Entry::Prefix
+    bool success = false;
+    bool served = false;  // has a snapshot to serve: a last-success timestamp
+    double success_wall_seconds = 0;
+    bool operator==(const Status&) const = default;
+  };
+  std::vector<std::shared_ptr<const PipelineText>> members;  // null: nothing served
+  std::vector<Status> status;
+  std::array<std::shared_ptr<const http::Segment>, kRunMetricCount> run;  // null: no lines
+  std::shared_ptr<const http::Segment> success, last_success;
+};
+
+// One cache generation: what every scrape of an unchanged cache shares.
+struct Collector::Generation {
+  std::vector<std::shared_ptr<const Group>> groups;
+  std::shared_ptr<const http::SegmentList> segments;
+};
+
+namespace {
+
+std::shared_ptr<const http::Segment> Compress(std::string_view text, int level) {
+  if (text.empty()) return nullptr;
+  return std::make_shared<const http::Segment>(http::DeflateSegment(text, level));
+}
+
+}  // namespace
+
+std::shared_ptr<const http::Body> Collector::Render(
+    const std::vector<std::shared_ptr<Entry>>& targets, Clock::Steady start) {
   std::vector<ExtraRenderer> extra;
   {
     std::lock_guard lock(mu_);
@@ -347,9 +421,8 @@ std::string Collector::Render(const std::vector<std::shared_ptr<Entry>>& targets
   }
 
   struct Row {
-    std::string prefix;
+    Group::Status status;
     std::shared_ptr<const Snapshot> snapshot;  // null: nothing to serve
-    bool success;
   };
   std::vector<Row> rows;
   rows.reserve(targets.size());
@@ -358,48 +431,128 @@ std::string Collector::Render(const std::vector<std::shared_ptr<Entry>>& targets
     std::lock_guard lock(mu_);
     for (auto& e : targets) {
       Row row;
-      row.success = e->last_ok && !e->flight;
-      if (e->good && (row.success || now - e->good->fetched_at <= options_.max_stale)) {
+      row.status.success = e->last_ok && !e->flight;
+      if (e->good && (row.status.success || now - e->good->fetched_at <= options_.max_stale)) {
         row.snapshot = e->good;
+        row.status.served = true;
+        row.status.success_wall_seconds = e->good->success_wall_seconds;
       }
-      row.prefix = metrics::PipelinePrefix({e->id, e->Name()});
+      row.status.prefix = e->Prefix();
       rows.push_back(std::move(row));
     }
   }
 
-  size_t bytes = 4096;
-  for (const auto& r : rows) {
-    bytes += 2 * r.prefix.size() + 160;
-    if (r.snapshot) bytes += r.snapshot->fragments->Bytes();
+  std::shared_ptr<const http::SegmentList> head;
+  {
+    // One render at a time: concurrent scrapes of an unchanged cache find the generation
+    // the first one built and share it.
+    std::lock_guard lock(render_mu_);
+    const auto previous = generation_;
+    const size_t groups = (rows.size() + kGroupSize - 1) / kGroupSize;
+    auto next = std::make_shared<Generation>();
+    next->groups.reserve(groups);
+    bool changed = !previous || previous->groups.size() != groups;
+    std::string scratch;
+    std::array<std::string, kRunMetricCount> family;
+    for (size_t g = 0; g < groups; ++g) {
+      const size_t first = g * kGroupSize;
+      const size_t last = std::min(rows.size(), first + kGroupSize);
+      const Group* old =
+          previous && g < previous->groups.size() ? previous->groups[g].get() : nullptr;
+      bool same_run = old && old->members.size() == last - first;
+      bool same_status = same_run;
+      for (size_t i = first; i < last && (same_run || same_status); ++i) {
+        const auto& r = rows[i];
+        same_run = same_run &&
+                   old->members[i - first].get() == (r.snapshot ? r.snapshot->text.get() : nullptr);
+        same_status = same_status && old->status[i - first] == r.status;
+      }
+      if (same_run && same_status) {
+        next->groups.push_back(previous->groups[g]);
+        continue;
+      }
+      changed = true;
+      auto group = std::make_shared<Group>();
+      for (size_t i = first; i < last; ++i) {
+        group->members.push_back(rows[i].snapshot ? rows[i].snapshot->text : nullptr);
+        group->status.push_back(rows[i].status);
+      }
+      if (same_run) {
+        group->run = old->run;
+      } else {
+        for (auto& f : family) f.clear();
+        for (const auto& m : group->members) {
+          if (!m) continue;
+          scratch.clear();
+          if (!http::InflateSegment(m->all, scratch)) continue;  // cannot happen: ours
+          size_t at = 0;
+          for (size_t f = 0; f < kRunMetricCount; ++f) {
+            family[f].append(scratch, at, m->bytes[f]);
+            at += m->bytes[f];
+          }
+        }
+        for (size_t f = 0; f < kRunMetricCount; ++f) {
+          group->run[f] = Compress(family[f], kSegmentLevel);
+        }
+      }
+      if (same_status) {
+        group->success = old->success;
+        group->last_success = old->last_success;
+      } else {
+        const auto& ok_def = kPipelineMetrics[metrics::kFetchSuccess];
+        const auto& ts_def = kPipelineMetrics[metrics::kFetchLastSuccess];
+        std::string ok, ts;
+        for (const auto& st : group->status) {
+          metrics::AppendSample(ok, ok_def.name, *st.prefix, {}, st.success);
+          if (st.served) {
+            metrics::AppendSample(ts, ts_def.name, *st.prefix, {}, st.success_wall_seconds);
+          }
+        }
+        group->success = Compress(ok, kSegmentLevel);
+        group->last_success = Compress(ts, kSegmentLevel);
+      }
+      next->groups.push_back(std::move(group));
+    }
+
+    if (!changed) {
+      head = previous->segments;
+    } else {
+      // Families in catalog order; all samples of one family are contiguous, each family
+      // under its header.
+      auto list = std::make_shared<http::SegmentList>();
+      auto family_run = [&](const metrics::MetricDef& def, std::string_view note, auto segment_of) {
+        bool header = false;
+        for (const auto& g : next->groups) {
+          const auto& seg = segment_of(*g);
+          if (!seg) continue;
+          if (!header) {
+            std::string h;
+            metrics::AppendHeader(h, def, note);
+            list->Append(Compress(h, kSegmentLevel));
+            header = true;
+          }
+          list->Append(seg);
+        }
+      };
+      for (size_t f = 0; f < kRunMetricCount; ++f) {
+        family_run(
+            kPipelineMetrics[f],
+            cache_note_, [f](const Group& g) -> const auto& { return g.run[f]; });
+      }
+      family_run(
+          kPipelineMetrics[metrics::kFetchSuccess], "",
+          [](const Group& g) -> const auto& { return g.success; });
+      family_run(
+          kPipelineMetrics[metrics::kFetchLastSuccess], "",
+          [](const Group& g) -> const auto& { return g.last_success; });
+      next->segments = std::move(list);
+      head = next->segments;
+      generation_ = std::move(next);
+    }
   }
+
+  // The tail changes on every scrape; it is small and compressed each time.
   std::string out;
-  out.reserve(bytes);
-  for (size_t f = 0; f < metrics::kRunMetricCount; ++f) {
-    bool header = false;
-    for (const auto& r : rows) {
-      if (!r.snapshot || r.snapshot->fragments->text[f].empty()) continue;
-      if (!header) {
-        metrics::AppendHeader(out, kPipelineMetrics[f], cache_note_);
-        header = true;
-      }
-      out += r.snapshot->fragments->text[f];
-    }
-  }
-  if (!rows.empty()) {
-    const auto& ok_def = kPipelineMetrics[metrics::kFetchSuccess];
-    metrics::AppendHeader(out, ok_def);
-    for (const auto& r : rows) metrics::AppendSample(out, ok_def.name, r.prefix, {}, r.success);
-    const auto& ts_def = kPipelineMetrics[metrics::kFetchLastSuccess];
-    bool header = false;
-    for (const auto& r : rows) {
-      if (!r.snapshot) continue;
-      if (!header) {
-        metrics::AppendHeader(out, ts_def);
-        header = true;
-      }
-      metrics::AppendSample(out, ts_def.name, r.prefix, {}, r.snapshot->success_wall_seconds);
-    }
-  }
   metrics::AppendHeader(out, metrics::kUp);
   metrics::AppendSample(out, metrics::kUp.name, "", {},
                         api_.ApiUp(start - options_.cache_ttl) ? 1 : 0);
@@ -411,7 +564,7 @@ std::string Collector::Render(const std::vector<std::shared_ptr<Entry>>& targets
   metrics::AppendSample(out, metrics::kScrapeDuration.name, "", {},
                         std::chrono::duration<double>(clock_.Now() - start).count());
   out += self_metrics_.Render();
-  return out;
+  return http::MakeSegmentedBody(std::move(head), http::DeflateSegment(out, kTailLevel, true));
 }
 
 }  // namespace yfe::collector

@@ -2,8 +2,11 @@
 // latest run is cached for cache_ttl; concurrent scrapes share one fetch per pipeline
 // (single flight); a scrape returns by scrape_deadline whatever happens upstream, serving
 // data younger than max_stale for pipelines it could not fetch (with fetch_success 0).
-// Rendered text is cached per pipeline and reused until the run's body changes, so a warm
-// scrape only concatenates strings.
+// Rendered text is cached per pipeline, compressed, and reused until the run's body
+// changes. Pipelines are grouped (kGroupSize consecutive targets) into gzip segments per
+// metric family, compressed once when a member changes; a scrape's body is the current
+// generation of those segments (shared, immutable, by every scrape until something changes)
+// plus a small per-scrape tail (scrape duration, self metrics). See docs/performance.md.
 //
 // Thread-safe: Scrape() may run on several threads at once.
 #pragma once
@@ -16,6 +19,7 @@
 #include <vector>
 
 #include "flowapi/client.h"
+#include "http/body.h"
 #include "metrics/self_metrics.h"
 #include "metrics/translate.h"
 #include "util/clock.h"
@@ -51,9 +55,13 @@ class Collector {
   // The watched pipelines with the names their series carry now.
   std::vector<std::pair<std::string, std::string>> Named() const;
 
-  // Fetches what is not fresh in the cache (within the deadline) and renders everything.
-  // Never throws.
-  std::string Scrape();
+  // Fetches what is not fresh in the cache (within the deadline) and returns the
+  // exposition: gzip from shared precompressed segments, identity by inflating them.
+  // Never throws except std::bad_alloc.
+  std::shared_ptr<const http::Body> Scrape();
+
+  // Targets per segment group: the unit that is compressed again when one member changes.
+  static constexpr size_t kGroupSize = 64;
 
   // Fetches every pipeline once (up to `budget`), logging progress: called at start-up so
   // that the first scrape finds a warm cache.
@@ -68,10 +76,14 @@ class Collector {
   struct Flight;
   struct Snapshot;
   struct Countdown;
+  struct PipelineText;
+  struct Group;
+  struct Generation;
 
   std::vector<std::shared_ptr<Entry>> Fetch(std::chrono::nanoseconds budget,
                                             const std::function<void(size_t)>& progress);
-  std::string Render(const std::vector<std::shared_ptr<Entry>>& targets, Clock::Steady start);
+  std::shared_ptr<const http::Body> Render(const std::vector<std::shared_ptr<Entry>>& targets,
+                                           Clock::Steady start);
   void StartFlight(const std::shared_ptr<Entry>& e, Clock::Steady deadline, bool fetch_name);
   void OnFlightResult(const std::shared_ptr<Entry>& e, bool is_run, flowapi::ApiResult r);
   void FinishFlight(const std::shared_ptr<Entry>& e);
@@ -86,6 +98,10 @@ class Collector {
   std::vector<std::shared_ptr<Entry>> targets_;  // in output order
   std::unordered_map<std::string, std::shared_ptr<Entry>> by_id_;
   std::vector<ExtraRenderer> extra_;
+
+  // The compressed exposition of the pipelines (Render builds it, one render at a time).
+  std::mutex render_mu_;
+  std::shared_ptr<const Generation> generation_;  // guarded by render_mu_
 };
 
 }  // namespace yfe::collector

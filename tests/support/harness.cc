@@ -3,6 +3,7 @@
 #include <gtest/gtest.h>
 #include <rapidjson/document.h>
 
+#include <cstdlib>
 #include <fstream>
 
 namespace yfe::testing {
@@ -89,8 +90,10 @@ HttpResult Simulator::Control(const std::string& method, const std::string& path
 Exporter::Exporter(const std::string& config, std::vector<std::string> extra_args,
                    std::map<std::string, std::string> env, bool warm) {
   std::string path = dir_.Write("config.yaml", config);
-  std::vector<std::string> argv = {YFE_EXPORTER_BIN, "--config.file=" + path,
-                                   "--web.listen-address=127.0.0.1:0"};
+  // YFE_EXPORTER_BIN in the environment: another build (benchmarks compare two builds).
+  const char* bin = std::getenv("YFE_EXPORTER_BIN");
+  std::vector<std::string> argv = {bin != nullptr && *bin != '\0' ? bin : YFE_EXPORTER_BIN,
+                                   "--config.file=" + path, "--web.listen-address=127.0.0.1:0"};
   argv.insert(argv.end(), extra_args.begin(), extra_args.end());
   process_ = std::make_unique<Process>(argv, env);
   port_ = process_->WaitForPort("msg=listening address=127.0.0.1:");

@@ -1,13 +1,11 @@
 // HttpServer in-process, over real sockets on 127.0.0.1: what a connection does when a
-// handler or a body reader throws, the in-flight cap, the lifecycle switch, Stop(), and
-// SharedRender's coalescing.
+// handler or a body reader throws, the in-flight cap, the lifecycle switch and Stop().
 #include <arpa/inet.h>
 #include <gtest/gtest.h>
 #include <netinet/in.h>
 #include <poll.h>
 #include <sys/socket.h>
 #include <unistd.h>
-#include <zlib.h>
 
 #include <atomic>
 #include <chrono>
@@ -16,7 +14,6 @@
 #include <thread>
 
 #include "http/server.h"
-#include "http/shared_render.h"
 
 namespace yfe::http {
 namespace {
@@ -225,92 +222,6 @@ TEST(HttpServer, StopBeforeServeMakesServeReturnAtOnce) {
   auto start = Clock::now();
   server.Serve();
   EXPECT_LT(Seconds(start), 0.5);
-}
-
-std::string Gunzip(const std::string& in) {
-  z_stream z{};
-  if (inflateInit2(&z, 15 + 16) != Z_OK) return "<init>";
-  std::string out;
-  char buf[65536];
-  z.next_in = reinterpret_cast<Bytef*>(const_cast<char*>(in.data()));
-  z.avail_in = static_cast<uInt>(in.size());
-  int rc = Z_OK;
-  while (rc == Z_OK) {
-    z.next_out = reinterpret_cast<Bytef*>(buf);
-    z.avail_out = sizeof buf;
-    rc = inflate(&z, Z_NO_FLUSH);
-    out.append(buf, sizeof buf - z.avail_out);
-  }
-  inflateEnd(&z);
-  return rc == Z_STREAM_END ? out : "<error>";
-}
-
-std::string GzipOf(const Body& body) {
-  auto r = body.Open(Encoding::kGzip);
-  if (!r) return "";
-  std::string out(r->Size(), '\0');
-  size_t pos = 0;
-  while (pos < out.size()) {
-    size_t n = r->Read(pos, out.data() + pos, std::min<size_t>(1000, out.size() - pos));
-    if (n == 0) break;
-    pos += n;
-  }
-  return out;
-}
-
-TEST(SharedRender, ConcurrentScrapesShareOneRender) {
-  std::atomic<int> renders{0};
-  SharedRender shared([&] {
-    renders++;
-    std::this_thread::sleep_for(300ms);
-    return std::string(1 << 20, 'm');
-  });
-  std::vector<std::future<std::shared_ptr<const Body>>> scrapes;
-  for (int i = 0; i < 16; ++i) {
-    scrapes.push_back(std::async(std::launch::async, [&] { return shared.Get(); }));
-  }
-  std::vector<std::shared_ptr<const Body>> bodies;
-  for (auto& f : scrapes) bodies.push_back(f.get());
-  EXPECT_LE(renders.load(), 2);
-  EXPECT_EQ(shared.Renders(), renders.load());
-  for (const auto& b : bodies) {
-    ASSERT_TRUE(b);
-    EXPECT_EQ(BodyText(*b), std::string(1 << 20, 'm'));
-  }
-}
-
-// Consecutive renders that differ in a few bytes: every body serves exactly its own text,
-// in identity and in gzip, whatever is shared underneath.
-TEST(SharedRender, BodiesThatShareTheirBytesServeExactlyTheirText) {
-  std::vector<std::string> texts;
-  std::string base;
-  for (int i = 0; i < 20000; ++i) base += "series_" + std::to_string(i) + " 1\n";
-  texts.push_back(base);
-  texts.push_back("x" + base);                                            // differs at the start
-  texts.push_back(base + "y");                                            // at the end
-  texts.push_back(base.substr(0, 1000) + "CHANGED" + base.substr(1003));  // in the middle
-  texts.push_back(base.substr(0, 5000));  // much shorter: a fresh base
-  texts.push_back(base.substr(0, 5000) + base.substr(0, 5000));
-  texts.push_back(std::string(4000, 'a'));
-  texts.push_back(std::string(4001, 'a'));
-  texts.push_back(std::string(3999, 'a'));
-  size_t next = 0;
-  SharedRender shared([&] { return texts[next++]; });
-  std::vector<std::shared_ptr<const Body>> held;  // held, as slow clients would
-  for (size_t i = 0; i < texts.size(); ++i) {
-    SCOPED_TRACE(i);
-    auto body = shared.Get();
-    ASSERT_TRUE(body);
-    EXPECT_EQ(BodyText(*body), texts[i]);
-    EXPECT_EQ(Gunzip(GzipOf(*body)), texts[i]);
-    held.push_back(body);
-  }
-  for (size_t i = 0; i < texts.size(); ++i) EXPECT_EQ(BodyText(*held[i]), texts[i]) << i;
-}
-
-TEST(SharedRender, NoTextIsNoBody) {
-  SharedRender shared([] { return std::string(); });
-  EXPECT_EQ(shared.Get(), nullptr);
 }
 
 }  // namespace
