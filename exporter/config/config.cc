@@ -1,10 +1,10 @@
 #include "config/config.h"
 
+#include <re2/re2.h>
 #include <yaml-cpp/yaml.h>
 
 #include <algorithm>
 #include <fstream>
-#include <regex>
 #include <set>
 #include <span>
 #include <sstream>
@@ -287,10 +287,9 @@ void ParseDiscovery(Checker& c, const YAML::Node& n, DiscoveryConfig& out) {
   for (const char* key : {"include", "exclude"}) {
     const std::string& re = std::string_view(key) == "include" ? out.include : out.exclude;
     if (re.empty()) continue;
-    try {
-      std::regex compiled(re, std::regex::ECMAScript);
-    } catch (const std::regex_error& e) {
-      c.Error(n[key], "\"discovery." + std::string(key) + "\" is not a valid regex: " + e.what());
+    if (auto compiled = CompileNameRegex(re); !compiled->ok()) {
+      c.Error(n[key], "\"discovery." + std::string(key) +
+                          "\" is not a valid RE2 regular expression: " + compiled->error());
     }
   }
   if (YAML::Node g = n["group_ids"]; g && !g.IsNull()) {
@@ -322,6 +321,12 @@ std::vector<std::string> AllKeys() {
   add("pipelines[].", kPipelineKeys);
   add("discovery.", kDiscoveryKeys);
   return keys;
+}
+
+std::unique_ptr<re2::RE2> CompileNameRegex(const std::string& pattern) {
+  re2::RE2::Options options;
+  options.set_log_errors(false);  // the config check reports the error, with the line
+  return std::make_unique<re2::RE2>(pattern, options);
 }
 
 std::string ApiConfig::PipelinesPrefix() const {

@@ -7,10 +7,15 @@
 
 #include <chrono>
 #include <cstdint>
+#include <memory>
 #include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
+
+namespace re2 {
+class RE2;
+}
 
 namespace yfe::config {
 
@@ -56,8 +61,8 @@ struct PipelineConfig {
 
 struct DiscoveryConfig {
   bool enabled = false;
-  std::string include;  // regex on the pipeline name; empty = everything
-  std::string exclude;  // regex; empty = nothing
+  std::string include;  // RE2 regex searched in the pipeline name; empty = everything
+  std::string exclude;  // RE2 regex; empty = nothing
   std::vector<int64_t> group_ids;
   nanoseconds refresh_interval = std::chrono::minutes(10);
 };
@@ -83,6 +88,10 @@ std::vector<std::string> AllKeys();
 // Parses and validates YAML text; `source` names it in messages (a file path).
 ConfigLoad ParseConfig(std::string_view yaml, std::string_view source);
 ConfigLoad LoadConfigFile(const std::string& path);
+
+// Compiles a discovery name regex with RE2 (linear-time matching, no backtracking). The
+// result's ok() and error() say whether RE2 accepts it; the config check reports that.
+std::unique_ptr<re2::RE2> CompileNameRegex(const std::string& pattern);
 
 // The token, from api.token_file, else the YUNXIAO_TOKEN environment value, else the
 // literal api.token. Errors never contain the token.

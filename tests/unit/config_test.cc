@@ -105,7 +105,18 @@ TEST(ParseConfig, NeedsPipelinesOrDiscovery) {
   EXPECT_TRUE(HasError(ParseConfig("api: {endpoint: 'https://x'}", "c"), "no pipelines"));
   EXPECT_TRUE(ParseConfig("api: {endpoint: 'https://x'}\ndiscovery: {include: '^a'}", "c").ok());
   EXPECT_TRUE(HasError(ParseConfig("api: {endpoint: 'https://x'}\ndiscovery: {include: '(('}", "c"),
-                       "not a valid regex"));
+                       "c:2: \"discovery.include\" is not a valid RE2 regular expression"));
+}
+
+// The include/exclude regexes are RE2: what RE2 cannot run in linear time (backreferences,
+// lookaround) is refused with the key and the line, not accepted and backtracked.
+TEST(ParseConfig, DiscoveryRegexesAreRe2) {
+  const std::string head = "api: {endpoint: 'https://x'}\ndiscovery:\n";
+  EXPECT_TRUE(ParseConfig(head + "  include: '^([a-z]+-?)+$'\n", "c").ok());
+  EXPECT_TRUE(HasError(ParseConfig(head + "  include: '^a'\n  exclude: '(a)\\1'\n", "c"),
+                       "c:4: \"discovery.exclude\" is not a valid RE2 regular expression"));
+  EXPECT_TRUE(HasError(ParseConfig(head + "  include: 'a(?=b)'\n", "c"),
+                       "c:3: \"discovery.include\" is not a valid RE2"));
 }
 
 TEST(ParseConfig, BrokenYamlAndEmptyFiles) {
