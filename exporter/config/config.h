@@ -52,6 +52,10 @@ struct CollectConfig {
   bool history = false;
   nanoseconds history_interval = std::chrono::minutes(1);
   std::vector<double> history_buckets = {10, 30, 60, 120, 300, 600, 1200, 1800, 3600, 7200, 14400};
+  // What one run may render (metrics/translate.h RenderLimits): beyond, the run is cut.
+  int max_stages = 100;
+  int max_jobs_per_stage = 100;
+  int64_t max_run_bytes = 1 << 20;
 };
 
 struct PipelineConfig {
@@ -87,7 +91,14 @@ std::vector<std::string> AllKeys();
 
 // Parses and validates YAML text; `source` names it in messages (a file path).
 ConfigLoad ParseConfig(std::string_view yaml, std::string_view source);
+// Reads and parses a file, then registers its secrets (RegisterSecrets) before the caller
+// prints any of its errors.
 ConfigLoad LoadConfigFile(const std::string& path);
+
+// Registers with the logger's redaction every token the api section names: the literal
+// api.token and the content of api.token_file (when readable), so that no later message
+// can echo one, even one pasted into another key.
+void RegisterSecrets(const ApiConfig& api);
 
 // Compiles a discovery name regex with RE2 (linear-time matching, no backtracking). The
 // result's ok() and error() say whether RE2 accepts it; the config check reports that.
