@@ -202,6 +202,9 @@ class Pipeline {
     o.render.stages = cfg.collect.stages;
     o.render.jobs = cfg.collect.jobs;
     o.render.sparse_status = cfg.collect.sparse_status;
+    o.render.max_stages = static_cast<size_t>(cfg.collect.max_stages);
+    o.render.max_jobs_per_stage = static_cast<size_t>(cfg.collect.max_jobs_per_stage);
+    o.render.max_run_bytes = static_cast<size_t>(cfg.collect.max_run_bytes);
     o.cache_ttl = cfg.collect.cache_ttl;
     o.scrape_deadline = cfg.collect.scrape_deadline;
     o.max_stale = cfg.collect.max_stale;

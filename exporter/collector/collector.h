@@ -3,7 +3,11 @@
 // (single flight); a scrape returns by scrape_deadline whatever happens upstream, serving
 // data younger than max_stale for pipelines it could not fetch (with fetch_success 0).
 // Rendered text is cached per pipeline and reused until the run's body changes, so a warm
-// scrape only concatenates strings.
+// scrape only concatenates strings. A pipeline whose fetch fails is not fetched again
+// before an exponential backoff (cache_ttl, doubling, capped at max_failure_backoff; reset
+// by a success), so broken pipelines do not crowd healthy ones out of the API's rate limit;
+// it keeps fetch_success 0 and its last good data up to max_stale, and its warning is not
+// repeated on every scrape.
 //
 // Thread-safe: Scrape() may run on several threads at once.
 #pragma once
@@ -33,6 +37,8 @@ struct CollectorOptions {
   std::chrono::nanoseconds scrape_deadline = std::chrono::seconds(9);
   std::chrono::nanoseconds max_stale = std::chrono::minutes(10);
   std::chrono::nanoseconds name_refresh = std::chrono::hours(6);
+  // Longest wait before a failing pipeline is fetched again: a few cache_ttl.
+  int max_failure_backoff_ttls = 4;
   std::string version = "unknown";
   std::string revision = "unknown";
 };
@@ -49,6 +55,12 @@ class Collector {
   size_t TargetCount() const;
   // The watched pipelines with the names their series carry now.
   std::vector<std::pair<std::string, std::string>> Named() const;
+
+  // Takes over the cached state (runs, names, failure backoff) of `previous`, another
+  // configuration's collector, for the pipelines that this one watches now or later
+  // (SetTargets), so a reload fetches nothing that is still fresh. Rendered runs are kept
+  // only if both render alike. Entries older than max_stale are not taken.
+  void Seed(const Collector& previous);
 
   // Fetches what is not fresh in the cache (within the deadline) and renders everything.
   // Never throws.
@@ -73,6 +85,9 @@ class Collector {
   std::string Render(const std::vector<std::shared_ptr<Entry>>& targets, Clock::Steady start);
   void StartFlight(const std::shared_ptr<Entry>& e, Clock::Steady deadline, bool fetch_name);
   void FinishFlight(const std::shared_ptr<Entry>& e);
+  std::chrono::nanoseconds FailureBackoff(int failures) const;
+  std::chrono::nanoseconds MaxFailureBackoff() const;
+  void NoteTruncation(Entry& e, const metrics::RunFragments& f);
 
   const CollectorOptions options_;
   const std::string cache_note_;  // appended to the HELP of cached metrics
@@ -83,6 +98,7 @@ class Collector {
   mutable std::mutex mu_;
   std::vector<std::shared_ptr<Entry>> targets_;  // in output order
   std::unordered_map<std::string, std::shared_ptr<Entry>> by_id_;
+  std::unordered_map<std::string, std::shared_ptr<Entry>> seeds_;  // see Seed()
   std::vector<ExtraRenderer> extra_;
 };
 
