@@ -133,6 +133,11 @@ void Collector::SetTargets(std::vector<Target> targets) {
   });
 }
 
+bool Collector::WaitIdle(std::chrono::nanoseconds budget) const {
+  std::unique_lock lock(mu_);
+  return idle_.wait_for(lock, budget, [this] { return flights_ == 0; });
+}
+
 void Collector::Seed(const Collector& previous) {
   if (&previous == this) return;
   const bool same_render = previous.options_.render == options_.render;
@@ -287,6 +292,7 @@ void Collector::FinishFlight(const std::shared_ptr<Entry>& e) {
     }
     waiters = std::move(flight->waiters);
     e->flight = nullptr;
+    if (--flights_ == 0) idle_.notify_all();
   }
   if (log_failure) {
     logging::Warn("fetch failed", {{"pipeline_id", e->id},
@@ -376,6 +382,7 @@ std::vector<std::shared_ptr<Collector::Entry>> Collector::Fetch(
       countdown->remaining++;
       if (!e->flight) {
         e->flight = std::make_shared<Flight>();
+        ++flights_;
         bool fetch_name = e->configured_name.empty() &&
                           (!e->name_known || start - e->name_fetched_at > options_.name_refresh);
         e->flight->pending = fetch_name ? 2 : 1;

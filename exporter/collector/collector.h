@@ -13,6 +13,7 @@
 #pragma once
 
 #include <chrono>
+#include <condition_variable>
 #include <memory>
 #include <mutex>
 #include <string>
@@ -62,6 +63,11 @@ class Collector {
   // only if both render alike. Entries older than max_stale are not taken.
   void Seed(const Collector& previous);
 
+  // Waits (real time, up to `budget`) until no fetch is in flight; false on timeout. A
+  // reload lets the old collector's fetches land before seeding from it, rather than
+  // asking again for what is already on its way.
+  bool WaitIdle(std::chrono::nanoseconds budget) const;
+
   // Fetches what is not fresh in the cache (within the deadline) and renders everything.
   // Never throws.
   std::string Scrape();
@@ -96,6 +102,8 @@ class Collector {
   const Clock& clock_;
 
   mutable std::mutex mu_;
+  mutable std::condition_variable idle_;         // flights_ dropped to 0
+  size_t flights_ = 0;                           // entries with a fetch in flight
   std::vector<std::shared_ptr<Entry>> targets_;  // in output order
   std::unordered_map<std::string, std::shared_ptr<Entry>> by_id_;
   std::unordered_map<std::string, std::shared_ptr<Entry>> seeds_;  // see Seed()
