@@ -2,6 +2,7 @@
 #include <curl/curl.h>
 #include <malloc.h>
 #include <signal.h>
+#include <sys/prctl.h>
 
 #include <cstdio>
 #include <cstdlib>
@@ -65,6 +66,8 @@ int main(int argc, char** argv) {
               << app::App::Revision() << ")\n";
     return 0;
   }
+  // No core dump (nor ptrace by other users) of a process that holds the token.
+  if (!flags.allow_core_dumps) prctl(PR_SET_DUMPABLE, 0, 0, 0, 0);
   // The token must never be echoed, even when pasted into the wrong config key.
   if (const char* token = std::getenv("YUNXIAO_TOKEN")) logging::RegisterSecret(token);
   if (flags.config_check) return CheckConfig(flags);
@@ -141,7 +144,11 @@ int main(int argc, char** argv) {
       if (sigwait(&signals, &sig) != 0) continue;
       if (sig == SIGHUP) {
         logging::Info("SIGHUP: reloading the configuration");
-        (void)app.Load();
+        try {
+          (void)app.Load();  // logs its own failure; never std::terminate here
+        } catch (const std::exception& e) {
+          logging::Error("reload failed", {{"err", e.what()}});
+        }
         continue;
       }
       logging::Info("shutting down", {{"signal", sig == SIGTERM ? "SIGTERM" : "SIGINT"}});

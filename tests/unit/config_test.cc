@@ -267,6 +267,13 @@ TEST(Flags, DefaultsAndValues) {
   }
 }
 
+TEST(Flags, CoreDumpsAreOffUnlessAllowed) {
+  EXPECT_FALSE(ParseFlags({})->allow_core_dumps);
+  EXPECT_TRUE(ParseFlags({"--debug.allow-core-dumps"})->allow_core_dumps);
+  EXPECT_FALSE(ParseFlags({"--debug.allow-core-dumps=false"})->allow_core_dumps);
+  EXPECT_NE(Usage().find("--debug.allow-core-dumps"), std::string::npos);
+}
+
 TEST(Flags, ListenAddress) {
   EXPECT_EQ(ParseListenAddress(":9847")->port, 9847);
   EXPECT_EQ(ParseListenAddress("[::1]:80")->host, "::1");
