@@ -51,7 +51,10 @@ TEST(ParseArgsTest, Defaults) {
   EXPECT_DOUBLE_EQ(c.world.fail_ratio, 0.2);
   EXPECT_FALSE(c.frozen_clock_ms);
   EXPECT_EQ(c.threads, 64);
-  EXPECT_EQ(c.list_style, ListStyle::kReal);
+  EXPECT_EQ(c.list_style, ListStyle::kToday);
+  EXPECT_EQ(c.max_per_page, 30);
+  EXPECT_TRUE(c.paging_headers);
+  EXPECT_EQ(c.world.never_run, 0);
   EXPECT_EQ(c.faults.retry_after_seconds, 1);
   EXPECT_EQ(c.faults.latency.count(), 0);
 }
@@ -73,7 +76,10 @@ TEST(ParseArgsTest, AllFlags) {
                      "--fail-ratio=0.5",
                      "--clock=frozen:1700000000",
                      "--threads=8",
-                     "--list-style=docs",
+                     "--list-style=2025",
+                     "--never-run=2",
+                     "--max-per-page=20",
+                     "--paging-headers=false",
                      "--fault-5xx=0.1",
                      "--fault-429=0.2",
                      "--retry-after=3",
@@ -98,7 +104,10 @@ TEST(ParseArgsTest, AllFlags) {
   EXPECT_DOUBLE_EQ(c.world.fail_ratio, 0.5);
   EXPECT_EQ(c.frozen_clock_ms, 1700000000000);
   EXPECT_EQ(c.threads, 8);
-  EXPECT_EQ(c.list_style, ListStyle::kDocs);
+  EXPECT_EQ(c.list_style, ListStyle::k2025);
+  EXPECT_EQ(c.world.never_run, 2);
+  EXPECT_EQ(c.max_per_page, 20);
+  EXPECT_FALSE(c.paging_headers);
   EXPECT_DOUBLE_EQ(c.faults.status5xx, 0.1);
   EXPECT_DOUBLE_EQ(c.faults.status429, 0.2);
   EXPECT_EQ(c.faults.retry_after_seconds, 3);

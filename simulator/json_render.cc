@@ -28,6 +28,21 @@ void KeyInt(Writer& w, std::string_view k, int64_t v) {
   w.Int64(v);
 }
 
+void KeyNull(Writer& w, std::string_view k) {
+  Key(w, k);
+  w.Null();
+}
+
+// A time that real responses send as null while it has not happened (jobs not started).
+void KeyTimeOrNull(Writer& w, std::string_view k, int64_t v) {
+  Key(w, k);
+  if (v > 0) {
+    w.Int64(v);
+  } else {
+    w.Null();
+  }
+}
+
 void KeyBool(Writer& w, std::string_view k, bool v) {
   Key(w, k);
   w.Bool(v);
@@ -151,10 +166,12 @@ std::string RenderRun(const PipelineInfo& p, const RunView& run, const WorldOpti
 
   Key(w, "groups");
   w.StartArray();
-  w.StartObject();
-  KeyInt(w, "id", p.group_id);
-  KeyStr(w, "name", p.group_name);
-  w.EndObject();
+  if (p.group_id > 0) {
+    w.StartObject();
+    KeyInt(w, "id", p.group_id);
+    KeyStr(w, "name", p.group_name);
+    w.EndObject();
+  }
   w.EndArray();
 
   Key(w, "stageGroup");
@@ -210,8 +227,8 @@ std::string RenderRun(const PipelineInfo& p, const RunView& run, const WorldOpti
     w.StartObject();
     KeyStr(w, "name", s.name);
     KeyStr(w, "status", s.status);
-    KeyInt(w, "startTime", s.start_time);
-    KeyInt(w, "endTime", s.end_time);
+    KeyTimeOrNull(w, "startTime", s.start_time);
+    KeyTimeOrNull(w, "endTime", s.start_time > 0 ? s.end_time : 0);
     Key(w, "jobs");
     w.StartArray();
     for (const JobView& j : s.jobs) {
@@ -220,8 +237,8 @@ std::string RenderRun(const PipelineInfo& p, const RunView& run, const WorldOpti
       KeyStr(w, "jobSign", j.sign);
       KeyStr(w, "name", j.name);
       KeyStr(w, "status", j.status);
-      KeyInt(w, "startTime", j.start_time);
-      KeyInt(w, "endTime", j.end_time);
+      KeyTimeOrNull(w, "startTime", j.start_time);
+      KeyTimeOrNull(w, "endTime", j.start_time > 0 ? j.end_time : 0);
       KeyStr(w, "params", "{}");
       KeyStr(w, "result", JobResult(j));
       Key(w, "actions");
@@ -264,6 +281,7 @@ std::string RenderRunList(const std::vector<RunView>& runs) {
     KeyInt(w, "endTime", r.end_time);
     KeyInt(w, "triggerMode", r.trigger_mode);
     KeyStr(w, "creatorAccountId", r.creator_account_id);
+    KeyNull(w, "creator");
     w.EndObject();
   }
   w.EndArray();
@@ -276,14 +294,47 @@ std::string RenderPipelineList(const std::vector<PipelinePtr>& pipelines, ListSt
   w.StartArray();
   for (const PipelinePtr& p : pipelines) {
     w.StartObject();
-    KeyInt(w, style == ListStyle::kReal ? "id" : "pipelineId", p->id);
-    KeyStr(w, style == ListStyle::kReal ? "name" : "pipelineName", p->name);
-    KeyInt(w, "groupId", p->group_id);
-    KeyInt(w, "createTime", p->create_time);
-    KeyInt(w, "updateTime", p->update_time);
-    KeyStr(w, "creatorAccountId", p->creator_account_id);
-    KeyStr(w, "envName", p->env_name);
-    WriteTags(w, *p);
+    if (style == ListStyle::kToday) {
+      KeyInt(w, "pipelineId", p->id);
+      KeyStr(w, "pipelineName", p->name);
+      KeyStr(w, "createAccountId", p->creator_account_id);
+      KeyInt(w, "createTime", p->create_time);
+    } else {  // the 2025 capture's keys, order and nulls
+      KeyStr(w, "name", p->name);
+      KeyNull(w, "owner");
+      KeyNull(w, "pipelineConfig");
+      KeyInt(w, "id", p->id);
+      KeyInt(w, "createTime", p->create_time);
+      KeyNull(w, "modifierAccountId");
+      KeyStr(w, "creatorAccountId", p->creator_account_id);
+      KeyNull(w, "updateTime");
+      KeyInt(w, "groupId", p->group_id);
+      KeyNull(w, "envName");
+      KeyNull(w, "envId");
+      KeyNull(w, "tagList");
+      KeyNull(w, "pipelineConfigId");
+      Key(w, "creator");
+      w.StartObject();
+      KeyStr(w, "id", p->creator_account_id);
+      KeyNull(w, "username");
+      w.EndObject();
+      KeyNull(w, "modifier");
+    }
+    w.EndObject();
+  }
+  w.EndArray();
+  return Done(buf);
+}
+
+std::string RenderGroupPipelines(const std::vector<PipelinePtr>& pipelines) {
+  rapidjson::StringBuffer buf;
+  Writer w(buf);
+  w.StartArray();
+  for (const PipelinePtr& p : pipelines) {
+    w.StartObject();
+    KeyInt(w, "gmtCreate", p->create_time);
+    KeyInt(w, "pipelineId", p->id);
+    KeyStr(w, "pipelineName", p->name);
     w.EndObject();
   }
   w.EndArray();

@@ -10,14 +10,17 @@
 
 namespace yfe::sim {
 
-// ListPipelines item keys: `id`/`name` (real responses) or
-// `pipelineId`/`pipelineName` (as the docs show).
-enum class ListStyle { kReal, kDocs };
+// ListPipelines item shape: today's `{pipelineId, pipelineName, createAccountId,
+// createTime}` (the docs, and what real clients read since 2026-03), or the 2025 capture's
+// `{id, name, groupId, ...}` with many nulls (`groupId` 0 = ungrouped).
+enum class ListStyle { kToday, k2025 };
 
 std::string RenderRun(const PipelineInfo& pipeline, const RunView& run,
                       const WorldOptions& options);
 std::string RenderRunList(const std::vector<RunView>& runs);
 std::string RenderPipelineList(const std::vector<PipelinePtr>& pipelines, ListStyle style);
+// `pipelineGroups/pipelines?groupId=`: `[{gmtCreate, pipelineId, pipelineName}]`.
+std::string RenderGroupPipelines(const std::vector<PipelinePtr>& pipelines);
 std::string RenderPipeline(const PipelineInfo& pipeline, const WorldOptions& options);
 std::string RenderGroups(const std::vector<PipelineGroup>& groups);
 std::string RenderUser(const WorldOptions& options);

@@ -40,6 +40,8 @@ int main(int argc, char** argv) {
   ServerOptions options;
   options.token = config.token;
   options.list_style = config.list_style;
+  options.max_per_page = config.max_per_page;
+  options.paging_headers = config.paging_headers;
   options.threads = config.threads;
   options.faults = config.faults;
   SimServer server(&world, options);

@@ -26,6 +26,10 @@ Route ParseFlowRest(const std::vector<std::string_view>& seg, size_t i) {
     r.endpoint = Endpoint::kListPipelineGroups;
     return r;
   }
+  if (n == 2 && seg[i] == "pipelineGroups" && seg[i + 1] == "pipelines") {
+    r.endpoint = Endpoint::kListGroupPipelines;
+    return r;
+  }
   if (seg[i] != "pipelines") return r;
   if (n == 1) {
     r.endpoint = Endpoint::kListPipelines;
@@ -72,6 +76,8 @@ const char* EndpointName(Endpoint e) {
       return "listPipelineGroups";
     case Endpoint::kUser:
       return "user";
+    case Endpoint::kListGroupPipelines:
+      return "listGroupPipelines";
     case Endpoint::kUnknown:
       break;
   }

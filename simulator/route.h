@@ -2,6 +2,7 @@
 //   central  /oapi/v1/flow/organizations/{organizationId}/pipelines/...
 //   region   /oapi/v1/flow/pipelines/...
 //   doc-slip /oapi/v1/flow/organizations/pipelines/...
+// (the doc-slip form appears on one English doc page only; no real client uses it)
 #pragma once
 
 #include <cstdint>
@@ -20,8 +21,9 @@ enum class Endpoint {
   kListPipelineGroups,
   kUser,
   kUnknown,
+  kListGroupPipelines,  // pipelineGroups/pipelines?groupId=
 };
-inline constexpr int kEndpointCount = 8;
+inline constexpr int kEndpointCount = 9;
 
 // Name used by the stats control route.
 const char* EndpointName(Endpoint e);

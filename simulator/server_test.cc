@@ -177,9 +177,11 @@ TEST(ServerTest, PaginationHeadersAndClamping) {
   rapidjson::Document doc = Json(r->body);
   ASSERT_TRUE(doc.IsArray());
   ASSERT_EQ(doc.Size(), 5u);
-  EXPECT_EQ(doc[0]["id"].GetInt64(), 1000006);
-  EXPECT_TRUE(doc[0].HasMember("name") && doc[0].HasMember("groupId") &&
-              doc[0].HasMember("tagList") && doc[0].HasMember("envName"));
+  // Today's shape by default: no groupId.
+  EXPECT_EQ(doc[0]["pipelineId"].GetInt64(), 1000006);
+  EXPECT_TRUE(doc[0]["pipelineName"].IsString() && doc[0]["createAccountId"].IsString() &&
+              doc[0]["createTime"].IsInt64());
+  EXPECT_FALSE(doc[0].HasMember("groupId") || doc[0].HasMember("id"));
 
   r = sim.Api(std::string(kCentral) + "/pipelines");
   ASSERT_TRUE(r);
@@ -246,21 +248,121 @@ TEST(ServerTest, ListFilters) {
   ASSERT_TRUE(r);
   doc = Json(r->body);
   ASSERT_EQ(doc.Size(), 1u) << r->body;
-  EXPECT_EQ(doc[0]["id"].GetInt64(), 1000002);
+  EXPECT_EQ(doc[0]["pipelineId"].GetInt64(), 1000002);
   EXPECT_EQ(r->get_header_value("x-total"), "1");
 }
 
-TEST(ServerTest, DocsListStyle) {
+TEST(ServerTest, The2025ListStyleHasGroupIdsAndNulls) {
   ServerOptions o;
-  o.list_style = ListStyle::kDocs;
+  o.list_style = ListStyle::k2025;
   Sim sim(o);
-  auto r = sim.Api(std::string(kCentral) + "/pipelines?perPage=1");
+  auto r = sim.Api(std::string(kCentral) + "/pipelines?perPage=5");
   ASSERT_TRUE(r);
   rapidjson::Document doc = Json(r->body);
-  ASSERT_EQ(doc.Size(), 1u);
-  EXPECT_EQ(doc[0]["pipelineId"].GetInt64(), 1000001);
-  EXPECT_TRUE(doc[0]["pipelineName"].IsString());
-  EXPECT_FALSE(doc[0].HasMember("id"));
+  ASSERT_EQ(doc.Size(), 5u);
+  EXPECT_EQ(doc[0]["id"].GetInt64(), 1000001);
+  EXPECT_TRUE(doc[0]["name"].IsString());
+  EXPECT_FALSE(doc[0].HasMember("pipelineId"));
+  for (const char* key : {"owner", "pipelineConfig", "modifierAccountId", "updateTime", "envName",
+                          "envId", "tagList", "pipelineConfigId", "modifier"}) {
+    EXPECT_TRUE(doc[0][key].IsNull()) << key;
+  }
+  EXPECT_TRUE(doc[0]["creator"]["username"].IsNull());
+  EXPECT_EQ(doc[4]["groupId"].GetInt64(), 0);  // every fifth pipeline is ungrouped
+  EXPECT_GT(doc[0]["groupId"].GetInt64(), 0);
+}
+
+TEST(ServerTest, GroupPipelinesArePagedAndShortPagesSaySo) {
+  ServerOptions o;
+  o.max_per_page = 2;  // fewer than asked
+  Sim sim(o);
+  auto r = sim.Api(std::string(kCentral) + "/pipelineGroups/pipelines?groupId=4&page=1&perPage=30");
+  ASSERT_TRUE(r);
+  EXPECT_EQ(r->status, 200);
+  rapidjson::Document doc = Json(r->body);
+  ASSERT_EQ(doc.Size(), 2u) << r->body;
+  EXPECT_TRUE(doc[0]["gmtCreate"].IsInt64() && doc[0]["pipelineId"].IsInt64() &&
+              doc[0]["pipelineName"].IsString());
+  EXPECT_EQ(r->get_header_value("x-per-page"), "2");
+  EXPECT_EQ(r->get_header_value("x-total"), "3");  // #3, #7, #11 of 12
+  EXPECT_EQ(r->get_header_value("x-total-pages"), "2");
+  EXPECT_EQ(r->get_header_value("x-next-page"), "2");
+  EXPECT_FALSE(r->get_header_value("x-request-id").empty());
+  r = sim.Api(std::string(kCentral) + "/pipelineGroups/pipelines?groupId=0");
+  ASSERT_TRUE(r);
+  EXPECT_EQ(r->body, "[]");
+  r = sim.Api(std::string(kCentral) + "/pipelineGroups/pipelines");
+  ASSERT_TRUE(r);
+  EXPECT_EQ(r->status, 400);
+}
+
+TEST(ServerTest, NeverRunPipelinesAnswerInEachStyle) {
+  WorldOptions w;
+  w.never_run = 4;  // #9..#12 of 12
+  Sim sim({}, w);
+  const std::string base = std::string(kCentral) + "/pipelines/";
+  struct Case {
+    int64_t id;
+    int status;
+    std::string body;
+  };
+  for (const Case& c :
+       {Case{1000010, 200, ""}, Case{1000011, 200, "null"}, Case{1000012, 200, "{}"}}) {
+    auto r = sim.Api(base + std::to_string(c.id) + "/runs/latestPipelineRun");
+    ASSERT_TRUE(r);
+    EXPECT_EQ(r->status, c.status) << c.id;
+    EXPECT_EQ(r->body, c.body) << c.id;
+  }
+  auto r = sim.Api(base + "1000009/runs/latestPipelineRun");
+  ASSERT_TRUE(r);
+  EXPECT_EQ(r->status, 404);
+  EXPECT_NE(r->body.find("has no run"), std::string::npos);
+  r = sim.Api(base + "1000009/runs");
+  ASSERT_TRUE(r);
+  EXPECT_EQ(r->body, "[]");
+  EXPECT_EQ(r->get_header_value("x-total"), "0");
+  r = sim.Api(base + "1000009");  // the pipeline itself exists
+  ASSERT_TRUE(r);
+  EXPECT_EQ(r->status, 200);
+  // A run started through the control API is its first.
+  ASSERT_TRUE(sim.world().StartRun(1000012));
+  r = sim.Api(base + "1000012/runs/latestPipelineRun");
+  ASSERT_TRUE(r);
+  EXPECT_EQ(Json(r->body)["pipelineRunId"].GetInt64(), 1);
+}
+
+TEST(ServerTest, JobsNotStartedHaveNullTimes) {
+  Sim sim;
+  bool seen_init = false;
+  for (int64_t id = 1000001; id <= 1000012 && !seen_init; ++id) {
+    auto r = sim.Api(std::string(kCentral) + "/pipelines/" + std::to_string(id) +
+                     "/runs/latestPipelineRun");
+    ASSERT_TRUE(r);
+    rapidjson::Document doc = Json(r->body);
+    for (const auto& stage : doc["stages"].GetArray()) {
+      for (const auto& job : stage["stageInfo"]["jobs"].GetArray()) {
+        if (std::string(job["status"].GetString()) != "INIT") {
+          EXPECT_TRUE(job["startTime"].IsInt64());
+          continue;
+        }
+        seen_init = true;
+        EXPECT_TRUE(job["startTime"].IsNull());
+        EXPECT_TRUE(job["endTime"].IsNull());
+      }
+    }
+  }
+  EXPECT_TRUE(seen_init) << "no running pipeline with a job not started";
+}
+
+TEST(ServerTest, PagingHeadersCanBeLeftOut) {
+  ServerOptions o;
+  o.paging_headers = false;
+  Sim sim(o);
+  auto r = sim.Api(std::string(kCentral) + "/pipelines?perPage=5");
+  ASSERT_TRUE(r);
+  EXPECT_EQ(Json(r->body).Size(), 5u);
+  EXPECT_FALSE(r->has_header("x-total-pages"));
+  EXPECT_FALSE(r->has_header("x-next-page"));
 }
 
 TEST(ServerTest, FrozenClockResponsesAreByteIdentical) {

@@ -101,7 +101,13 @@ Simulates the Alibaba Cloud Yunxiao Flow OpenAPI for yunxiao-flow-exporter tests
   --fail-ratio=0.2          probability that a run fails
   --clock=real | frozen:<epoch_seconds>
   --threads=64              HTTP worker threads
-  --list-style=real|docs    ListPipelines keys id/name or pipelineId/pipelineName
+  --list-style=today|2025   ListPipelines items {pipelineId,pipelineName,createAccountId,
+                            createTime} or the 2025 {id,name,groupId,...nulls}
+                            (docs = today, real = 2025: older names)
+  --never-run=0             the last N pipelines never ran (latest run: 404, empty, null,
+                            {} in turn)
+  --max-per-page=30         items per list page at most, whatever perPage asks
+  --paging-headers=true     send x-page/x-total-pages/... (false: none)
   --latency=0 --latency-jitter=0   delay added to every API request (+- jitter)
   --fault-5xx=0 --fault-429=0 --retry-after=1 --fault-malformed=0
   --fault-oversized=0 --fault-slow-body=0 --fault-reset=0  (probabilities 0..1)
@@ -180,13 +186,22 @@ bool ParseArgs(int argc, const char* const* argv, const char* env_token, SimConf
       ok = ParseIntIn(value, 1, 4096, &n);
       c.threads = static_cast<int>(n);
     } else if (name == "list-style") {
-      if (value == "real") {
-        c.list_style = ListStyle::kReal;
-      } else if (value == "docs") {
-        c.list_style = ListStyle::kDocs;
+      if (value == "today" || value == "docs") {
+        c.list_style = ListStyle::kToday;
+      } else if (value == "2025" || value == "real") {
+        c.list_style = ListStyle::k2025;
       } else {
         ok = false;
       }
+    } else if (name == "never-run") {
+      ok = ParseIntIn(value, 0, 100000, &n);
+      c.world.never_run = static_cast<int>(n);
+    } else if (name == "max-per-page") {
+      ok = ParseIntIn(value, 1, 30, &n);
+      c.max_per_page = static_cast<int>(n);
+    } else if (name == "paging-headers") {
+      ok = value == "true" || value == "false";
+      c.paging_headers = value == "true";
     } else if (name == "latency") {
       ok = duration_us(&c.faults.latency);
     } else if (name == "latency-jitter") {

@@ -19,7 +19,9 @@ struct SimConfig {
   std::string token = "sim-token";
   std::optional<int64_t> frozen_clock_ms;  // --clock=frozen:<epoch_seconds>
   int threads = 64;
-  ListStyle list_style = ListStyle::kReal;
+  ListStyle list_style = ListStyle::kToday;
+  int max_per_page = 30;
+  bool paging_headers = true;
   WorldOptions world;
   FaultSettings faults;
 };

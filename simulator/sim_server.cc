@@ -74,8 +74,9 @@ struct Paging {
   int64_t per_page = kPerPageDefault;
 };
 
-// page is 1-based; perPage defaults to 10 and is clamped to 30.
-bool ParsePaging(const httplib::Request& req, Paging* p, std::string* error) {
+// page is 1-based; perPage defaults to 10 and is clamped to 30 (or the server's smaller
+// max_per_page).
+bool ParsePaging(const httplib::Request& req, int max_per_page, Paging* p, std::string* error) {
   if (req.has_param("page")) {
     std::optional<int64_t> v = ParseInt64(req.get_param_value("page"));
     if (!v || *v < 1 || *v > 1000000000) {
@@ -92,6 +93,7 @@ bool ParsePaging(const httplib::Request& req, Paging* p, std::string* error) {
     }
     p->per_page = std::min<int64_t>(*v, kPerPageMax);
   }
+  p->per_page = std::min<int64_t>(p->per_page, std::max(1, max_per_page));
   return true;
 }
 
@@ -292,6 +294,7 @@ void SimServer::HandleApi(const httplib::Request& req, httplib::Response& res) {
 
   const int64_t now = world_->NowMs();
   const std::string request_id = NewRequestId(req, now);
+  res.set_header("x-request-id", request_id);  // the gateway's, on every answer
   if (f.redirect) {
     res.set_redirect(kRedirectLocation, 302);
     res.set_content("<html><body>Redirecting to login</body></html>", "text/html");
@@ -349,6 +352,15 @@ bool SimServer::Dispatch(const Route& route, const httplib::Request& req, int64_
       }
       PipelinePtr p = world_->FindPipeline(*pipeline_id);
       std::optional<RunView> run = p ? world_->LatestRun(*pipeline_id, now) : std::nullopt;
+      if (p && !run && p->no_run_style != NoRunStyle::kNotFound) {
+        // A pipeline that never ran, in one of the undocumented 2xx styles.
+        res.status = 200;
+        res.set_content(p->no_run_style == NoRunStyle::kEmpty  ? ""
+                        : p->no_run_style == NoRunStyle::kNull ? "null"
+                                                               : "{}",
+                        kJson);
+        return false;
+      }
       if (!p || !run) {
         SetError(res, 404, "NotFound", p ? "Pipeline has no run." : pipeline_missing, request_id);
         return false;
@@ -375,7 +387,7 @@ bool SimServer::Dispatch(const Route& route, const httplib::Request& req, int64_
     }
 
     case Endpoint::kListPipelineRuns: {
-      if (!ParsePaging(req, &paging, &error)) {
+      if (!ParsePaging(req, options_.max_per_page, &paging, &error)) {
         SetError(res, 400, "BadRequest", error, request_id);
         return false;
       }
@@ -408,13 +420,13 @@ bool SimServer::Dispatch(const Route& route, const httplib::Request& req, int64_
         SetError(res, 404, "NotFound", pipeline_missing, request_id);
         return false;
       }
-      SetPageHeaders(res, paging, page->total);
+      if (options_.paging_headers) SetPageHeaders(res, paging, page->total);
       SetJson(res, RenderRunList(page->items));
       return true;
     }
 
     case Endpoint::kListPipelines: {
-      if (!ParsePaging(req, &paging, &error)) {
+      if (!ParsePaging(req, options_.max_per_page, &paging, &error)) {
         SetError(res, 400, "BadRequest", error, request_id);
         return false;
       }
@@ -428,7 +440,7 @@ bool SimServer::Dispatch(const Route& route, const httplib::Request& req, int64_
       const int64_t from = std::min(total, (paging.page - 1) * paging.per_page);
       const int64_t to = std::min(total, from + paging.per_page);
       std::vector<PipelinePtr> slice(all.begin() + from, all.begin() + to);
-      SetPageHeaders(res, paging, total);
+      if (options_.paging_headers) SetPageHeaders(res, paging, total);
       SetJson(res, RenderPipelineList(slice, options_.list_style));
       return true;
     }
@@ -443,8 +455,29 @@ bool SimServer::Dispatch(const Route& route, const httplib::Request& req, int64_
       return true;
     }
 
+    case Endpoint::kListGroupPipelines: {
+      if (!ParsePaging(req, options_.max_per_page, &paging, &error)) {
+        SetError(res, 400, "BadRequest", error, request_id);
+        return false;
+      }
+      std::optional<int64_t> group;
+      if (!OptionalIntParam(req, "groupId", &group) || !group) {
+        SetError(res, 400, "BadRequest", "groupId must be a pipeline group id", request_id);
+        return false;
+      }
+      std::vector<PipelinePtr> members = world_->Pipelines();
+      std::erase_if(members, [&](const PipelinePtr& p) { return p->group_id != *group; });
+      if (*group == 0) members.clear();  // 0 is "no group", not a group
+      const auto total = static_cast<int64_t>(members.size());
+      const int64_t from = std::min(total, (paging.page - 1) * paging.per_page);
+      const int64_t to = std::min(total, from + paging.per_page);
+      if (options_.paging_headers) SetPageHeaders(res, paging, total);
+      SetJson(res, RenderGroupPipelines({members.begin() + from, members.begin() + to}));
+      return true;
+    }
+
     case Endpoint::kListPipelineGroups: {
-      if (!ParsePaging(req, &paging, &error)) {
+      if (!ParsePaging(req, options_.max_per_page, &paging, &error)) {
         SetError(res, 400, "BadRequest", error, request_id);
         return false;
       }
@@ -452,7 +485,7 @@ bool SimServer::Dispatch(const Route& route, const httplib::Request& req, int64_
       const auto total = static_cast<int64_t>(groups.size());
       const int64_t from = std::min(total, (paging.page - 1) * paging.per_page);
       const int64_t to = std::min(total, from + paging.per_page);
-      SetPageHeaders(res, paging, total);
+      if (options_.paging_headers) SetPageHeaders(res, paging, total);
       SetJson(res, RenderGroups({groups.begin() + from, groups.begin() + to}));
       return true;
     }

@@ -22,8 +22,12 @@ namespace yfe::sim {
 
 struct ServerOptions {
   std::string token = "sim-token";
-  ListStyle list_style = ListStyle::kReal;
+  ListStyle list_style = ListStyle::kToday;
   int threads = 64;
+  // Lists send at most this many items a page whatever perPage asks (a server may send
+  // 20 when 30 were asked); the paging headers say so.
+  int max_per_page = 30;
+  bool paging_headers = true;  // x-page, x-total-pages, ... (false: none, as a test case)
   FaultSettings faults;
 };
 

@@ -178,7 +178,7 @@ World::World(WorldOptions options, SimClock* clock) : options_(std::move(options
     const int ordinal = next_ordinal_++;
     PipelineState st;
     st.info = MakePipeline(ordinal, anchor_ms_);
-    st.segments.push_back(Segment{1, kOpenSegment, 0, nullptr});
+    if (!st.info->never_run) st.segments.push_back(Segment{1, kOpenSegment, 0, nullptr});
     pipelines_.emplace(st.info->id, std::move(st));
   }
 }
@@ -212,7 +212,13 @@ PipelinePtr World::MakePipeline(int ordinal, int64_t anchor_ms) const {
   }
 
   p->group_id = 1 + static_cast<int64_t>((static_cast<uint64_t>(ordinal - 1) + seed) % 4);
-  p->group_name = kGroupNames[p->group_id - 1];
+  if (ordinal % 5 == 0) p->group_id = 0;  // ungrouped: the 2025 list shape says groupId 0
+  p->group_name = p->group_id > 0 ? kGroupNames[p->group_id - 1] : "";
+  const int first_never_run = options_.pipelines - options_.never_run + 1;
+  if (ordinal >= first_never_run && ordinal <= options_.pipelines) {
+    p->never_run = true;
+    p->no_run_style = static_cast<NoRunStyle>((ordinal - first_never_run) % 4);
+  }
   p->env_id = static_cast<int>(rng.Below(3));
   p->env_name = kEnvNames[p->env_id];
   const int64_t tag_count = rng.Below(3);
@@ -227,6 +233,7 @@ PipelinePtr World::MakePipeline(int ordinal, int64_t anchor_ms) const {
   p->branch = kBranches[rng.Below(Count(kBranches))];
   const std::string group_slug = p->group_id == 3   ? "mobile"
                                  : p->group_id == 4 ? "infra"
+                                 : p->group_id == 0 ? "default"
                                                     : p->group_name;
   p->repo_label = group_slug + "/" + p->repo_slug;
   const std::string repo_path = "codeup.aliyun.com/" + options_.organization_id + "/" + group_slug +

@@ -27,7 +27,13 @@ struct WorldOptions {
   int64_t run_gap_ms = 5 * 60 * 1000;
   double fail_ratio = 0.2;
   std::string organization_id = "sim-org";
+  // The last `never_run` pipelines created at start have never run; their latest run is
+  // answered in turn as 404, an empty 200, `null` and `{}` (see NoRunStyle).
+  int never_run = 0;
 };
+
+// How the latest run of a pipeline that never ran is answered (undocumented upstream).
+enum class NoRunStyle { kNotFound, kEmpty, kNull, kEmptyObject };
 
 // Simulated "now": the wall clock, or a frozen value moved only on request.
 class SimClock {
@@ -62,7 +68,7 @@ struct PipelineInfo {
   int64_t id = 0;
   int ordinal = 0;
   std::string name;
-  int64_t group_id = 0;
+  int64_t group_id = 0;  // 0: ungrouped (every fifth pipeline)
   std::string group_name;
   int env_id = 0;
   std::string env_name;
@@ -86,6 +92,8 @@ struct PipelineInfo {
   int manual_stage = -1;         // stage whose job 0 is a manual approval, or -1
   std::string manual_kind;       // WAITING or SWITCH_MANUAL
   int64_t schedule_base_ms = 0;  // slot 0 of the schedule starts here
+  bool never_run = false;        // no run until the control API starts one
+  NoRunStyle no_run_style = NoRunStyle::kNotFound;
 };
 
 struct JobView {

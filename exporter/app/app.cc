@@ -131,7 +131,13 @@ class Session final : public flowapi::Api {
       inner_.ListRuns(id, page, per_page, deadline, std::move(cb));
     }
   }
-  bool ApiUp() const override { return inner_.ApiUp(); }
+  void ListGroupPipelines(int64_t group_id, int page, int per_page, Clock::Steady deadline,
+                          Callback done) override {
+    if (auto cb = Track(std::move(done))) {
+      inner_.ListGroupPipelines(group_id, page, per_page, deadline, std::move(cb));
+    }
+  }
+  bool ApiUp(Clock::Steady since) const override { return inner_.ApiUp(since); }
 
   // Answers every outstanding request with an error and waits for answers being delivered
   // on other threads; later requests are answered at once. Idempotent.

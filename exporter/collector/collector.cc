@@ -29,6 +29,7 @@ struct Collector::Snapshot {
   std::string rendered_name;
   Clock::Steady fetched_at{};
   double success_wall_seconds = 0;
+  bool no_run = false;  // the pipeline exists and has never run
 };
 
 struct Collector::Countdown {
@@ -53,6 +54,8 @@ struct Collector::Countdown {
 
 struct Collector::Flight {
   int pending = 0;  // requests not yet answered
+  Clock::Steady deadline{};
+  bool existence_checked = false;  // a GetPipeline was sent after a "no run yet" answer
   std::optional<flowapi::ApiResult> run;
   std::optional<flowapi::ApiResult> name;
   std::vector<std::shared_ptr<Countdown>> waiters;
@@ -65,6 +68,7 @@ struct Collector::Entry {
   std::string api_name;
   Clock::Steady name_fetched_at{};
   bool name_known = false;
+  bool listed = false;
   std::shared_ptr<const Snapshot> good;
   bool last_ok = false;
   std::shared_ptr<Flight> flight;
@@ -110,6 +114,7 @@ void Collector::SetTargets(std::vector<Target> targets) {
       seeds_.erase(seed);
     }
     if (e) {
+      e->listed = t.listed;
       if (e->configured_name != t.name) {
         e->configured_name = t.name;
         // The cached text carries the old name: fetch and render again, and until then
@@ -120,6 +125,7 @@ void Collector::SetTargets(std::vector<Target> targets) {
       e = std::make_shared<Entry>();
       e->id = t.id;
       e->configured_name = t.name;
+      e->listed = t.listed;
     }
     next_by_id.emplace(e->id, e);
     next.push_back(e);
@@ -185,23 +191,24 @@ void Collector::AddExtraRenderer(ExtraRenderer r) {
 void Collector::StartFlight(const std::shared_ptr<Entry>& e, Clock::Steady deadline,
                             bool fetch_name) {
   // Called without mu_ held: callbacks may run inline if the transport is stopping.
-  auto on_result = [this, e](bool is_run, flowapi::ApiResult r) {
-    bool last = false;
-    {
-      std::lock_guard lock(mu_);
-      auto& f = e->flight;
-      if (!f) return;
-      (is_run ? f->run : f->name) = std::move(r);
-      last = --f->pending == 0;
-    }
-    if (last) FinishFlight(e);
-  };
   if (fetch_name) {
     api_.GetPipeline(e->id, deadline,
-                     [on_result](flowapi::ApiResult r) { on_result(false, std::move(r)); });
+                     [this, e](flowapi::ApiResult r) { OnFlightResult(e, false, std::move(r)); });
   }
   api_.GetLatestRun(e->id, deadline,
-                    [on_result](flowapi::ApiResult r) { on_result(true, std::move(r)); });
+                    [this, e](flowapi::ApiResult r) { OnFlightResult(e, true, std::move(r)); });
+}
+
+void Collector::OnFlightResult(const std::shared_ptr<Entry>& e, bool is_run, flowapi::ApiResult r) {
+  bool last = false;
+  {
+    std::lock_guard lock(mu_);
+    auto& f = e->flight;
+    if (!f) return;
+    (is_run ? f->run : f->name) = std::move(r);
+    last = --f->pending == 0;
+  }
+  if (last) FinishFlight(e);
 }
 
 void Collector::FinishFlight(const std::shared_ptr<Entry>& e) {
@@ -209,8 +216,25 @@ void Collector::FinishFlight(const std::shared_ptr<Entry>& e) {
   std::shared_ptr<const Snapshot> previous;
   std::string name;
   {
-    std::lock_guard lock(mu_);
+    // "No run yet" from a pipeline not known to exist (or one that had runs: it may have
+    // been deleted): GetPipeline tells first.
+    std::unique_lock lock(mu_);
     flight = e->flight;
+    const bool had_runs = e->good && !e->good->no_run;
+    if (!flight->name && !flight->existence_checked && !e->listed && (!e->name_known || had_runs) &&
+        model::IsNoRunAnswer(flight->run->ok, flight->run->status, flight->run->body)) {
+      flight->existence_checked = true;
+      flight->pending = 1;
+      const auto deadline = flight->deadline;
+      lock.unlock();
+      api_.GetPipeline(e->id, deadline,
+                       [this, e](flowapi::ApiResult r) { OnFlightResult(e, false, std::move(r)); });
+      return;
+    }
+  }
+  bool exists = false;
+  {
+    std::lock_guard lock(mu_);
     previous = e->good;
     if (flight->name) {
       e->name_fetched_at = clock_.Now();
@@ -225,17 +249,35 @@ void Collector::FinishFlight(const std::shared_ptr<Entry>& e) {
                         {{"pipeline_id", e->id}, {"err", p.error()}});
         }
       } else {
-        logging::Warn("cannot fetch pipeline name; using the id",
-                      {{"pipeline_id", e->id}, {"err", flight->name->error}});
+        if (flight->name->status == 404) e->name_known = false;  // deleted
+        if (!flight->existence_checked) {  // else the failed fetch below says it
+          logging::Warn("cannot fetch pipeline name; using the id",
+                        {{"pipeline_id", e->id}, {"err", flight->name->error}});
+        }
       }
     }
     name = e->Name();
+    exists = e->listed || e->name_known;
   }
 
   const flowapi::ApiResult& run = *flight->run;
   std::shared_ptr<Snapshot> fresh;
   std::string error;
-  if (run.ok) {
+  if (exists && model::IsNoRunAnswer(run.ok, run.status, run.body)) {
+    // A pipeline that never ran: no latest-run series, its info still exported.
+    fresh = std::make_shared<Snapshot>();
+    fresh->body_hash = std::hash<std::string_view>()("(no run yet)");
+    fresh->rendered_name = name;
+    fresh->fetched_at = clock_.Now();
+    fresh->success_wall_seconds =
+        std::chrono::duration<double>(clock_.WallNow().time_since_epoch()).count();
+    fresh->no_run = true;
+    fresh->fragments = std::make_shared<metrics::RunFragments>(metrics::RenderNoRun({e->id, name}));
+  } else if (run.ok && model::IsNoRunAnswer(run.ok, run.status, run.body)) {
+    error = "the latest run is empty and the pipeline is not known to exist (GetPipeline: " +
+            (flight->name && !flight->name->ok ? flight->name->error : std::string("no answer")) +
+            ")";
+  } else if (run.ok) {
     size_t hash = std::hash<std::string_view>()(run.body);
     fresh = std::make_shared<Snapshot>();
     fresh->body_hash = hash;
@@ -383,6 +425,7 @@ std::vector<std::shared_ptr<Collector::Entry>> Collector::Fetch(
       if (!e->flight) {
         e->flight = std::make_shared<Flight>();
         ++flights_;
+        e->flight->deadline = deadline;
         bool fetch_name = e->configured_name.empty() &&
                           (!e->name_known || start - e->name_fetched_at > options_.name_refresh);
         e->flight->pending = fetch_name ? 2 : 1;
@@ -475,7 +518,8 @@ std::string Collector::Render(const std::vector<std::shared_ptr<Entry>>& targets
     }
   }
   metrics::AppendHeader(out, metrics::kUp);
-  metrics::AppendSample(out, metrics::kUp.name, "", {}, api_.ApiUp() ? 1 : 0);
+  metrics::AppendSample(out, metrics::kUp.name, "", {},
+                        api_.ApiUp(start - options_.cache_ttl) ? 1 : 0);
   metrics::AppendHeader(out, metrics::kBuildInfo);
   metrics::AppendSample(out, metrics::kBuildInfo.name, "",
                         {{"version", options_.version}, {"revision", options_.revision}}, 1);

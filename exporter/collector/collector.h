@@ -29,7 +29,8 @@ namespace yfe::collector {
 
 struct Target {
   std::string id;
-  std::string name;  // configured or discovered; empty: look it up with GetPipeline
+  std::string name;     // configured or discovered; empty: look it up with GetPipeline
+  bool listed = false;  // discovery listed it: it exists even while it has no run
 };
 
 struct CollectorOptions {
@@ -90,6 +91,7 @@ class Collector {
                                             const std::function<void(size_t)>& progress);
   std::string Render(const std::vector<std::shared_ptr<Entry>>& targets, Clock::Steady start);
   void StartFlight(const std::shared_ptr<Entry>& e, Clock::Steady deadline, bool fetch_name);
+  void OnFlightResult(const std::shared_ptr<Entry>& e, bool is_run, flowapi::ApiResult r);
   void FinishFlight(const std::shared_ptr<Entry>& e);
   std::chrono::nanoseconds FailureBackoff(int failures) const;
   std::chrono::nanoseconds MaxFailureBackoff() const;

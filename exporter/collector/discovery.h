@@ -1,13 +1,19 @@
 // Discovery: the organization's pipelines from ListPipelines (all pages), filtered by name
-// (include/exclude RE2 regexes, searched unanchored) and pipeline group. Pure filtering plus one
-// blocking List() that pages through the API; the App runs it at start-up and every
-// refresh_interval.
+// (include/exclude RE2 regexes, searched unanchored) and pipeline group. With
+// discovery.group_ids set, the pipelines of each group come from the per-group endpoint
+// instead (ListPipelines has no group filter, and today's items carry no groupId). Pure
+// filtering plus one blocking List() that pages through the API; the App runs it at
+// start-up and every refresh_interval. Not thread-safe: one thread owns a Discovery (it
+// remembers the previous result to warn when it turns empty).
 //
 //   Discovery d(cfg.discovery, api);
 //   auto found = d.List(deadline);          // Result<std::vector<model::Pipeline>>
 #pragma once
 
+#include <functional>
 #include <memory>
+#include <optional>
+#include <string_view>
 #include <vector>
 
 #include "config/config.h"
@@ -29,19 +35,36 @@ class Discovery {
   Discovery(const config::DiscoveryConfig& config, flowapi::Api& api);
   ~Discovery();
 
-  // Pages through ListPipelines; an error if any page fails (a partial list would make
-  // pipelines vanish and come back).
+  // Pages through ListPipelines (or, with group_ids, through each group's pipelines); an
+  // error if any page fails (a partial list would make pipelines vanish and come back). An
+  // empty result, first or after a non-empty one, is logged as a warning naming the filters.
   Result<std::vector<model::Pipeline>> List(Clock::Steady deadline);
 
   // include/exclude are RE2 (linear time, whatever the name) and unanchored: "api" matches
   // "web-api-prod"; anchor with ^ and $.
   bool Matches(const model::Pipeline& p) const;
 
+  // Reads every page of one list. `fetch(page, done)` asks for one page of kPerPage items.
+  // At most kMaxPages pages and kMaxPages * kPerPage items, else an error.
+  using PageFetch = std::function<void(int page, flowapi::Api::Callback done)>;
+  static Result<std::vector<model::Pipeline>> ReadPages(std::string_view what,
+                                                        const PageFetch& fetch);
+
  private:
   config::DiscoveryConfig config_;
   std::unique_ptr<re2::RE2> include_, exclude_;  // null: not configured
   flowapi::Api& api_;
+  std::optional<size_t> previous_count_;  // of the last successful List()
 };
+
+// After page `page` of a list returned `items` items (`seen` so far over all pages, this
+// page included) when `per_page` were asked: the next page to read, or nullopt when this
+// was the last. The documented paging headers decide (x-total-pages, else x-next-page,
+// else x-total); only when none was sent does a page shorter than asked end the list, so a
+// server that sends 20 items when 30 were asked is still read to the end. An empty page
+// always ends it.
+std::optional<int> NextPage(int page, int per_page, size_t items, size_t seen,
+                            const flowapi::PageHeaders& headers);
 
 // The pipelines to watch: the configured ones (their names win), then the discovered
 // ones in id order, keeping only this replica's shard.

@@ -37,8 +37,13 @@ std::string FlowClient::RunsUrl(std::string_view id, int page, int per_page) con
          "&perPage=" + std::to_string(per_page);
 }
 
+std::string FlowClient::GroupPipelinesUrl(int64_t group_id, int page, int per_page) const {
+  return base_ + "/pipelineGroups/pipelines?groupId=" + std::to_string(group_id) +
+         "&page=" + std::to_string(page) + "&perPage=" + std::to_string(per_page);
+}
+
 void FlowClient::GetLatestRun(std::string_view id, Clock::Steady deadline, Callback done) {
-  Get(LatestRunUrl(id), kLatestRun, deadline, std::move(done));
+  Get(LatestRunUrl(id), kLatestRun, deadline, std::move(done), /*run_endpoint=*/true);
 }
 void FlowClient::GetPipeline(std::string_view id, Clock::Steady deadline, Callback done) {
   Get(PipelineUrl(id), kGetPipeline, deadline, std::move(done));
@@ -48,13 +53,21 @@ void FlowClient::ListPipelines(int page, int per_page, Clock::Steady deadline, C
 }
 void FlowClient::ListRuns(std::string_view id, int page, int per_page, Clock::Steady deadline,
                           Callback done) {
-  Get(RunsUrl(id, page, per_page), kListRuns, deadline, std::move(done));
+  Get(RunsUrl(id, page, per_page), kListRuns, deadline, std::move(done), /*run_endpoint=*/true);
+}
+void FlowClient::ListGroupPipelines(int64_t group_id, int page, int per_page,
+                                    Clock::Steady deadline, Callback done) {
+  Get(GroupPipelinesUrl(group_id, page, per_page), kListGroupPipelines, deadline, std::move(done));
 }
 
 void FlowClient::Get(std::string url, std::string_view endpoint, Clock::Steady deadline,
-                     Callback done) {
-  Request req{std::move(url), std::string(endpoint), deadline};
-  transport_.Submit(std::move(req), [done = std::move(done)](Response r) { done(Classify(r)); });
+                     Callback done, bool run_endpoint) {
+  Request req{std::move(url), std::string(endpoint), deadline, run_endpoint};
+  transport_.Submit(std::move(req), [done = std::move(done)](Response r) {
+    ApiResult out = Classify(r);
+    out.paging = r.paging;
+    done(std::move(out));
+  });
 }
 
 ApiResult Classify(const Response& r) {

@@ -18,12 +18,14 @@ inline constexpr std::string_view kLatestRun = "latest_pipeline_run";
 inline constexpr std::string_view kGetPipeline = "get_pipeline";
 inline constexpr std::string_view kListPipelines = "list_pipelines";
 inline constexpr std::string_view kListRuns = "list_pipeline_runs";
+inline constexpr std::string_view kListGroupPipelines = "list_group_pipelines";
 
 struct ApiResult {
   bool ok = false;
   long status = 0;
-  std::string body;   // when ok
-  std::string error;  // when not ok: one line, no secrets
+  std::string body;    // when ok
+  std::string error;   // when not ok: one line, no secrets
+  PageHeaders paging;  // list endpoints: the paging headers the server sent
 };
 
 // What the collector needs from the API; an interface so tests can fake the API.
@@ -38,8 +40,16 @@ class Api {
   // Newest first.
   virtual void ListRuns(std::string_view pipeline_id, int page, int per_page,
                         Clock::Steady deadline, Callback done) = 0;
-  // See Transport::ApiUp.
-  virtual bool ApiUp() const = 0;
+  // The pipelines of one pipeline group (`pipelineGroups/pipelines?groupId=`): items
+  // {gmtCreate, pipelineId, pipelineName}. ListPipelines has no group filter.
+  virtual void ListGroupPipelines(int64_t /*group_id*/, int /*page*/, int /*per_page*/,
+                                  Clock::Steady /*deadline*/, Callback done) {
+    ApiResult r;
+    r.error = "pipeline groups are not supported by this API";
+    done(std::move(r));
+  }
+  // See UpTracker::Up.
+  virtual bool ApiUp(Clock::Steady since) const = 0;
 };
 
 class FlowClient final : public Api {
@@ -51,16 +61,20 @@ class FlowClient final : public Api {
   void ListPipelines(int page, int per_page, Clock::Steady deadline, Callback done) override;
   void ListRuns(std::string_view pipeline_id, int page, int per_page, Clock::Steady deadline,
                 Callback done) override;
-  bool ApiUp() const override { return transport_.ApiUp(); }
+  void ListGroupPipelines(int64_t group_id, int page, int per_page, Clock::Steady deadline,
+                          Callback done) override;
+  bool ApiUp(Clock::Steady since) const override { return transport_.ApiUp(since); }
 
   // URL builders (public for tests).
   std::string LatestRunUrl(std::string_view pipeline_id) const;
   std::string PipelineUrl(std::string_view pipeline_id) const;
   std::string PipelinesUrl(int page, int per_page) const;
   std::string RunsUrl(std::string_view pipeline_id, int page, int per_page) const;
+  std::string GroupPipelinesUrl(int64_t group_id, int page, int per_page) const;
 
  private:
-  void Get(std::string url, std::string_view endpoint, Clock::Steady deadline, Callback done);
+  void Get(std::string url, std::string_view endpoint, Clock::Steady deadline, Callback done,
+           bool run_endpoint = false);
   std::string base_;  // endpoint + pipelines prefix
   Transport& transport_;
 };

@@ -24,6 +24,7 @@ struct Transport::Job {
   int64_t max_bytes = 0;
   std::string retry_after;
   std::string location;
+  PageHeaders paging;
   curl_slist* headers = nullptr;
   char error_buffer[CURL_ERROR_SIZE] = {};
 
@@ -75,11 +76,32 @@ std::string Origin(std::string_view url) {
   return std::string(url.substr(0, sep + 3)) + std::string(authority);
 }
 
+// A paging header's value: a non-negative decimal, else empty (absent, empty or garbage).
+std::optional<int64_t> PageNumber(const std::string& v) {
+  if (v.empty() || v.size() > 12) return std::nullopt;
+  int64_t out = 0;
+  for (char c : v) {
+    if (c < '0' || c > '9') return std::nullopt;
+    out = out * 10 + (c - '0');
+  }
+  return out;
+}
+
 size_t OnHeader(char* data, size_t size, size_t n, void* user) {
   auto* job = static_cast<Transport::Job*>(user);
   std::string_view line(data, size * n);
   if (HeaderIs(line, "retry-after")) job->retry_after = HeaderValue(line, 11);
   if (HeaderIs(line, "location")) job->location = Origin(HeaderValue(line, 8));
+  if (line.size() > 2 && (line[0] == 'x' || line[0] == 'X')) {
+    PageHeaders& p = job->paging;
+    if (HeaderIs(line, "x-page")) p.page = PageNumber(HeaderValue(line, 6));
+    if (HeaderIs(line, "x-total")) p.total = PageNumber(HeaderValue(line, 7));
+    if (HeaderIs(line, "x-total-pages")) p.total_pages = PageNumber(HeaderValue(line, 13));
+    if (HeaderIs(line, "x-next-page")) {
+      p.next_page_sent = true;
+      p.next_page = PageNumber(HeaderValue(line, 11));
+    }
+  }
   return size * n;
 }
 
@@ -110,6 +132,38 @@ bool IsRetryableCurl(CURLcode rc) {
 }
 
 }  // namespace
+
+UpTracker::Verdict UpTracker::Judge(long status) {
+  if (status == 429) return Verdict::kNone;  // the rate limiter says nothing about the token
+  if ((status >= 200 && status < 300) || status == 404) return Verdict::kAccepted;
+  if (status == 0 || (status >= 300 && status < 400) || status == 400 || status == 401 ||
+      status == 403 || status >= 500) {
+    return Verdict::kRefused;
+  }
+  return Verdict::kNone;
+}
+
+void UpTracker::Record(bool run_endpoint, long status, Clock::Steady at) {
+  const Verdict v = Judge(status);
+  if (v == Verdict::kNone) return;
+  const int64_t t = std::max<int64_t>(1, Ticks(at));
+  if (run_endpoint) {
+    (v == Verdict::kAccepted ? run_accepted_ : run_refused_) = t;
+  } else if (v == Verdict::kAccepted) {
+    other_accepted_ = t;
+  } else if (status != 403) {  // a permission missing for this endpoint alone
+    other_refused_ = t;
+  }
+}
+
+bool UpTracker::Up(Clock::Steady since) const {
+  const int64_t from = Ticks(since);
+  const int64_t ok = run_accepted_.load(), bad = run_refused_.load();
+  if (ok != 0 && ok >= from) return true;
+  if (bad != 0 && bad >= from) return false;
+  if (ok != 0 || bad != 0) return ok > bad;
+  return other_accepted_.load() > other_refused_.load();
+}
 
 Transport::Transport(TransportOptions options, metrics::SelfMetrics& metrics)
     : options_(std::move(options)),
@@ -186,6 +240,7 @@ void Transport::StartJob(std::unique_ptr<Job> job, Clock::Steady now) {
   job->truncated = false;
   job->retry_after.clear();
   job->location.clear();
+  job->paging = PageHeaders{};
   job->error_buffer[0] = '\0';
   if (job->headers) {
     curl_slist_free_all(job->headers);
@@ -277,12 +332,7 @@ void Transport::FinishJob(void* handle, int curl_code) {
                                     {"bytes", std::to_string(job->body.size())}});
   }
 
-  if (r.status == 0 || (r.status >= 300 && r.status < 400) || r.status == 401 || r.status == 403 ||
-      r.status >= 500) {
-    api_up_ = false;
-  } else if ((r.status >= 200 && r.status < 300) || r.status == 404) {
-    api_up_ = true;
-  }
+  up_.Record(job->request.run_endpoint, r.status, now);
 
   bool retry = false;
   milliseconds delay{0};
@@ -322,6 +372,7 @@ void Transport::FinishJob(void* handle, int curl_code) {
                 "the edition and the token)";
     } else {
       r.body = std::move(job->body);
+      r.paging = job->paging;
     }
   }
   Complete(std::move(job), std::move(r));

@@ -19,6 +19,7 @@
 #include <map>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <random>
 #include <string>
 #include <thread>
@@ -52,6 +53,43 @@ struct Request {
   std::string url;
   std::string endpoint;  // metric label, e.g. "latest_pipeline_run"
   Clock::Steady deadline;
+  // A run endpoint (latest run, run list, run detail): only these answers decide ApiUp.
+  bool run_endpoint = false;
+};
+
+// The documented paging headers of a list response; a header that was not sent stays empty.
+// x-next-page is sent empty on the last page: next_page_sent without next_page.
+struct PageHeaders {
+  std::optional<int64_t> page;
+  std::optional<int64_t> total_pages;
+  std::optional<int64_t> total;
+  std::optional<int64_t> next_page;
+  bool next_page_sent = false;
+
+  bool Any() const { return page || total_pages || total || next_page_sent; }
+};
+
+// Whether the API can be used for the runs, from the answers of recent requests. 1 when at
+// least one run-endpoint request since `since` was answered with the token accepted (2xx or
+// 404), 0 when run-endpoint requests since then were all refused (401, 403, other 400s, a
+// redirect, 5xx, a transport failure). With no run-endpoint answer in the window the most
+// recent one decides; before any, the other endpoints' answers do, where a 403 (a missing
+// permission for that endpoint alone) never counts against the API. 429 says nothing.
+// Thread-safe (lock-free).
+class UpTracker {
+ public:
+  enum class Verdict { kAccepted, kRefused, kNone };
+  // 0 = no response (transport failure).
+  static Verdict Judge(long status);
+
+  void Record(bool run_endpoint, long status, Clock::Steady at);
+  bool Up(Clock::Steady since) const;
+
+ private:
+  static int64_t Ticks(Clock::Steady t) { return t.time_since_epoch().count(); }
+  // Steady-clock ticks of the latest answer of each kind; 0 = never.
+  std::atomic<int64_t> run_accepted_{0}, run_refused_{0};
+  std::atomic<int64_t> other_accepted_{0}, other_refused_{0};
 };
 
 struct Response {
@@ -60,6 +98,7 @@ struct Response {
   std::string error;     // non-empty when no usable response: transport, cap, deadline
   std::string location;  // scheme://host of a redirect's Location
   int attempts = 0;
+  PageHeaders paging;  // of the last attempt
 };
 
 class Transport {
@@ -74,9 +113,9 @@ class Transport {
 
   void Submit(Request request, Callback done);
 
-  // Evidence from the most recent answered request that the API is reachable and accepts
-  // the token: true after 2xx or 404, false after 401, 403, 3xx, 5xx or a transport failure.
-  bool ApiUp() const { return api_up_.load(); }
+  // See UpTracker::Up: whether the run endpoints answered with the token accepted since
+  // `since` (every attempt counts, retries included).
+  bool ApiUp(Clock::Steady since) const { return up_.Up(since); }
 
   // Stops the loop: requests not yet answered complete with an error. Idempotent.
   void Stop();
@@ -109,7 +148,7 @@ class Transport {
   Clock::Steady last_expiry_scan_{};
   std::mt19937_64 rng_{std::random_device{}()};
 
-  std::atomic<bool> api_up_{false};
+  UpTracker up_;
   std::thread thread_;
 };
 

@@ -64,8 +64,8 @@ const std::array<MetricDef, kPipelineMetricCount> kPipelineMetrics = {{
      {"pipeline_type"}},
     {"yunxiao_flow_pipeline_source_info",
      Type::kGauge,
-     "A code source of the pipeline's latest run (repository URL without credentials); "
-     "always 1.",
+     "A code source of the pipeline's latest run (repository URL without credentials; "
+     "branch is the source's configured default branch); always 1.",
      {"source_name", "source_type", "repo", "branch"}},
     {"yunxiao_flow_fetch_success",
      Type::kGauge,
@@ -81,8 +81,8 @@ const std::array<MetricDef, kPipelineMetricCount> kPipelineMetrics = {{
 
 const MetricDef kUp = {"yunxiao_flow_up",
                        Type::kGauge,
-                       "1 if the Flow API was reached and accepted the token on the most recent "
-                       "request, else 0.",
+                       "1 if at least one run request (latest run, run list) was answered with "
+                       "the token accepted during the last scrape or cache_ttl, else 0.",
                        {}};
 const MetricDef kScrapeDuration = {"yunxiao_flow_scrape_duration_seconds",
                                    Type::kGauge,

@@ -50,6 +50,13 @@ std::string PipelinePrefix(PipelineLabels p) {
   return LabelPrefix({{"pipeline_id", p.id}, {"pipeline_name", p.name}});
 }
 
+RunFragments RenderNoRun(PipelineLabels pipeline) {
+  RunFragments f;
+  AppendSample(f.text[kPipelineInfo], kPipelineMetrics[kPipelineInfo].name,
+               PipelinePrefix(pipeline), {{"pipeline_type", ""}}, 1);
+  return f;
+}
+
 int64_t RunEndMs(const model::PipelineRun& run) {
   if (!model::IsFinished(run.status)) return 0;
   int64_t end = 0;

@@ -59,6 +59,10 @@ std::string PipelinePrefix(PipelineLabels p);
 RunFragments RenderRun(PipelineLabels pipeline, const model::PipelineRun& run,
                        const RenderOptions& options);
 
+// A pipeline that exists but never ran: its yunxiao_flow_pipeline_info alone (pipeline_type
+// is empty: only a run says it), no latest-run series.
+RunFragments RenderNoRun(PipelineLabels pipeline);
+
 // End of a finished run in ms: the latest stage or job end time, else updateTime; 0 when
 // the run is unfinished or no end is known.
 int64_t RunEndMs(const model::PipelineRun& run);

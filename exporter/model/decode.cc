@@ -3,6 +3,7 @@
 #include <rapidjson/document.h>
 #include <rapidjson/error/en.h>
 
+#include <cctype>
 #include <charconv>
 #include <cmath>
 #include <limits>
@@ -178,6 +179,21 @@ Result<PipelineRun> DecodePipelineRun(std::string_view body) {
     }
   }
   return run;
+}
+
+bool IsNoRunAnswer(bool ok, long status, std::string_view body) {
+  if (!ok) return status == 404;
+  while (!body.empty() && std::isspace(static_cast<unsigned char>(body.front()))) {
+    body.remove_prefix(1);
+  }
+  while (!body.empty() && std::isspace(static_cast<unsigned char>(body.back()))) {
+    body.remove_suffix(1);
+  }
+  if (body.empty() || body == "null") return true;
+  if (body.size() > 32 || body.front() != '{') return false;
+  rapidjson::Document doc;
+  doc.Parse<kParseFlags>(body.data(), body.size());
+  return !doc.HasParseError() && doc.IsObject() && doc.MemberCount() == 0;
 }
 
 Result<std::vector<Pipeline>> DecodePipelineList(std::string_view body) {

@@ -24,7 +24,13 @@ inline constexpr size_t kMaxLabelBytes = 256;
 
 Result<PipelineRun> DecodePipelineRun(std::string_view body);
 
-// ListPipelines: a bare array; items carry id/name (real) or pipelineId/pipelineName (docs).
+// How the latest-run endpoint may say "this pipeline has no run yet" (undocumented; each is
+// plausible): 404, or 2xx with an empty body, `null` or `{}`. Whether the pipeline exists
+// (a 404 also answers an unknown pipeline) is the caller's question.
+bool IsNoRunAnswer(bool ok, long status, std::string_view body);
+
+// ListPipelines: a bare array; items carry pipelineId/pipelineName (today's shape, also the
+// per-group list's) or id/name/groupId (the 2025 shape, with many nulls).
 Result<std::vector<Pipeline>> DecodePipelineList(std::string_view body);
 
 // ListPipelineRuns: a bare array of {pipelineRunId, status, startTime, endTime,

@@ -8,14 +8,19 @@
 
 namespace yfe::model {
 
-// Status values the exporter always exports in a state set. The API may send others;
-// those are exported as they are, in addition.
-inline constexpr std::array<std::string_view, 7> kKnownStatuses = {
-    "SUCCESS", "FAIL", "RUNNING", "CANCELED", "WAITING", "INIT", "SWITCH_MANUAL"};
+// Status values the exporter always exports in a state set: those the OpenAPI answers with
+// (FAIL, SUCCESS, RUNNING; CANCELED and WAITING in its own filters) and those seen on real
+// stages and jobs (INIT, SWITCH_MANUAL, SKIP). CANCELLING, FINISH and UNKOWN (sic) appear
+// only in Flow's webhook docs (FINISH also in the old API): like any other value the API
+// may send, they are exported as they come, in addition, and cost no series until then.
+inline constexpr std::array<std::string_view, 8> kKnownStatuses = {
+    "SUCCESS", "FAIL", "RUNNING", "CANCELED", "WAITING", "INIT", "SWITCH_MANUAL", "SKIP"};
 
 // A finished item's end time and duration mean something; an unfinished one's do not.
+// SKIP is final (a skipped job does not run later); CANCELLING is not yet.
 inline bool IsFinished(std::string_view status) {
-  return status == "SUCCESS" || status == "FAIL" || status == "CANCELED" || status == "FINISH";
+  return status == "SUCCESS" || status == "FAIL" || status == "CANCELED" || status == "FINISH" ||
+         status == "SKIP";
 }
 
 // Trigger mode label value: 1 manual, 2 scheduled, 3 commit, 5 pipeline, 6 webhook.

@@ -94,6 +94,53 @@ TEST(Discovery, ConfiguredPipelinesAreMergedAndTheirNamesWin) {
   EXPECT_NE(text.find("pipeline_name=\"chosen-name\""), std::string::npos);
 }
 
+TEST(Discovery, PagesShorterThanAskedAreReadToTheEnd) {
+  // The server sends 20 items when 30 are asked; its paging headers say there is more.
+  Simulator sim({"--pipelines=45", "--max-per-page=20", kFrozen});
+  Exporter exp(DiscoveryConfig(sim, "  refresh_interval: 10m\n"));
+  std::string text = exp.Scrape();
+  EXPECT_EQ(Value(text, "yunxiao_flow_discovered_pipelines"), 45);
+  EXPECT_EQ(PipelineIdsIn(text, "yunxiao_flow_fetch_success").size(), 45u);
+  EXPECT_EQ(sim.ApiRequests("listPipelines"), 3);
+}
+
+TEST(Discovery, The2025ListShapeAndGroupsWork) {
+  Simulator sim({"--pipelines=24", "--list-style=2025", kFrozen});
+  auto truth = SimTruth(sim);
+  Exporter exp(DiscoveryConfig(sim, "  group_ids: [3]\n"));
+  std::set<std::string> want;
+  for (auto& t : truth) {
+    if (t.group == 3) want.insert(t.id);
+  }
+  ASSERT_FALSE(want.empty());
+  EXPECT_EQ(PipelineIdsIn(exp.Scrape(), "yunxiao_flow_fetch_success"), want);
+  EXPECT_GE(sim.ApiRequests("listGroupPipelines"), 1);
+}
+
+TEST(Discovery, AnEmptyResultIsAWarningNamingTheFilters) {
+  Simulator sim({"--pipelines=5", kFrozen});
+  // Not warm: with nothing to watch there is no start-up fetch to wait for.
+  Exporter exp(DiscoveryConfig(sim, "  include: \"^no-such-pipeline$\"\n"), {},
+               {{"YUNXIAO_TOKEN", kSimToken}}, /*warm=*/false);
+  EXPECT_TRUE(exp.process().WaitForOutput("discovery found no pipeline to watch"))
+      << exp.process().Stderr();
+  EXPECT_NE(exp.process().Stderr().find("no-such-pipeline"), std::string::npos);
+  std::string text = exp.Scrape();
+  EXPECT_EQ(Value(text, "yunxiao_flow_discovered_pipelines"), 0);
+  EXPECT_EQ(sim.ApiRequests("listPipelines"), 1);
+}
+
+TEST(Discovery, ListedPipelinesThatNeverRanNeedNoLookup) {
+  Simulator sim({"--pipelines=8", "--never-run=4", kFrozen});
+  Exporter exp(DiscoveryConfig(sim, "  refresh_interval: 10m\n"));
+  std::string text = exp.Scrape();
+  EXPECT_EQ(Sum(text, "yunxiao_flow_fetch_success"), 8);
+  EXPECT_EQ(PipelineIdsIn(text, "yunxiao_flow_pipeline_info").size(), 8u);
+  EXPECT_EQ(PipelineIdsIn(text, "yunxiao_flow_latest_run_status").size(), 4u);
+  EXPECT_EQ(sim.ApiRequests("getPipeline"), 0);
+  EXPECT_EQ(exp.process().Stderr().find("fetch failed"), std::string::npos);
+}
+
 // The lines of per-pipeline run families, minus wall-clock timestamps.
 std::set<std::string> PipelineLines(const std::string& text) {
   std::set<std::string> out;

@@ -129,6 +129,53 @@ TEST_F(ExporterTest, OneFailingPipelineDoesNotFailTheScrape) {
   EXPECT_EQ(Value(text, "yunxiao_flow_up"), 1);
 }
 
+TEST_F(ExporterTest, OnePipelinesServerErrorAmongHealthyOnesKeepsUpAtOne) {
+  Simulator sim({"--pipelines=3", kFrozen});
+  auto ids = sim.PipelineIds();
+  // One pipeline answers 500 every time; its retries come after the healthy answers.
+  ASSERT_EQ(sim.Control("PUT", "/-/sim/pipelines/" + ids[1] + "/latest?status=500",
+                        R"({"errorCode":"InternalServerError","errorMessage":"boom"})")
+                .status,
+            200);
+  Exporter exp(sim.CentralConfig());
+  std::string text = exp.Scrape();
+  EXPECT_EQ(Value(text, "yunxiao_flow_fetch_success", {"pipeline_id=\"" + ids[1] + "\""}), 0);
+  EXPECT_EQ(Sum(text, "yunxiao_flow_fetch_success"), 2);
+  EXPECT_EQ(Value(text, "yunxiao_flow_up"), 1);
+  EXPECT_GE(Value(text, "yunxiao_flow_api_requests_total",
+                  {"endpoint=\"latest_pipeline_run\"", "code=\"500\""}),
+            3);
+}
+
+TEST_F(ExporterTest, PipelinesThatNeverRanKeepTheirInfoAndFetchSuccess) {
+  // #3..#6 never ran: their latest run is 404, an empty 200, null and {}.
+  Simulator sim({"--pipelines=6", "--never-run=4", kFrozen});
+  auto ids = sim.PipelineIds();
+  ASSERT_EQ(ids.size(), 6u);
+  auto config_ids = ids;
+  config_ids.push_back("9999999");  // does not exist: stays a failed fetch
+  Exporter exp(sim.Config(config_ids));
+  std::string text = exp.Scrape();
+  for (const auto& id : ids) {
+    const std::string pid = "pipeline_id=\"" + id + "\"";
+    EXPECT_EQ(Value(text, "yunxiao_flow_fetch_success", {pid}), 1) << id;
+    EXPECT_EQ(Value(text, "yunxiao_flow_pipeline_info", {pid}), 1) << id;
+  }
+  EXPECT_EQ(PipelinesIn(text, "yunxiao_flow_latest_run_status"),
+            (std::set<std::string>{ids[0], ids[1]}));
+  EXPECT_EQ(PipelinesIn(text, "yunxiao_flow_latest_run_id"),
+            (std::set<std::string>{ids[0], ids[1]}));
+  EXPECT_EQ(Value(text, "yunxiao_flow_fetch_success", {"pipeline_id=\"9999999\""}), 0);
+  EXPECT_TRUE(std::isnan(Value(text, "yunxiao_flow_api_decode_errors_total")));
+  EXPECT_EQ(Value(text, "yunxiao_flow_up"), 1);
+  EXPECT_EQ(PromtoolProblems(text), "");
+  const std::string log = exp.process().Stderr();
+  EXPECT_NE(log.find("pipeline_id=9999999"), std::string::npos) << log;
+  for (size_t i = 2; i < ids.size(); ++i) {
+    EXPECT_EQ(log.find("pipeline_id=" + ids[i]), std::string::npos) << log;
+  }
+}
+
 TEST_F(ExporterTest, ConfiguredNamesWinAndNeedNoLookup) {
   Simulator sim({"--pipelines=1", kFrozen});
   auto ids = sim.PipelineIds();

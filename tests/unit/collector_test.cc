@@ -5,6 +5,8 @@
 #include <cmath>
 #include <deque>
 #include <future>
+#include <map>
+#include <set>
 #include <thread>
 
 #include "support/exposition_check.h"
@@ -46,7 +48,7 @@ class FakeApi : public flowapi::Api {
   }
   void ListPipelines(int, int, Clock::Steady, Callback) override {}
   void ListRuns(std::string_view, int, int, Clock::Steady, Callback) override {}
-  bool ApiUp() const override { return true; }
+  bool ApiUp(Clock::Steady) const override { return true; }
 
   flowapi::ApiResult Answer(const std::string& id) {
     flowapi::ApiResult r;
@@ -167,7 +169,7 @@ TEST_F(CollectorTest, ConcurrentScrapesShareOneFetch) {
   api.ReleaseAll();
   for (auto& s : scrapes) {
     std::string text = s.get();
-    EXPECT_EQ(testing::Samples(text, "yunxiao_flow_latest_run_status").size(), 21u);
+    EXPECT_EQ(testing::Samples(text, "yunxiao_flow_latest_run_status").size(), 24u);
   }
   EXPECT_EQ(api.latest_calls, 3);
 }
@@ -373,6 +375,113 @@ TEST_F(CollectorTest, ARunCutByTheCapsIsCountedOnce) {
   EXPECT_EQ(Value(text, "yunxiao_flow_runs_truncated_total", {"limit=\"stages\""}), 2);
   EXPECT_EQ(log.find("too large"), log.rfind("too large")) << log;
   EXPECT_NE(log.find("too large"), std::string::npos) << log;
+}
+
+// The latest run of a pipeline that never ran, in each style the API might use, and
+// GetPipeline's answer for pipelines that exist.
+class NoRunApi : public flowapi::Api {
+ public:
+  std::map<std::string, flowapi::ApiResult> latest;  // by pipeline id
+  std::set<std::string> existing;
+  std::atomic<int> name_calls{0};
+
+  static flowapi::ApiResult Answer(long status, std::string body) {
+    flowapi::ApiResult r;
+    r.status = status;
+    r.ok = status >= 200 && status < 300;
+    if (r.ok) {
+      r.body = std::move(body);
+    } else {
+      r.error = "HTTP " + std::to_string(status) + " NotFound - check the pipeline id";
+    }
+    return r;
+  }
+  void GetLatestRun(std::string_view id, Clock::Steady, Callback done) override {
+    done(latest.at(std::string(id)));
+  }
+  void GetPipeline(std::string_view id, Clock::Steady, Callback done) override {
+    ++name_calls;
+    done(existing.count(std::string(id)) ? Answer(200, R"({"name":"api-)" + std::string(id) + "\"}")
+                                         : Answer(404, ""));
+  }
+  void ListPipelines(int, int, Clock::Steady, Callback) override {}
+  void ListRuns(std::string_view, int, int, Clock::Steady, Callback) override {}
+  bool ApiUp(Clock::Steady) const override { return true; }
+};
+
+TEST_F(CollectorTest, PipelinesThatNeverRanAreFetchedWithoutARun) {
+  NoRunApi api;
+  api.latest = {{"1", NoRunApi::Answer(404, "")},     {"2", NoRunApi::Answer(200, "")},
+                {"3", NoRunApi::Answer(200, "null")}, {"4", NoRunApi::Answer(200, " {} ")},
+                {"5", NoRunApi::Answer(404, "")},     {"6", NoRunApi::Answer(200, "{}")}};
+  api.existing = {"1", "2", "3", "4"};
+  Collector c(Options(), api, self, clock);
+  // 1-3 configured with a name (GetPipeline is asked), 4 by id only, 5 and 6 listed by
+  // discovery (known to exist: nothing to ask).
+  c.SetTargets({{"1", "one"},
+                {"2", "two"},
+                {"3", "three"},
+                {"4", ""},
+                {"5", "five", true},
+                {"6", "six", true}});
+  ::testing::internal::CaptureStderr();
+  std::string text = c.Scrape();
+  std::string log = ::testing::internal::GetCapturedStderr();
+  EXPECT_EQ(testing::CheckExposition(text), "");
+  for (const char* id : {"1", "2", "3", "4", "5", "6"}) {
+    const std::string pid = std::string("pipeline_id=\"") + id + "\"";
+    EXPECT_EQ(Value(text, "yunxiao_flow_fetch_success", {pid}), 1) << id;
+    EXPECT_EQ(Value(text, "yunxiao_flow_pipeline_info", {pid}), 1) << id;
+  }
+  EXPECT_TRUE(testing::Samples(text, "yunxiao_flow_latest_run_status").empty());
+  EXPECT_TRUE(testing::Samples(text, "yunxiao_flow_latest_run_id").empty());
+  EXPECT_NE(text.find("pipeline_name=\"api-4\""), std::string::npos);
+  EXPECT_TRUE(std::isnan(Value(text, "yunxiao_flow_api_decode_errors_total")));
+  EXPECT_EQ(log.find("fetch failed"), std::string::npos) << log;
+  EXPECT_EQ(api.name_calls, 4);  // one existence check for each of 1-4
+
+  // Later scrapes neither warn nor ask GetPipeline again.
+  clock.Advance(seconds(31));
+  ::testing::internal::CaptureStderr();
+  text = c.Scrape();
+  log = ::testing::internal::GetCapturedStderr();
+  EXPECT_EQ(log, "");
+  EXPECT_EQ(api.name_calls, 4);
+  EXPECT_EQ(testing::Sum(text, "yunxiao_flow_fetch_success"), 6);
+}
+
+TEST_F(CollectorTest, AMissingPipelineStaysAFailedFetch) {
+  NoRunApi api;
+  api.latest = {{"8", NoRunApi::Answer(404, "")}, {"9", NoRunApi::Answer(200, "")}};
+  Collector c(Options(), api, self, clock);
+  c.SetTargets({{"8", "eight"}, {"9", "nine"}});
+  ::testing::internal::CaptureStderr();
+  std::string text = c.Scrape();
+  std::string log = ::testing::internal::GetCapturedStderr();
+  EXPECT_EQ(Value(text, "yunxiao_flow_fetch_success", {"pipeline_id=\"8\""}), 0);
+  EXPECT_EQ(Value(text, "yunxiao_flow_fetch_success", {"pipeline_id=\"9\""}), 0);
+  EXPECT_TRUE(testing::Samples(text, "yunxiao_flow_pipeline_info").empty());
+  EXPECT_NE(log.find("check the pipeline id"), std::string::npos) << log;
+  EXPECT_NE(log.find("not known to exist"), std::string::npos) << log;
+}
+
+TEST_F(CollectorTest, APipelineThatHadRunsAndNowAnswers404IsCheckedAgain) {
+  NoRunApi api;
+  api.latest = {
+      {"1", NoRunApi::Answer(
+                200, R"({"status":"SUCCESS","pipelineRunId":4,"createTime":1700000000000})")}};
+  api.existing = {"1"};
+  Collector c(Options(), api, self, clock);
+  c.SetTargets({{"1", ""}});
+  EXPECT_EQ(Value(c.Scrape(), "yunxiao_flow_latest_run_id"), 4);
+  EXPECT_EQ(api.name_calls, 1);
+  // Deleted: the latest run and GetPipeline both answer 404.
+  api.latest["1"] = NoRunApi::Answer(404, "");
+  api.existing.clear();
+  clock.Advance(seconds(31));
+  std::string text = c.Scrape();
+  EXPECT_EQ(api.name_calls, 2);
+  EXPECT_EQ(Value(text, "yunxiao_flow_fetch_success"), 0);
 }
 
 }  // namespace

@@ -144,6 +144,62 @@ TEST(DecodePipelineList, AcceptsRealAndDocumentedFieldNames) {
   EXPECT_FALSE(DecodePipelineList(R"({"a":1})").ok());
 }
 
+TEST(IsNoRunAnswer, EachStyleOfNoRunYet) {
+  struct Case {
+    bool ok;
+    long status;
+    const char* body;
+    bool want;
+  };
+  const Case cases[] = {
+      {false, 404, R"({"errorCode":"NotFound"})", true},
+      {true, 200, "", true},
+      {true, 200, " \n", true},
+      {true, 200, "null", true},
+      {true, 200, "{}", true},
+      {true, 204, " { } ", true},
+      {true, 200, R"({"status":"SUCCESS"})", false},
+      {true, 200, "[]", false},
+      {true, 200, "nul", false},
+      {true, 200, "{", false},
+      {false, 500, "", false},
+      {false, 403, "", false},
+      {false, 0, "", false},
+  };
+  for (const auto& c : cases) {
+    EXPECT_EQ(IsNoRunAnswer(c.ok, c.status, c.body), c.want) << c.status << " '" << c.body << "'";
+  }
+}
+
+TEST(DecodePipelineRun, NullTimesAndHugeJobIdsAreAbsentNotErrors) {
+  auto run = DecodePipelineRun(
+      R"({"status":"RUNNING","pipelineRunId":3,"createTime":1795000000000,"creator":null,)"
+      R"("stages":[{"index":"Group0-Stage0","name":"s","stageInfo":{"status":"INIT",)"
+      R"("startTime":null,"endTime":null,"jobs":[{"id":18446744073709551615,)"
+      R"("jobSign":"j","name":"j","status":"SKIP","startTime":null,"endTime":null}]}}]})");
+  ASSERT_TRUE(run.ok()) << run.error();
+  ASSERT_EQ(run->stages.size(), 1u);
+  EXPECT_EQ(run->stages[0].start_ms, 0);
+  ASSERT_EQ(run->stages[0].jobs.size(), 1u);
+  EXPECT_EQ(run->stages[0].jobs[0].status, "SKIP");
+  EXPECT_EQ(run->stages[0].jobs[0].start_ms, 0);
+  EXPECT_EQ(run->stages[0].jobs[0].end_ms, 0);
+}
+
+TEST(DecodePipelineList, TodaysShapeHasNoGroupAndThe2025ShapeHasNulls) {
+  auto list = DecodePipelineList(
+      R"([{"pipelineId":5,"pipelineName":"a","createAccountId":"x","createTime":1},)"
+      R"({"name":"b","owner":null,"id":6,"groupId":0,"updateTime":null,"tagList":null,)"
+      R"("creator":{"id":"x","username":null},"modifier":null}])");
+  ASSERT_TRUE(list.ok()) << list.error();
+  ASSERT_EQ(list->size(), 2u);
+  EXPECT_EQ((*list)[0].id, "5");
+  EXPECT_FALSE((*list)[0].group_id.has_value());
+  EXPECT_EQ((*list)[1].id, "6");
+  EXPECT_EQ((*list)[1].name, "b");
+  EXPECT_EQ((*list)[1].group_id, 0);
+}
+
 TEST(DecodeApiError, ReadsTheErrorBody) {
   auto e =
       DecodeApiError(R"({"errorCode":"NotFound","errorMessage":"Not Found","requestId":"r-1"})");

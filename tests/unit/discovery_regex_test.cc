@@ -13,7 +13,7 @@ class NoApi : public flowapi::Api {
   void GetPipeline(std::string_view, Clock::Steady, Callback) override {}
   void ListPipelines(int, int, Clock::Steady, Callback) override {}
   void ListRuns(std::string_view, int, int, Clock::Steady, Callback) override {}
-  bool ApiUp() const override { return true; }
+  bool ApiUp(Clock::Steady) const override { return true; }
 };
 
 model::Pipeline Named(std::string name) {

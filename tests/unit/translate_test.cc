@@ -30,7 +30,7 @@ model::PipelineRun Load(const std::string& fixture) {
 TEST(RenderRun, RunStatusIsAFullStateSet) {
   auto text = All(RenderRun({"1", "p"}, Load("api/seed_latest_run.json"), {}));
   auto status = Samples(text, "yunxiao_flow_latest_run_status");
-  EXPECT_EQ(status.size(), 7u);
+  EXPECT_EQ(status.size(), 8u);  // the eight known statuses
   EXPECT_EQ(Value(text, "yunxiao_flow_latest_run_status", {"status=\"RUNNING\""}), 1);
   EXPECT_EQ(Value(text, "yunxiao_flow_latest_run_status", {"status=\"FAIL\""}), 0);
   EXPECT_EQ(Value(text, "yunxiao_flow_latest_run_status", {"status=\"SWITCH_MANUAL\""}), 0);
@@ -91,9 +91,9 @@ TEST(RenderRun, SparseAndFullStageStatus) {
   RenderOptions full;
   full.sparse_status = false;
   auto f = All(RenderRun({"1", "p"}, run, full));
-  EXPECT_EQ(Samples(f, "yunxiao_flow_latest_run_stage_status").size(), 3u * 7);
-  // 5 jobs × 7 known statuses + 1 unknown status series.
-  EXPECT_EQ(Samples(f, "yunxiao_flow_latest_run_job_status").size(), 5u * 7 + 1);
+  EXPECT_EQ(Samples(f, "yunxiao_flow_latest_run_stage_status").size(), 3u * 8);
+  // 5 jobs × 8 known statuses + 1 unknown status series.
+  EXPECT_EQ(Samples(f, "yunxiao_flow_latest_run_job_status").size(), 5u * 8 + 1);
 }
 
 TEST(RenderRun, StagesAndJobsCanBeTurnedOff) {
@@ -138,6 +138,37 @@ TEST(RenderRun, FinishedRunWithoutStageTimesEndsAtUpdateTime) {
   ASSERT_TRUE(run.ok());
   auto t = All(RenderRun({"1", "p"}, *run, {}));
   EXPECT_EQ(Value(t, "yunxiao_flow_latest_run_duration_seconds"), 90);
+}
+
+TEST(RenderRun, SkipIsKnownAndFinishedOtherWebhookStatusesComeAsTheyAre) {
+  model::PipelineRun run;
+  run.status = "RUNNING";
+  run.create_ms = 1700000000000;
+  model::Stage stage{"Group0-Stage0", "s", "RUNNING", 1700000000000, 0, {}};
+  stage.jobs.push_back({"a", "a", "SKIP", 1700000000000, 1700000001500});
+  stage.jobs.push_back({"b", "b", "CANCELLING", 1700000000000, 1700000002000});
+  stage.jobs.push_back({"c", "c", "UNKOWN", 0, 0});
+  run.stages.push_back(stage);
+  RenderOptions full;
+  full.sparse_status = false;
+  auto text = All(RenderRun({"1", "p"}, run, full));
+  EXPECT_EQ(Value(text, "yunxiao_flow_latest_run_job_duration_seconds", {"job_sign=\"a\""}), 1.5);
+  EXPECT_TRUE(
+      std::isnan(Value(text, "yunxiao_flow_latest_run_job_duration_seconds", {"job_sign=\"b\""})));
+  // Dense: 8 known statuses per job, plus the value itself when it is not one of them.
+  EXPECT_EQ(Samples(text, "yunxiao_flow_latest_run_job_status").size(), 3u * 8 + 2);
+  EXPECT_EQ(Value(text, "yunxiao_flow_latest_run_job_status", {"job_sign=\"b\"", "CANCELLING"}), 1);
+  EXPECT_EQ(Value(text, "yunxiao_flow_latest_run_job_status", {"job_sign=\"c\"", "UNKOWN"}), 1);
+  EXPECT_TRUE(std::isnan(
+      Value(text, "yunxiao_flow_latest_run_job_start_timestamp_seconds", {"job_sign=\"c\""})));
+}
+
+TEST(RenderNoRun, OnlyThePipelineInfo) {
+  RunFragments f = RenderNoRun({"9", "never"});
+  auto text = All(f);
+  EXPECT_EQ(text,
+            "yunxiao_flow_pipeline_info{pipeline_id=\"9\",pipeline_name=\"never\","
+            "pipeline_type=\"\"} 1\n");
 }
 
 TEST(Exposition, ValuesAndEscaping) {
