@@ -48,6 +48,8 @@ class FakeFlowApi {
                 });
     port_ = server_.bind_to_any_port("127.0.0.1");
     thread_ = std::thread([this] { server_.listen_after_bind(); });
+    // stop() before the loop runs would be lost (httplib 0.11) and join() would hang.
+    while (!server_.is_running()) std::this_thread::sleep_for(1ms);
   }
   ~FakeFlowApi() {
     server_.stop();
