@@ -2,6 +2,7 @@
 #include <curl/curl.h>
 #include <malloc.h>
 #include <signal.h>
+#include <sys/prctl.h>
 #include <sys/resource.h>
 #include <unistd.h>
 
@@ -173,6 +174,8 @@ int main(int argc, char** argv) {
               << app::App::Revision() << ")\n";
     return 0;
   }
+  // No core dump (nor ptrace by other users) of a process that holds the token.
+  if (!flags.allow_core_dumps) prctl(PR_SET_DUMPABLE, 0, 0, 0, 0);
   // The token must never be echoed, even when pasted into the wrong config key.
   if (const char* token = std::getenv("YUNXIAO_TOKEN")) logging::RegisterSecret(token);
   if (flags.config_check) return CheckConfig(flags);

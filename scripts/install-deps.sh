@@ -11,6 +11,7 @@ packages=(
   libcpp-httplib-dev libboost-dev libssl-dev libcrypt-dev zlib1g-dev libbrotli-dev
   libgtest-dev libgmock-dev
 )
+packages+=(libre2-dev)  # discovery include/exclude: linear-time regexes
 if [[ "$mode" == "test" ]]; then
   packages+=(prometheus clang libclang-rt-14-dev clang-format wrk openssl)
   # Node.js may come from elsewhere than Debian (its npm conflicts with Debian's nodejs).

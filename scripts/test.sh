@@ -25,8 +25,9 @@ if [[ "${SKIP_SANITIZERS:-0}" != "1" ]]; then
     CXX=clang++ cmake -S . -B build-asan -G Ninja -DCMAKE_BUILD_TYPE=Debug \
       -DYFE_SANITIZE=address -DYFE_FUZZ=ON >/dev/null
   fi
-  cmake --build build-asan --parallel "$jobs" --target "${san_targets[@]}" decode_fuzz
-  phase "fuzz decode → translate → exposition for ${FUZZ_SECONDS:-60}s"
+  cmake --build build-asan --parallel "$jobs" --target "${san_targets[@]}" decode_fuzz \
+    repo_url_fuzz
+  phase "fuzz decode → translate → exposition for ${FUZZ_SECONDS:-60}s, then repo URLs"
   scripts/fuzz.sh "${FUZZ_SECONDS:-60}" build-asan
   phase "tests under ASan+UBSan"
   ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 \

@@ -4,7 +4,9 @@
 #include <cstdlib>
 #include <future>
 #include <set>
+#include <system_error>
 #include <thread>
+#include <unordered_map>
 #include <utility>
 
 #include "collector/collector.h"
@@ -27,60 +29,255 @@ namespace yfe::app {
 
 using std::chrono::nanoseconds;
 
+namespace {
+
+// How long a reload waits for the running configuration's fetches to land before taking
+// over its cache (a reload during the start-up warm-up does not wait for all of it).
+constexpr nanoseconds kReloadQuiesce = std::chrono::seconds(2);
+
+// Runs a background task; an exception (bad_alloc, system_error) ends the task with a log
+// line instead of std::terminate.
+template <typename F>
+auto Guarded(const char* task, F f) {
+  return [task, f = std::move(f)]() mutable {
+    try {
+      f();
+    } catch (const std::exception& e) {
+      logging::Error("background task failed", {{"task", task}, {"err", e.what()}});
+    } catch (...) {
+      logging::Error("background task failed", {{"task", task}});
+    }
+  };
+}
+
+}  // namespace
+
+// The API side that outlives reloads: one transport, hence one token bucket, one 429
+// pause, one connection pool, whatever the number of reloads. Replaced only when a
+// transport setting changes. The token is swapped in on each load. Thread-safe.
+struct Upstream {
+  struct Key {
+    int max_concurrency;
+    nanoseconds timeout;
+    int64_t max_response_bytes;
+    double max_requests_per_second;
+    int rate_limit_burst;
+    int max_retries;
+    std::string tls_ca_file;
+    bool operator==(const Key&) const = default;
+  };
+  static Key KeyOf(const config::ApiConfig& api) {
+    return {
+        api.max_concurrency,  api.timeout,     api.max_response_bytes, api.max_requests_per_second,
+        api.rate_limit_burst, api.max_retries, api.tls_ca_file};
+  }
+
+  // May throw (std::system_error when no thread can be started).
+  Upstream(const Key& k, metrics::SelfMetrics& self_metrics) : key(k) {
+    flowapi::TransportOptions o;
+    o.max_concurrency = k.max_concurrency;
+    o.timeout = k.timeout;
+    o.max_response_bytes = k.max_response_bytes;
+    o.max_requests_per_second = k.max_requests_per_second;
+    o.rate_limit_burst = k.rate_limit_burst;
+    o.max_retries = k.max_retries;
+    o.tls_ca_file = k.tls_ca_file;
+    o.user_agent = "yunxiao-flow-exporter/" + App::Version();
+    o.token = [this] { return Token(); };
+    transport = std::make_unique<flowapi::Transport>(std::move(o), self_metrics);
+  }
+
+  void SetToken(std::shared_ptr<config::TokenStore> t) {
+    std::lock_guard lock(token_mu);
+    token = std::move(t);
+  }
+  std::string Token() {
+    std::shared_ptr<config::TokenStore> t;
+    {
+      std::lock_guard lock(token_mu);
+      t = token;
+    }
+    return t ? t->Get() : std::string();
+  }
+
+  const Key key;
+  std::mutex token_mu;
+  std::shared_ptr<config::TokenStore> token;
+  std::unique_ptr<flowapi::Transport> transport;  // last: stops before the token goes
+};
+
+// One configuration's view of the shared API: it answers every request it forwarded when
+// the configuration ends (Stop), so that configuration's threads never wait on the shared
+// transport, and drops the late answers. Thread-safe.
+class Session final : public flowapi::Api {
+ public:
+  explicit Session(flowapi::Api& inner) : inner_(inner), state_(std::make_shared<State>()) {}
+  ~Session() override { Stop(); }
+
+  void GetLatestRun(std::string_view id, Clock::Steady deadline, Callback done) override {
+    if (auto cb = Track(std::move(done))) inner_.GetLatestRun(id, deadline, std::move(cb));
+  }
+  void GetPipeline(std::string_view id, Clock::Steady deadline, Callback done) override {
+    if (auto cb = Track(std::move(done))) inner_.GetPipeline(id, deadline, std::move(cb));
+  }
+  void ListPipelines(int page, int per_page, Clock::Steady deadline, Callback done) override {
+    if (auto cb = Track(std::move(done))) {
+      inner_.ListPipelines(page, per_page, deadline, std::move(cb));
+    }
+  }
+  void ListRuns(std::string_view id, int page, int per_page, Clock::Steady deadline,
+                Callback done) override {
+    if (auto cb = Track(std::move(done))) {
+      inner_.ListRuns(id, page, per_page, deadline, std::move(cb));
+    }
+  }
+  void ListGroupPipelines(int64_t group_id, int page, int per_page, Clock::Steady deadline,
+                          Callback done) override {
+    if (auto cb = Track(std::move(done))) {
+      inner_.ListGroupPipelines(group_id, page, per_page, deadline, std::move(cb));
+    }
+  }
+  void GetRun(std::string_view id, int64_t run_id, Clock::Steady deadline, Callback done) override {
+    if (auto cb = Track(std::move(done))) inner_.GetRun(id, run_id, deadline, std::move(cb));
+  }
+  bool ApiUp(Clock::Steady since) const override { return inner_.ApiUp(since); }
+
+  // Answers every outstanding request with an error and waits for answers being delivered
+  // on other threads; later requests are answered at once. Idempotent.
+  void Stop() {
+    std::unordered_map<uint64_t, Callback> pending;
+    {
+      std::lock_guard lock(state_->mu);
+      state_->stopped = true;
+      pending.swap(state_->pending);
+    }
+    for (auto& [id, done] : pending) done(Stopped());
+    std::unique_lock lock(state_->mu);
+    state_->idle.wait(lock, [this] { return state_->delivering == 0; });
+  }
+
+ private:
+  struct State {
+    std::mutex mu;
+    std::condition_variable idle;
+    bool stopped = false;
+    uint64_t next_id = 0;
+    int delivering = 0;
+    std::unordered_map<uint64_t, Callback> pending;
+  };
+
+  static flowapi::ApiResult Stopped() {
+    flowapi::ApiResult r;
+    r.error = "configuration replaced or exporter stopping";
+    return r;
+  }
+
+  // The callback to hand to the shared API, or none (after answering `done`) if stopped.
+  Callback Track(Callback done) {
+    uint64_t id = 0;
+    {
+      std::lock_guard lock(state_->mu);
+      if (!state_->stopped) {
+        id = ++state_->next_id;
+        state_->pending.emplace(id, std::move(done));
+      }
+    }
+    if (id == 0) {
+      done(Stopped());
+      return nullptr;
+    }
+    return [state = state_, id](flowapi::ApiResult r) {
+      Callback cb;
+      {
+        std::lock_guard lock(state->mu);
+        auto it = state->pending.find(id);
+        if (it == state->pending.end()) return;  // answered by Stop()
+        cb = std::move(it->second);
+        state->pending.erase(it);
+        ++state->delivering;
+      }
+      cb(std::move(r));
+      std::lock_guard lock(state->mu);
+      if (--state->delivering == 0) state->idle.notify_all();
+    };
+  }
+
+  flowapi::Api& inner_;
+  std::shared_ptr<State> state_;  // shared with the callbacks the transport holds
+};
+
 // One configuration's running objects and background work (discovery, run history,
 // start-up warm-up). Destroyed on reload or exit: it stops the transport first, which
 // answers every outstanding request, then joins its threads.
 class Pipeline {
  public:
-  Pipeline(const config::Config& cfg, const config::Flags& flags, config::TokenSource token,
-           metrics::SelfMetrics& self_metrics, std::shared_ptr<collector::RunHistory> history)
+  // `previous`, the configuration this one replaces (or null), lends its cache. Throws
+  // (std::system_error) when a thread cannot be started, after stopping the ones that did.
+  Pipeline(const config::Config& cfg, const config::Flags& flags,
+           std::shared_ptr<Upstream> upstream, metrics::SelfMetrics& self_metrics,
+           std::shared_ptr<collector::RunHistory> history, const Pipeline* previous)
       : cfg_(cfg),
         flags_(flags),
         self_metrics_(self_metrics),
         history_(std::move(history)),
-        token_(std::move(token), cfg.api.token_file),
-        transport_(TransportOptionsFrom(cfg.api), self_metrics),
-        client_(cfg.api, transport_),
-        collector_(CollectorOptionsFrom(cfg), client_, self_metrics) {
+        upstream_(std::move(upstream)),
+        client_(cfg.api, *upstream_->transport),
+        session_(client_),
+        collector_(CollectorOptionsFrom(cfg), session_, self_metrics) {
+    if (previous) collector_.Seed(previous->collector_);
     if (cfg_.collect.history) {
       collector_.AddExtraRenderer(
           [this](std::string& out) { history_->Render(out, collector_.Named()); });
     }
-    if (cfg_.discovery.enabled) {
-      threads_.emplace_back([this] { DiscoveryLoop(); });
-    } else {
-      collector_.SetTargets(
-          collector::MergeTargets(cfg_.pipelines, {}, flags_.shard_index, flags_.shard_total));
-      ready_ = true;
-      threads_.emplace_back([this] { collector_.WarmUp(kWarmUpBudget); });
+    try {
+      if (cfg_.discovery.enabled) {
+        threads_.emplace_back(Guarded("discovery", [this] { DiscoveryLoop(); }));
+      } else {
+        collector_.SetTargets(
+            collector::MergeTargets(cfg_.pipelines, {}, flags_.shard_index, flags_.shard_total));
+        ready_ = true;
+        threads_.emplace_back(Guarded("warm-up", [this] { collector_.WarmUp(kWarmUpBudget); }));
+      }
+      if (cfg_.collect.history) {
+        threads_.emplace_back(Guarded("run history", [this] { HistoryLoop(); }));
+      }
+    } catch (...) {
+      Shutdown();  // a joinable std::thread must not be destroyed
+      throw;
     }
-    if (cfg_.collect.history) threads_.emplace_back([this] { HistoryLoop(); });
   }
 
-  ~Pipeline() {
-    {
-      std::lock_guard lock(mu_);
-      stopping_ = true;
-    }
-    cv_.notify_all();
-    transport_.Stop();  // answers everything outstanding: no thread stays blocked
-    for (auto& t : threads_) t.join();
-  }
+  ~Pipeline() { Shutdown(); }
 
   std::shared_ptr<const http::Body> Scrape() { return collector_.Scrape(); }
+  // At exit: also stops the shared transport, so running scrapes answer at once.
   void Stop() {
-    {
-      std::lock_guard lock(mu_);
-      stopping_ = true;
-    }
-    cv_.notify_all();
-    transport_.Stop();
+    Signal();
+    session_.Stop();
+    upstream_->transport->Stop();
   }
   bool Ready() const { return ready_.load(); }
   size_t Count() const { return collector_.TargetCount(); }
+  bool WaitIdle(nanoseconds budget) const { return collector_.WaitIdle(budget); }
 
  private:
   static constexpr nanoseconds kWarmUpBudget = std::chrono::minutes(15);
+
+  void Signal() {
+    {
+      std::lock_guard lock(mu_);
+      stopping_ = true;
+    }
+    cv_.notify_all();
+  }
+  // Answers everything this configuration asked (no thread stays blocked), then joins.
+  void Shutdown() {
+    Signal();
+    session_.Stop();
+    for (auto& t : threads_) {
+      if (t.joinable()) t.join();
+    }
+  }
 
   // Sleeps up to d; false when stopping.
   bool Sleep(nanoseconds d) {
@@ -93,7 +290,7 @@ class Pipeline {
   }
 
   void DiscoveryLoop() {
-    collector::Discovery discovery(cfg_.discovery, client_);
+    collector::Discovery discovery(cfg_.discovery, session_);
     bool first = true;
     while (!Stopping()) {
       auto deadline = SystemClock::Instance().Now() +
@@ -109,7 +306,13 @@ class Pipeline {
         if (first) {
           first = false;
           ready_ = true;
-          warmup_ = std::async(std::launch::async, [this] { collector_.WarmUp(kWarmUpBudget); });
+          try {
+            warmup_ = std::async(std::launch::async,
+                                 Guarded("warm-up", [this] { collector_.WarmUp(kWarmUpBudget); }));
+          } catch (const std::system_error& e) {
+            // Scrapes fetch what is missing; only the head start is lost.
+            logging::Warn("cannot start the warm-up thread", {{"err", e.what()}});
+          }
         }
       } else if (!Stopping()) {
         self_metrics_.CountDiscoveryError();
@@ -144,24 +347,10 @@ class Pipeline {
     history_->Retain(ids);
     if (ids.empty()) return false;
     const auto deadline = SystemClock::Instance().Now() + cfg_.collect.history_interval;
-    collector::PollRunHistory(client_, *history_, ids, deadline, [this](std::string_view endpoint) {
-      self_metrics_.CountDecodeError(endpoint);
-    });
+    collector::PollRunHistory(
+        session_, *history_, ids, deadline,
+        [this](std::string_view endpoint) { self_metrics_.CountDecodeError(endpoint); });
     return true;
-  }
-
-  flowapi::TransportOptions TransportOptionsFrom(const config::ApiConfig& api) {
-    flowapi::TransportOptions o;
-    o.max_concurrency = api.max_concurrency;
-    o.timeout = api.timeout;
-    o.max_response_bytes = api.max_response_bytes;
-    o.max_requests_per_second = api.max_requests_per_second;
-    o.rate_limit_burst = api.rate_limit_burst;
-    o.max_retries = api.max_retries;
-    o.tls_ca_file = api.tls_ca_file;
-    o.user_agent = "yunxiao-flow-exporter/" + App::Version();
-    o.token = [this] { return token_.Get(); };
-    return o;
   }
 
   static collector::CollectorOptions CollectorOptionsFrom(const config::Config& cfg) {
@@ -169,6 +358,9 @@ class Pipeline {
     o.render.stages = cfg.collect.stages;
     o.render.jobs = cfg.collect.jobs;
     o.render.sparse_status = cfg.collect.sparse_status;
+    o.render.max_stages = static_cast<size_t>(cfg.collect.max_stages);
+    o.render.max_jobs_per_stage = static_cast<size_t>(cfg.collect.max_jobs_per_stage);
+    o.render.max_run_bytes = static_cast<size_t>(cfg.collect.max_run_bytes);
     o.cache_ttl = cfg.collect.cache_ttl;
     o.scrape_deadline = cfg.collect.scrape_deadline;
     o.max_stale = cfg.collect.max_stale;
@@ -181,9 +373,9 @@ class Pipeline {
   const config::Flags flags_;
   metrics::SelfMetrics& self_metrics_;
   std::shared_ptr<collector::RunHistory> history_;
-  config::TokenStore token_;
-  flowapi::Transport transport_;
+  std::shared_ptr<Upstream> upstream_;
   flowapi::FlowClient client_;
+  Session session_;  // what this configuration's objects use: answered in full on Stop()
   collector::Collector collector_;
 
   std::atomic<bool> ready_{false};
@@ -197,17 +389,37 @@ class Pipeline {
 App::App(config::Flags flags) : flags_(std::move(flags)) {}
 
 App::~App() {
-  std::lock_guard lock(mu_);
-  current_.reset();
+  std::shared_ptr<Pipeline> current;
+  {
+    std::lock_guard lock(mu_);
+    current = std::move(current_);
+  }
+  current.reset();  // its threads join before the transport they use goes
+  upstream_.reset();
 }
 
 std::string App::Version() { return YFE_VERSION; }
 std::string App::Revision() { return YFE_REVISION; }
 
 Result<bool> App::Load() {
-  std::lock_guard load_lock(load_mu_);
+  std::lock_guard load_lock(load_mu_);  // concurrent reloads wait for each other
+  try {
+    return LoadLocked();
+  } catch (const std::exception& e) {
+    // Typically std::system_error: no thread could be started. The running configuration
+    // stays; nothing of the new one is left running.
+    logging::Error("cannot start the new configuration; keeping the current one",
+                   {{"err", e.what()}});
+    return Error(std::string("cannot start the new configuration: ") + e.what());
+  } catch (...) {
+    logging::Error("cannot start the new configuration; keeping the current one");
+    return Error("cannot start the new configuration");
+  }
+}
+
+Result<bool> App::LoadLocked() {
+  // LoadConfigFile registers api.token and the api.token_file content for redaction first.
   config::ConfigLoad load = config::LoadConfigFile(flags_.config_file);
-  logging::RegisterSecret(load.config.api.token);  // a token pasted elsewhere is not echoed
   for (const auto& w : load.warnings) logging::Warn("config", {{"warning", w}});
   if (!load.ok()) {
     std::string all;
@@ -223,23 +435,38 @@ Result<bool> App::Load() {
     logging::Error("invalid config", {{"err", token_error}});
     return Error(logging::Redacted(token_error));
   }
+  const std::string origin = token->origin;
+  auto token_store =
+      std::make_shared<config::TokenStore>(std::move(*token), load.config.api.token_file);
+
+  // The transport (its token bucket, 429 pause and connections) carries over unless one of
+  // its settings changed: reloads cannot multiply API traffic.
+  std::shared_ptr<Upstream> upstream = upstream_;
+  const auto key = Upstream::KeyOf(load.config.api);
+  if (!upstream || !(upstream->key == key))
+    upstream = std::make_shared<Upstream>(key, self_metrics_);
+  upstream->SetToken(token_store);
+
   if (!history_) {
     history_ = std::make_shared<collector::RunHistory>(load.config.collect.history_buckets);
   } else {
     history_->SetBuckets(load.config.collect.history_buckets);
   }
   history_->SetMaxPending(load.config.collect.history_max_pending);
-  const std::string origin = token->origin;
-  // The new configuration starts before the old one stops, so that no scrape finds none;
-  // then the old one's requests end and its threads join. (The run history is shared and
-  // thread-safe: a run is counted once, whichever poll first sees it finished.)
+  // The new configuration starts before the old one stops, so that no scrape finds none,
+  // taking over the old one's cache; then the old one's requests end and its threads join.
+  // (The run history is shared and thread-safe: a run is counted once, whichever poll
+  // first sees it finished.)
+  std::shared_ptr<Pipeline> old = Current();
+  // Fetches on their way land in the old cache first, which the new one takes over.
+  if (old) old->WaitIdle(kReloadQuiesce);
   auto next =
-      std::make_shared<Pipeline>(load.config, flags_, std::move(*token), self_metrics_, history_);
-  std::shared_ptr<Pipeline> old;
+      std::make_shared<Pipeline>(load.config, flags_, upstream, self_metrics_, history_, old.get());
   {
     std::lock_guard lock(mu_);
-    old = std::exchange(current_, next);
+    current_ = next;
   }
+  upstream_ = std::move(upstream);
   old.reset();  // scrapes still using it hold their own reference
   logging::Info(
       "configuration loaded",

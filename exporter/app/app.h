@@ -1,6 +1,8 @@
 // App: wires one configuration into a running exporter (token → transport → client →
 // collector) and swaps it for a new one on reload. The self metrics live across reloads
-// so counters never go back. Thread-safe.
+// so counters never go back; so do the transport (its token bucket, 429 pause and
+// connections: unless a transport setting changes) and the cached runs of the pipelines
+// that stay, so reloads cannot multiply API traffic. Thread-safe; loads are serialized.
 #pragma once
 
 #include <memory>
@@ -19,7 +21,8 @@ class RunHistory;
 
 namespace yfe::app {
 
-class Pipeline;  // one configuration's running objects
+class Pipeline;   // one configuration's running objects
+struct Upstream;  // the transport shared across reloads
 
 class App {
  public:
@@ -27,6 +30,7 @@ class App {
   ~App();
 
   // Loads flags.config_file; on error the current configuration (if any) keeps running.
+  // Never throws: a failure to start threads fails this load with a log line.
   Result<bool> Load();
   // The exposition of the running configuration; nullptr when none is running.
   std::shared_ptr<const http::Body> Scrape();
@@ -39,12 +43,14 @@ class App {
 
  private:
   std::shared_ptr<Pipeline> Current() const;
+  Result<bool> LoadLocked();
 
   const config::Flags flags_;
   metrics::SelfMetrics self_metrics_;
   mutable std::mutex mu_;
   std::mutex load_mu_;  // one load at a time
   std::shared_ptr<Pipeline> current_;
+  std::shared_ptr<Upstream> upstream_;              // guarded by load_mu_
   std::shared_ptr<collector::RunHistory> history_;  // survives reloads, like the counters
 };
 

@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <condition_variable>
 #include <functional>
+#include <optional>
 
 #include "http/gzip_segments.h"
 #include "metrics/catalog.h"
@@ -44,6 +45,13 @@ struct Collector::PipelineText {
     all = http::DeflateSegment(text, kStoreLevel);
   }
 };
+
+namespace {
+
+// A run cut by a render cap is logged at most this often per pipeline.
+constexpr std::chrono::hours kTruncationWarnEvery{1};
+
+}  // namespace
 
 // Immutable once published: readers hold it by shared_ptr without locks.
 struct Collector::Snapshot {
@@ -95,6 +103,16 @@ struct Collector::Entry {
   std::shared_ptr<const Snapshot> good;
   bool last_ok = false;
   std::shared_ptr<Flight> flight;
+  // The name changed: fetch again (and render under the new name) while the data already
+  // fetched keeps being served.
+  bool refetch = false;
+  // Failure backoff: consecutive failed fetches, and no new fetch before retry_at.
+  int failures = 0;
+  Clock::Steady retry_at{};
+  // The last failure logged, and when: the same error is logged once per backoff cap.
+  std::string logged_error;
+  Clock::Steady error_logged_at{};
+  std::optional<Clock::Steady> truncation_warned_at;
 
   std::string Name() const { return std::string(NameView()); }
   std::string_view NameView() const {
@@ -134,16 +152,17 @@ void Collector::SetTargets(std::vector<Target> targets) {
     std::shared_ptr<Entry> e;
     if (auto it = by_id_.find(t.id); it != by_id_.end()) {
       e = it->second;
+    } else if (auto seed = seeds_.find(t.id); seed != seeds_.end()) {
+      e = seed->second;
+      seeds_.erase(seed);
+    }
+    if (e) {
       e->listed = t.listed;
       if (e->configured_name != t.name) {
         e->configured_name = t.name;
-        // The cached text carries the old name; the next scrape renders it again.
-        if (e->good) {
-          auto copy = std::make_shared<Snapshot>(*e->good);
-          copy->body_hash = 0;
-          copy->fetched_at = Clock::Steady{};
-          e->good = copy;
-        }
+        // The cached text carries the old name: fetch and render again, and until then
+        // keep serving what was fetched (within max_stale), as for any failed fetch.
+        if (e->good) e->refetch = true;
       }
     } else {
       e = std::make_shared<Entry>();
@@ -156,6 +175,42 @@ void Collector::SetTargets(std::vector<Target> targets) {
   }
   targets_ = std::move(next);
   by_id_ = std::move(next_by_id);
+  const auto now = clock_.Now();
+  std::erase_if(seeds_, [&](const auto& kv) {
+    const auto& good = kv.second->good;
+    return !good || now - good->fetched_at > options_.max_stale;
+  });
+}
+
+bool Collector::WaitIdle(std::chrono::nanoseconds budget) const {
+  std::unique_lock lock(mu_);
+  return idle_.wait_for(lock, budget, [this] { return flights_ == 0; });
+}
+
+void Collector::Seed(const Collector& previous) {
+  if (&previous == this) return;
+  const bool same_render = previous.options_.render == options_.render;
+  std::scoped_lock lock(mu_, previous.mu_);
+  const auto now = clock_.Now();
+  for (const auto& [id, old] : previous.by_id_) {
+    auto e = std::make_shared<Entry>();
+    e->id = id;
+    e->configured_name = old->configured_name;
+    e->api_name = old->api_name;
+    e->name_fetched_at = old->name_fetched_at;
+    e->name_known = old->name_known;
+    if (same_render && old->good && now - old->good->fetched_at <= options_.max_stale) {
+      e->good = old->good;
+      e->last_ok = old->last_ok;
+      e->refetch = old->refetch;
+    }
+    e->failures = old->failures;
+    e->retry_at = old->retry_at;
+    e->logged_error = old->logged_error;
+    e->error_logged_at = old->error_logged_at;
+    e->truncation_warned_at = old->truncation_warned_at;
+    seeds_[id] = std::move(e);
+  }
 }
 
 size_t Collector::TargetCount() const {
@@ -285,6 +340,7 @@ void Collector::FinishFlight(const std::shared_ptr<Entry>& e) {
         for (const auto& w : frags.warnings) {
           logging::Warn("unusual run data", {{"pipeline_id", e->id}, {"detail", w}});
         }
+        if (frags.Truncated()) NoteTruncation(*e, frags);
         fresh->text = std::make_shared<const PipelineText>(frags);
       } else {
         self_metrics_.CountDecodeError(flowapi::kLatestRun);
@@ -295,19 +351,77 @@ void Collector::FinishFlight(const std::shared_ptr<Entry>& e) {
   } else {
     error = run.error;
   }
-  if (!error.empty()) {
-    logging::Warn("fetch failed", {{"pipeline_id", e->id}, {"err", error}});
-  }
-
   std::vector<std::shared_ptr<Countdown>> waiters;
+  bool log_failure = false, log_recovery = false;
+  int failures = 0;
+  std::chrono::nanoseconds backoff{0};
   {
     std::lock_guard lock(mu_);
+    const auto now = clock_.Now();
     if (fresh) e->good = std::move(fresh);
     e->last_ok = error.empty();
+    if (e->last_ok) {
+      log_recovery = e->failures > 0;
+      e->failures = 0;
+      e->refetch = false;
+      e->logged_error.clear();
+    } else {
+      failures = ++e->failures;
+      backoff = FailureBackoff(e->failures);
+      e->retry_at = now + backoff;
+      // Once per streak and error, and again at most once per backoff cap.
+      log_failure = error != e->logged_error || now - e->error_logged_at >= MaxFailureBackoff();
+      if (log_failure) {
+        e->logged_error = error;
+        e->error_logged_at = now;
+      }
+    }
     waiters = std::move(flight->waiters);
     e->flight = nullptr;
+    if (--flights_ == 0) idle_.notify_all();
   }
+  if (log_failure) {
+    logging::Warn("fetch failed", {{"pipeline_id", e->id},
+                                   {"err", error},
+                                   {"failures", std::to_string(failures)},
+                                   {"next_attempt_in", FormatDuration(backoff)}});
+  }
+  if (log_recovery) logging::Info("fetch recovered", {{"pipeline_id", e->id}});
   for (auto& w : waiters) w->Done();
+}
+
+std::chrono::nanoseconds Collector::MaxFailureBackoff() const {
+  return options_.cache_ttl * std::max(1, options_.max_failure_backoff_ttls);
+}
+
+std::chrono::nanoseconds Collector::FailureBackoff(int failures) const {
+  // cache_ttl, 2x, 4x, ... up to the cap; durations are bounded by the config (24h), so the
+  // shift cannot overflow.
+  const int doublings = std::clamp(failures - 1, 0, 16);
+  return std::min(options_.cache_ttl * (int64_t{1} << doublings), MaxFailureBackoff());
+}
+
+void Collector::NoteTruncation(Entry& e, const metrics::RunFragments& f) {
+  std::string limits;
+  for (size_t i = 0; i < f.cut.size(); ++i) {
+    if (!f.cut[i]) continue;
+    self_metrics_.CountRunTruncated(metrics::kCutNames[i]);
+    limits += (limits.empty() ? "" : ",") + std::string(metrics::kCutNames[i]);
+  }
+  bool warn = false;
+  {
+    std::lock_guard lock(mu_);
+    const auto now = clock_.Now();
+    if (!e.truncation_warned_at || now - *e.truncation_warned_at >= kTruncationWarnEvery) {
+      e.truncation_warned_at = now;
+      warn = true;
+    }
+  }
+  if (warn) {
+    logging::Warn(
+        "latest run too large: some stage and job series were cut",
+        {{"pipeline_id", e.id}, {"limits", limits}, {"rendered_bytes", std::to_string(f.Bytes())}});
+  }
 }
 
 std::shared_ptr<const http::Body> Collector::Scrape() {
@@ -343,8 +457,10 @@ std::vector<std::shared_ptr<Collector::Entry>> Collector::Fetch(
     std::lock_guard lock(mu_);
     targets = targets_;
     for (auto& e : targets) {
-      bool fresh = e->good && e->last_ok && start - e->good->fetched_at < options_.cache_ttl;
-      if (fresh && !e->flight) {
+      const bool fresh =
+          e->good && e->last_ok && !e->refetch && start - e->good->fetched_at < options_.cache_ttl;
+      const bool backing_off = !e->last_ok && e->failures > 0 && start < e->retry_at;
+      if ((fresh || backing_off) && !e->flight) {
         ++hits;
         continue;
       }
@@ -352,6 +468,7 @@ std::vector<std::shared_ptr<Collector::Entry>> Collector::Fetch(
       countdown->remaining++;
       if (!e->flight) {
         e->flight = std::make_shared<Flight>();
+        ++flights_;
         e->flight->deadline = deadline;
         bool fetch_name = e->configured_name.empty() &&
                           (!e->name_known || start - e->name_fetched_at > options_.name_refresh);
@@ -431,7 +548,9 @@ std::shared_ptr<const http::Body> Collector::Render(
     std::lock_guard lock(mu_);
     for (auto& e : targets) {
       Row row;
-      row.status.success = e->last_ok && !e->flight;
+      // The outcome of the last fetch that finished: a fetch still in flight (another
+      // scrape's) does not make a healthy pipeline flap to 0.
+      row.status.success = e->last_ok;
       if (e->good && (row.status.success || now - e->good->fetched_at <= options_.max_stale)) {
         row.snapshot = e->good;
         row.status.served = true;

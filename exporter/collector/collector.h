@@ -7,11 +7,16 @@
 // metric family, compressed once when a member changes; a scrape's body is the current
 // generation of those segments (shared, immutable, by every scrape until something changes)
 // plus a small per-scrape tail (scrape duration, self metrics). See docs/performance.md.
+// A pipeline whose fetch fails is not fetched again before an exponential backoff
+// (cache_ttl, doubling, capped at max_failure_backoff; reset by a success), so broken
+// pipelines do not crowd healthy ones out of the API's rate limit; it keeps fetch_success 0
+// and its last good data up to max_stale, and its warning is not repeated on every scrape.
 //
 // Thread-safe: Scrape() may run on several threads at once.
 #pragma once
 
 #include <chrono>
+#include <condition_variable>
 #include <memory>
 #include <mutex>
 #include <string>
@@ -38,6 +43,8 @@ struct CollectorOptions {
   std::chrono::nanoseconds scrape_deadline = std::chrono::seconds(9);
   std::chrono::nanoseconds max_stale = std::chrono::minutes(10);
   std::chrono::nanoseconds name_refresh = std::chrono::hours(6);
+  // Longest wait before a failing pipeline is fetched again: a few cache_ttl.
+  int max_failure_backoff_ttls = 4;
   std::string version = "unknown";
   std::string revision = "unknown";
 };
@@ -54,6 +61,17 @@ class Collector {
   size_t TargetCount() const;
   // The watched pipelines with the names their series carry now.
   std::vector<std::pair<std::string, std::string>> Named() const;
+
+  // Takes over the cached state (runs, names, failure backoff) of `previous`, another
+  // configuration's collector, for the pipelines that this one watches now or later
+  // (SetTargets), so a reload fetches nothing that is still fresh. Rendered runs are kept
+  // only if both render alike. Entries older than max_stale are not taken.
+  void Seed(const Collector& previous);
+
+  // Waits (real time, up to `budget`) until no fetch is in flight; false on timeout. A
+  // reload lets the old collector's fetches land before seeding from it, rather than
+  // asking again for what is already on its way.
+  bool WaitIdle(std::chrono::nanoseconds budget) const;
 
   // Fetches what is not fresh in the cache (within the deadline) and returns the
   // exposition: gzip from shared precompressed segments, identity by inflating them.
@@ -87,6 +105,9 @@ class Collector {
   void StartFlight(const std::shared_ptr<Entry>& e, Clock::Steady deadline, bool fetch_name);
   void OnFlightResult(const std::shared_ptr<Entry>& e, bool is_run, flowapi::ApiResult r);
   void FinishFlight(const std::shared_ptr<Entry>& e);
+  std::chrono::nanoseconds FailureBackoff(int failures) const;
+  std::chrono::nanoseconds MaxFailureBackoff() const;
+  void NoteTruncation(Entry& e, const metrics::RunFragments& f);
 
   const CollectorOptions options_;
   const std::string cache_note_;  // appended to the HELP of cached metrics
@@ -95,8 +116,11 @@ class Collector {
   const Clock& clock_;
 
   mutable std::mutex mu_;
+  mutable std::condition_variable idle_;         // flights_ dropped to 0
+  size_t flights_ = 0;                           // entries with a fetch in flight
   std::vector<std::shared_ptr<Entry>> targets_;  // in output order
   std::unordered_map<std::string, std::shared_ptr<Entry>> by_id_;
+  std::unordered_map<std::string, std::shared_ptr<Entry>> seeds_;  // see Seed()
   std::vector<ExtraRenderer> extra_;
 
   // The compressed exposition of the pipelines (Render builds it, one render at a time).

@@ -1,5 +1,7 @@
 #include "collector/discovery.h"
 
+#include <re2/re2.h>
+
 #include <algorithm>
 #include <future>
 #include <map>
@@ -14,14 +16,16 @@ namespace yfe::collector {
 
 Discovery::Discovery(const config::DiscoveryConfig& config, flowapi::Api& api)
     : config_(config), api_(api) {
-  // Validated by the config loader.
-  if (!config_.include.empty()) include_ = std::regex(config_.include, std::regex::ECMAScript);
-  if (!config_.exclude.empty()) exclude_ = std::regex(config_.exclude, std::regex::ECMAScript);
+  // Validated by the config loader (config::CompileNameRegex); an invalid one matches nothing.
+  if (!config_.include.empty()) include_ = config::CompileNameRegex(config_.include);
+  if (!config_.exclude.empty()) exclude_ = config::CompileNameRegex(config_.exclude);
 }
 
+Discovery::~Discovery() = default;
+
 bool Discovery::Matches(const model::Pipeline& p) const {
-  if (!config_.include.empty() && !std::regex_search(p.name, include_)) return false;
-  if (!config_.exclude.empty() && std::regex_search(p.name, exclude_)) return false;
+  if (include_ && !(include_->ok() && re2::RE2::PartialMatch(p.name, *include_))) return false;
+  if (exclude_ && (!exclude_->ok() || re2::RE2::PartialMatch(p.name, *exclude_))) return false;
   if (!config_.group_ids.empty()) {
     if (!p.group_id) return false;
     if (std::find(config_.group_ids.begin(), config_.group_ids.end(), *p.group_id) ==

@@ -1,17 +1,18 @@
 // Discovery: the organization's pipelines from ListPipelines (all pages), filtered by name
-// (include/exclude regexes) and pipeline group. With discovery.group_ids set, the pipelines
-// of each group come from the per-group endpoint instead (ListPipelines has no group filter,
-// and today's items carry no groupId). Pure filtering plus one blocking List() that pages
-// through the API; the App runs it at start-up and every refresh_interval. Not thread-safe:
-// one thread owns a Discovery (it remembers the previous result to warn when it turns empty).
+// (include/exclude RE2 regexes, searched unanchored) and pipeline group. With
+// discovery.group_ids set, the pipelines of each group come from the per-group endpoint
+// instead (ListPipelines has no group filter, and today's items carry no groupId). Pure
+// filtering plus one blocking List() that pages through the API; the App runs it at
+// start-up and every refresh_interval. Not thread-safe: one thread owns a Discovery (it
+// remembers the previous result to warn when it turns empty).
 //
 //   Discovery d(cfg.discovery, api);
 //   auto found = d.List(deadline);          // Result<std::vector<model::Pipeline>>
 #pragma once
 
 #include <functional>
+#include <memory>
 #include <optional>
-#include <regex>
 #include <string_view>
 #include <vector>
 
@@ -19,6 +20,10 @@
 #include "flowapi/client.h"
 #include "model/pipeline_run.h"
 #include "util/result.h"
+
+namespace re2 {
+class RE2;
+}
 
 namespace yfe::collector {
 
@@ -28,12 +33,15 @@ class Discovery {
   static constexpr int kMaxPages = 2000;
 
   Discovery(const config::DiscoveryConfig& config, flowapi::Api& api);
+  ~Discovery();
 
   // Pages through ListPipelines (or, with group_ids, through each group's pipelines); an
   // error if any page fails (a partial list would make pipelines vanish and come back). An
   // empty result, first or after a non-empty one, is logged as a warning naming the filters.
   Result<std::vector<model::Pipeline>> List(Clock::Steady deadline);
 
+  // include/exclude are RE2 (linear time, whatever the name) and unanchored: "api" matches
+  // "web-api-prod"; anchor with ^ and $.
   bool Matches(const model::Pipeline& p) const;
 
   // Reads every page of one list. `fetch(page, done)` asks for one page of kPerPage items.
@@ -44,7 +52,7 @@ class Discovery {
 
  private:
   config::DiscoveryConfig config_;
-  std::regex include_, exclude_;
+  std::unique_ptr<re2::RE2> include_, exclude_;  // null: not configured
   flowapi::Api& api_;
   std::optional<size_t> previous_count_;  // of the last successful List()
 };

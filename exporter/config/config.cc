@@ -1,15 +1,17 @@
 #include "config/config.h"
 
+#include <re2/re2.h>
 #include <yaml-cpp/yaml.h>
 
 #include <algorithm>
+#include <cmath>
 #include <fstream>
-#include <regex>
 #include <set>
 #include <span>
 #include <sstream>
 
 #include "util/duration.h"
+#include "util/log.h"
 
 namespace yfe::config {
 namespace {
@@ -24,9 +26,30 @@ constexpr std::string_view kApiKeys[] = {
     "timeout",          "max_concurrency", "max_requests_per_second",
     "rate_limit_burst", "max_retries",     "max_response_bytes",
     "tls_ca_file"};
-constexpr std::string_view kCollectKeys[] = {
-    "stages",    "jobs",    "sparse_status",    "cache_ttl",       "scrape_deadline",
-    "max_stale", "history", "history_interval", "history_buckets", "history_max_pending"};
+constexpr std::string_view kCollectKeys[] = {"stages",
+                                             "jobs",
+                                             "sparse_status",
+                                             "cache_ttl",
+                                             "scrape_deadline",
+                                             "max_stale",
+                                             "history",
+                                             "history_interval",
+                                             "history_buckets",
+                                             "max_stages",
+                                             "max_jobs_per_stage",
+                                             "max_run_bytes",
+                                             "history_max_pending"};
+
+// Upper bounds of the durations (docs/configuration.md): generous, and far from the
+// ~292 years at which now + d overflows a nanosecond clock.
+using std::chrono::hours;
+constexpr nanoseconds kMaxTimeout = std::chrono::minutes(10);
+constexpr nanoseconds kMaxCacheTtl = hours(24);
+constexpr nanoseconds kMaxScrapeDeadline = std::chrono::minutes(10);
+constexpr nanoseconds kMaxStale = hours(24 * 30);
+constexpr nanoseconds kMaxHistoryInterval = hours(24);
+constexpr nanoseconds kMaxRefreshInterval = hours(24 * 7);
+constexpr nanoseconds kMaxHistoryPending = hours(24 * 90);
 constexpr std::string_view kPipelineKeys[] = {"id", "name"};
 constexpr std::string_view kDiscoveryKeys[] = {"include", "exclude", "group_ids",
                                                "refresh_interval"};
@@ -80,7 +103,7 @@ class Checker {
     if (!n || n.IsNull()) return;
     bool v = false;
     if (!n.IsScalar() || !YAML::convert<bool>::decode(n, v)) {
-      return Error(n, "\"" + path + "\" must be true or false, got \"" + Text(n) + "\"");
+      return Error(n, "\"" + path + "\" must be true or false" + Got(n, path));
     }
     out = v;
   }
@@ -92,32 +115,48 @@ class Checker {
     if (!n || n.IsNull()) return;
     T v{};
     if (!n.IsScalar() || !YAML::convert<T>::decode(n, v)) {
-      return Error(n, "\"" + path + "\" must be a number, got \"" + Text(n) + "\"");
+      return Error(n, "\"" + path + "\" must be a number" + Got(n, path));
     }
-    if (v < min || v > max) {
+    // Written so that NaN fails too (every comparison with NaN is false).
+    if (!(v >= min && v <= max)) {
       std::ostringstream s;
-      s << "\"" << path << "\" must be between " << min << " and " << max << ", got " << v;
+      s << "\"" << path << "\" must be between " << min << " and " << max;
+      if (Echoes(path)) s << ", got " << v;
       return Error(n, s.str());
     }
     out = v;
   }
 
+  // A duration up to `max`: every duration is added to time points (now + d), and a
+  // bounded one cannot overflow them.
   void Duration(const YAML::Node& parent, const char* key, const std::string& path,
-                nanoseconds& out, bool allow_zero) {
+                nanoseconds& out, bool allow_zero, nanoseconds max) {
     YAML::Node n = parent[key];
     if (!n || n.IsNull()) return;
     if (!n.IsScalar()) return Error(n, "\"" + path + "\" must be a duration such as 10s");
     auto d = ParseDuration(n.Scalar());
-    if (!d.ok()) return Error(n, "\"" + path + "\": " + d.error());
+    if (!d.ok()) {
+      if (!Echoes(path)) return Error(n, "\"" + path + "\" must be a duration such as 10s");
+      return Error(n, "\"" + path + "\": " + d.error());
+    }
     if (!allow_zero && d->count() == 0) return Error(n, "\"" + path + "\" must be more than 0");
+    if (*d > max) {
+      return Error(n, "\"" + path + "\" must be at most " + FormatDuration(max));
+    }
     out = *d;
   }
 
-  static std::string Text(const YAML::Node& n) {
-    if (n.IsScalar()) return n.Scalar().substr(0, 60);
-    if (n.IsSequence()) return "a list";
-    if (n.IsMap()) return "a mapping";
-    return "nothing";
+  // Values of keys in the api section, where the token lives, are never quoted back: a
+  // token pasted into the wrong key would be printed. The message names key and line.
+  static bool Echoes(std::string_view path) { return path.substr(0, 4) != "api."; }
+
+  // `, got "value"` for a message about `path`, or a note that the value is not shown.
+  static std::string Got(const YAML::Node& n, std::string_view path) {
+    if (!Echoes(path)) return " (the value is not shown: the api section holds the token)";
+    if (n.IsScalar()) return ", got \"" + n.Scalar().substr(0, 60) + "\"";
+    if (n.IsSequence()) return ", got a list";
+    if (n.IsMap()) return ", got a mapping";
+    return ", got nothing";
   }
 
  private:
@@ -179,7 +218,7 @@ void ParseApi(Checker& c, const YAML::Node& api, ApiConfig& out, bool& edition_s
       out.edition = Edition::kRegion;
       edition_set = true;
     } else {
-      c.Error(e, "\"api.edition\" must be central or region, got \"" + Checker::Text(e) + "\"");
+      c.Error(e, "\"api.edition\" must be central or region" + Checker::Got(e, "api.edition"));
     }
   }
   c.String(api, "organization_id", "api.organization_id", out.organization_id);
@@ -200,7 +239,7 @@ void ParseApi(Checker& c, const YAML::Node& api, ApiConfig& out, bool& edition_s
            "\"api.token\" keeps a secret in the config file; prefer api.token_file or the "
            "YUNXIAO_TOKEN environment variable");
   }
-  c.Duration(api, "timeout", "api.timeout", out.timeout, false);
+  c.Duration(api, "timeout", "api.timeout", out.timeout, false, kMaxTimeout);
   c.Number(api, "max_concurrency", "api.max_concurrency", out.max_concurrency, 1, 256);
   c.Number(api, "max_requests_per_second", "api.max_requests_per_second",
            out.max_requests_per_second, 0.01, 100000.0);
@@ -216,13 +255,19 @@ void ParseCollect(Checker& c, const YAML::Node& n, CollectConfig& out) {
   c.Bool(n, "stages", "collect.stages", out.stages);
   c.Bool(n, "jobs", "collect.jobs", out.jobs);
   c.Bool(n, "sparse_status", "collect.sparse_status", out.sparse_status);
-  c.Duration(n, "cache_ttl", "collect.cache_ttl", out.cache_ttl, true);
-  c.Duration(n, "scrape_deadline", "collect.scrape_deadline", out.scrape_deadline, false);
-  c.Duration(n, "max_stale", "collect.max_stale", out.max_stale, true);
+  c.Duration(n, "cache_ttl", "collect.cache_ttl", out.cache_ttl, true, kMaxCacheTtl);
+  c.Duration(n, "scrape_deadline", "collect.scrape_deadline", out.scrape_deadline, false,
+             kMaxScrapeDeadline);
+  c.Duration(n, "max_stale", "collect.max_stale", out.max_stale, true, kMaxStale);
   c.Bool(n, "history", "collect.history", out.history);
-  c.Duration(n, "history_interval", "collect.history_interval", out.history_interval, false);
+  c.Duration(n, "history_interval", "collect.history_interval", out.history_interval, false,
+             kMaxHistoryInterval);
+  c.Number(n, "max_stages", "collect.max_stages", out.max_stages, 1, 200);
+  c.Number(n, "max_jobs_per_stage", "collect.max_jobs_per_stage", out.max_jobs_per_stage, 1, 200);
+  c.Number<int64_t>(n, "max_run_bytes", "collect.max_run_bytes", out.max_run_bytes, 4096,
+                    int64_t{64} << 20);
   c.Duration(n, "history_max_pending", "collect.history_max_pending", out.history_max_pending,
-             false);
+             false, kMaxHistoryPending);
   if (YAML::Node m = n["history_max_pending"];
       m && m.IsScalar() && out.history_max_pending < out.history_interval) {
     c.Error(m, "\"collect.history_max_pending\" must be at least collect.history_interval");
@@ -234,8 +279,11 @@ void ParseCollect(Checker& c, const YAML::Node& n, CollectConfig& out) {
       std::vector<double> buckets;
       for (const auto& item : b) {
         double v = 0;
-        if (!item.IsScalar() || !YAML::convert<double>::decode(item, v) || !(v > 0)) {
-          c.Error(item, "\"collect.history_buckets\" entries must be positive numbers");
+        if (!item.IsScalar() || !YAML::convert<double>::decode(item, v) || !(v > 0) ||
+            !std::isfinite(v)) {
+          c.Error(item,
+                  "\"collect.history_buckets\" entries must be positive finite numbers (the "
+                  "+Inf bucket is implicit)");
           return;
         }
         if (!buckets.empty() && v <= buckets.back()) {
@@ -292,10 +340,9 @@ void ParseDiscovery(Checker& c, const YAML::Node& n, DiscoveryConfig& out) {
   for (const char* key : {"include", "exclude"}) {
     const std::string& re = std::string_view(key) == "include" ? out.include : out.exclude;
     if (re.empty()) continue;
-    try {
-      std::regex compiled(re, std::regex::ECMAScript);
-    } catch (const std::regex_error& e) {
-      c.Error(n[key], "\"discovery." + std::string(key) + "\" is not a valid regex: " + e.what());
+    if (auto compiled = CompileNameRegex(re); !compiled->ok()) {
+      c.Error(n[key], "\"discovery." + std::string(key) +
+                          "\" is not a valid RE2 regular expression: " + compiled->error());
     }
   }
   if (YAML::Node g = n["group_ids"]; g && !g.IsNull()) {
@@ -312,7 +359,8 @@ void ParseDiscovery(Checker& c, const YAML::Node& n, DiscoveryConfig& out) {
       }
     }
   }
-  c.Duration(n, "refresh_interval", "discovery.refresh_interval", out.refresh_interval, false);
+  c.Duration(n, "refresh_interval", "discovery.refresh_interval", out.refresh_interval, false,
+             kMaxRefreshInterval);
 }
 
 }  // namespace
@@ -327,6 +375,12 @@ std::vector<std::string> AllKeys() {
   add("pipelines[].", kPipelineKeys);
   add("discovery.", kDiscoveryKeys);
   return keys;
+}
+
+std::unique_ptr<re2::RE2> CompileNameRegex(const std::string& pattern) {
+  re2::RE2::Options options;
+  options.set_log_errors(false);  // the config check reports the error, with the line
+  return std::make_unique<re2::RE2>(pattern, options);
 }
 
 std::string ApiConfig::PipelinesPrefix() const {
@@ -367,7 +421,7 @@ ConfigLoad ParseConfig(std::string_view yaml, std::string_view source) {
     const bool endpoint_ok = SplitEndpoint(cfg.api.endpoint, scheme, host, why);
     if (!endpoint_ok) {
       c.Error(root["api"]["endpoint"] ? root["api"]["endpoint"] : root,
-              "\"api.endpoint\" " + why + " (got \"" + cfg.api.endpoint.substr(0, 100) + "\")");
+              "\"api.endpoint\" " + why);  // not echoed: it may hold user:password@
     } else {
       while (cfg.api.endpoint.back() == '/') cfg.api.endpoint.pop_back();
       if (!edition_set) {
@@ -406,7 +460,17 @@ ConfigLoad LoadConfigFile(const std::string& path) {
   }
   std::stringstream buf;
   buf << in.rdbuf();
-  return ParseConfig(buf.str(), path);
+  ConfigLoad load = ParseConfig(buf.str(), path);
+  RegisterSecrets(load.config.api);
+  return load;
+}
+
+void RegisterSecrets(const ApiConfig& api) {
+  logging::RegisterSecret(api.token);
+  if (!api.token_file.empty()) {
+    std::string ignored;  // an unreadable file is reported when the token is resolved
+    logging::RegisterSecret(ReadTokenFile(api.token_file, &ignored));
+  }
 }
 
 std::string ReadTokenFile(const std::string& path, std::string* error) {

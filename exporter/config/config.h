@@ -7,10 +7,15 @@
 
 #include <chrono>
 #include <cstdint>
+#include <memory>
 #include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
+
+namespace re2 {
+class RE2;
+}
 
 namespace yfe::config {
 
@@ -49,6 +54,10 @@ struct CollectConfig {
   // A run unfinished for longer than this is no longer tracked (one request a poll each).
   nanoseconds history_max_pending = std::chrono::hours(7 * 24);
   std::vector<double> history_buckets = {10, 30, 60, 120, 300, 600, 1200, 1800, 3600, 7200, 14400};
+  // What one run may render (metrics/translate.h RenderLimits): beyond, the run is cut.
+  int max_stages = 100;
+  int max_jobs_per_stage = 100;
+  int64_t max_run_bytes = 1 << 20;
 };
 
 struct PipelineConfig {
@@ -58,8 +67,8 @@ struct PipelineConfig {
 
 struct DiscoveryConfig {
   bool enabled = false;
-  std::string include;  // regex on the pipeline name; empty = everything
-  std::string exclude;  // regex; empty = nothing
+  std::string include;  // RE2 regex searched in the pipeline name; empty = everything
+  std::string exclude;  // RE2 regex; empty = nothing
   std::vector<int64_t> group_ids;
   nanoseconds refresh_interval = std::chrono::minutes(10);
 };
@@ -84,7 +93,18 @@ std::vector<std::string> AllKeys();
 
 // Parses and validates YAML text; `source` names it in messages (a file path).
 ConfigLoad ParseConfig(std::string_view yaml, std::string_view source);
+// Reads and parses a file, then registers its secrets (RegisterSecrets) before the caller
+// prints any of its errors.
 ConfigLoad LoadConfigFile(const std::string& path);
+
+// Registers with the logger's redaction every token the api section names: the literal
+// api.token and the content of api.token_file (when readable), so that no later message
+// can echo one, even one pasted into another key.
+void RegisterSecrets(const ApiConfig& api);
+
+// Compiles a discovery name regex with RE2 (linear-time matching, no backtracking). The
+// result's ok() and error() say whether RE2 accepts it; the config check reports that.
+std::unique_ptr<re2::RE2> CompileNameRegex(const std::string& pattern);
 
 // The token, from api.token_file, else the YUNXIAO_TOKEN environment value, else the
 // literal api.token. Errors never contain the token.

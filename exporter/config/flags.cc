@@ -55,6 +55,7 @@ Flags:
   --log.format=FORMAT         logfmt or json (default "logfmt")
   --shard.index=I             this replica's shard, 0 <= I < N (default 0)
   --shard.total=N             number of replicas sharing the pipelines (default 1)
+  --debug.allow-core-dumps    keep the process dumpable (cores and ptrace hold the token)
   --version                   print the version and exit
   --help                      print this help and exit
 
@@ -142,6 +143,8 @@ Result<Flags> ParseFlags(const std::vector<std::string>& args) {
       auto n = ParseInt(name, *v);
       if (!n.ok()) return Error(n.error());
       (name == "shard.index" ? f.shard_index : f.shard_total) = *n;
+    } else if (name == "debug.allow-core-dumps") {
+      done = boolean(f.allow_core_dumps);
     } else if (name == "version") {
       done = boolean(f.version);
     } else if (name == "help" || name == "h") {

@@ -26,6 +26,8 @@ struct Flags {
   int shard_total = 1;
   bool version = false;
   bool help = false;
+  // The process is made non-dumpable at start (a core would hold the token) unless set.
+  bool allow_core_dumps = false;
 };
 
 Result<Flags> ParseFlags(const std::vector<std::string>& args);

@@ -17,6 +17,7 @@ namespace yfe::flowapi {
 // Not thread-safe.
 class TokenBucket {
  public:
+  static constexpr double kMinRatePerSecond = 0.01;  // the config's minimum
   TokenBucket(double rate_per_second, double burst, Clock::Steady now);
   bool TryTake(Clock::Steady now);
   // Time until one token is available (zero if one is).

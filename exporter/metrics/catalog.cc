@@ -127,6 +127,12 @@ const MetricDef kDecodeErrors = {"yunxiao_flow_api_decode_errors_total",
                                  "Flow API responses with HTTP 2xx whose body could not be "
                                  "decoded, by endpoint.",
                                  {"endpoint"}};
+const MetricDef kRunsTruncated = {"yunxiao_flow_runs_truncated_total",
+                                  Type::kCounter,
+                                  "Latest runs rendered with some stage or job series cut off "
+                                  "by a cap (collect.max_stages, collect.max_jobs_per_stage, "
+                                  "collect.max_run_bytes), by the cap that cut.",
+                                  {"limit"}};
 
 const MetricDef kDiscovered = {"yunxiao_flow_discovered_pipelines",
                                Type::kGauge,
@@ -163,10 +169,10 @@ std::span<const MetricDef* const> AllMetrics() {
   static const std::vector<const MetricDef*> all = [] {
     std::vector<const MetricDef*> a;
     for (const MetricDef& d : kPipelineMetrics) a.push_back(&d);
-    a.insert(a.end(),
-             {&kUp, &kScrapeDuration, &kBuildInfo, &kApiRequests, &kApiRequestDuration,
-              &kApiRateLimited, &kApiInFlight, &kApiQueued, &kCacheRequests, &kDecodeErrors,
-              &kDiscovered, &kDiscoveryErrors, &kRunsTotal, &kRunDurationHistogram});
+    a.insert(a.end(), {&kUp, &kScrapeDuration, &kBuildInfo, &kApiRequests, &kApiRequestDuration,
+                       &kApiRateLimited, &kApiInFlight, &kApiQueued, &kCacheRequests,
+                       &kDecodeErrors, &kRunsTruncated, &kDiscovered, &kDiscoveryErrors,
+                       &kRunsTotal, &kRunDurationHistogram});
     a.push_back(&kRunsResumedTotal);
     return a;
   }();

@@ -64,6 +64,7 @@ extern const MetricDef kApiInFlight;
 extern const MetricDef kApiQueued;
 extern const MetricDef kCacheRequests;
 extern const MetricDef kDecodeErrors;
+extern const MetricDef kRunsTruncated;
 extern const MetricDef kDiscovered;
 extern const MetricDef kDiscoveryErrors;
 // Run history (collect.history); per pipeline, with pipeline_id and pipeline_name first.

@@ -23,6 +23,7 @@ SelfMetrics::SelfMetrics()
       durations_(Register(prometheus::BuildHistogram(), kApiRequestDuration, *registry_)),
       decode_errors_(Register(prometheus::BuildCounter(), kDecodeErrors, *registry_)),
       cache_(Register(prometheus::BuildCounter(), kCacheRequests, *registry_)),
+      truncated_(Register(prometheus::BuildCounter(), kRunsTruncated, *registry_)),
       rate_limited_(Register(prometheus::BuildCounter(), kApiRateLimited, *registry_).Add({})),
       cache_hit_(cache_.Add({{"result", "hit"}})),
       cache_miss_(cache_.Add({{"result", "miss"}})),
@@ -39,6 +40,10 @@ void SelfMetrics::ObserveRequest(std::string_view endpoint, std::string_view cod
 
 void SelfMetrics::CountDecodeError(std::string_view endpoint) {
   decode_errors_.Add({{"endpoint", std::string(endpoint)}}).Increment();
+}
+
+void SelfMetrics::CountRunTruncated(std::string_view limit) {
+  truncated_.Add({{"limit", std::string(limit)}}).Increment();
 }
 
 std::string SelfMetrics::Render() const {

@@ -24,6 +24,8 @@ class SelfMetrics {
   void CountRateLimited() { rate_limited_.Increment(); }
   void CountCache(bool hit, double n = 1) { (hit ? cache_hit_ : cache_miss_).Increment(n); }
   void CountDecodeError(std::string_view endpoint);
+  // A run rendered with series cut off by the cap `limit` (metrics::kCutNames).
+  void CountRunTruncated(std::string_view limit);
   void SetInFlight(double n) { in_flight_.Set(n); }
   void SetQueued(double n) { queued_.Set(n); }
   void SetDiscovered(double n) { discovered_.Set(n); }
@@ -38,6 +40,7 @@ class SelfMetrics {
   prometheus::Family<prometheus::Histogram>& durations_;
   prometheus::Family<prometheus::Counter>& decode_errors_;
   prometheus::Family<prometheus::Counter>& cache_;
+  prometheus::Family<prometheus::Counter>& truncated_;
   prometheus::Counter& rate_limited_;
   prometheus::Counter& cache_hit_;
   prometheus::Counter& cache_miss_;

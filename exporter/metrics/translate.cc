@@ -91,15 +91,58 @@ RunFragments RenderRun(PipelineLabels pipeline, const model::PipelineRun& run,
                  Seconds(end - run.create_ms));
   }
 
+  // Run-level information first: it is never cut.
+  AppendSample(t[kPipelineInfo], defs[kPipelineInfo].name, prefix,
+               {{"pipeline_type", run.pipeline_type}}, 1);
+  std::set<std::tuple<std::string_view, std::string_view, std::string_view, std::string_view>>
+      seen_sources;
+  for (const auto& s : run.sources) {
+    if (!seen_sources.emplace(s.name, s.type, s.repo, s.branch).second) continue;
+    AppendSample(
+        t[kSourceInfo], defs[kSourceInfo].name, prefix,
+        {{"source_name", s.name}, {"source_type", s.type}, {"repo", s.repo}, {"branch", s.branch}},
+        1);
+  }
+
+  size_t dropped_warnings = 0;
+  auto warn = [&](std::string w) {
+    if (f.warnings.size() < RunFragments::kMaxWarnings) {
+      f.warnings.push_back(std::move(w));
+    } else {
+      ++dropped_warnings;
+    }
+  };
+  // The sizes of the texts before a stage or job is appended: if it does not fit the byte
+  // budget, the texts are cut back to them, so no series is left half-written.
+  using Sizes = std::array<size_t, kRunMetricCount>;
+  auto sizes = [&t] {
+    Sizes s{};
+    for (size_t i = 0; i < t.size(); ++i) s[i] = t[i].size();
+    return s;
+  };
+  auto fits = [&](const Sizes& before) {
+    if (options.max_run_bytes == 0 || f.Bytes() <= options.max_run_bytes) return true;
+    for (size_t i = 0; i < t.size(); ++i) t[i].resize(before[i]);
+    f.cut[static_cast<size_t>(Cut::kRunBytes)] = true;
+    return false;
+  };
+
   std::set<std::pair<std::string_view, std::string_view>> seen_stages;
   std::set<std::tuple<std::string_view, std::string_view, std::string_view, std::string_view>>
       seen_jobs;
+  size_t stages_rendered = 0;
   for (const auto& stage : run.stages) {
     if (!options.stages && !options.jobs) break;
     if (!seen_stages.emplace(stage.index, stage.name).second) {
-      f.warnings.push_back("duplicate stage " + stage.index + " (" + stage.name + ") dropped");
+      warn("duplicate stage " + stage.index + " (" + stage.name + ") dropped");
       continue;
     }
+    if (options.max_stages > 0 && stages_rendered == options.max_stages) {
+      f.cut[static_cast<size_t>(Cut::kStages)] = true;
+      break;
+    }
+    ++stages_rendered;
+    const Sizes before_stage = sizes();
     if (options.stages) {
       std::initializer_list<Label> sl = {{"stage_index", stage.index}, {"stage_name", stage.name}};
       AppendStatus(t[kStageStatus], defs[kStageStatus], prefix, sl, stage.status,
@@ -111,13 +154,22 @@ RunFragments RenderRun(PipelineLabels pipeline, const model::PipelineRun& run,
         AppendSample(t[kStageDuration], defs[kStageDuration].name, prefix, sl, d);
       }
     }
+    if (!fits(before_stage)) break;
     if (!options.jobs) continue;
+    size_t jobs_rendered = 0;
+    bool out_of_bytes = false;
     for (const auto& job : stage.jobs) {
       if (!seen_jobs.emplace(stage.index, stage.name, job.sign, job.name).second) {
-        f.warnings.push_back("duplicate job " + job.sign + " (" + job.name + ") in stage " +
-                             stage.index + " dropped");
+        warn("duplicate job " + job.sign + " (" + job.name + ") in stage " + stage.index +
+             " dropped");
         continue;
       }
+      if (options.max_jobs_per_stage > 0 && jobs_rendered == options.max_jobs_per_stage) {
+        f.cut[static_cast<size_t>(Cut::kJobsPerStage)] = true;
+        break;
+      }
+      ++jobs_rendered;
+      const Sizes before_job = sizes();
       std::initializer_list<Label> jl = {{"stage_index", stage.index},
                                          {"stage_name", stage.name},
                                          {"job_sign", job.sign},
@@ -129,19 +181,15 @@ RunFragments RenderRun(PipelineLabels pipeline, const model::PipelineRun& run,
       if (double d = DurationSeconds(job.status, job.start_ms, job.end_ms); d >= 0) {
         AppendSample(t[kJobDuration], defs[kJobDuration].name, prefix, jl, d);
       }
+      if (!fits(before_job)) {
+        out_of_bytes = true;
+        break;
+      }
     }
+    if (out_of_bytes) break;
   }
-
-  AppendSample(t[kPipelineInfo], defs[kPipelineInfo].name, prefix,
-               {{"pipeline_type", run.pipeline_type}}, 1);
-  std::set<std::tuple<std::string_view, std::string_view, std::string_view, std::string_view>>
-      seen_sources;
-  for (const auto& s : run.sources) {
-    if (!seen_sources.emplace(s.name, s.type, s.repo, s.branch).second) continue;
-    AppendSample(
-        t[kSourceInfo], defs[kSourceInfo].name, prefix,
-        {{"source_name", s.name}, {"source_type", s.type}, {"repo", s.repo}, {"branch", s.branch}},
-        1);
+  if (dropped_warnings > 0) {
+    f.warnings.push_back(std::to_string(dropped_warnings) + " more problems of the same kind");
   }
   return f;
 }

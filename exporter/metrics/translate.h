@@ -19,7 +19,19 @@ struct RenderOptions {
   bool stages = true;
   bool jobs = true;
   bool sparse_status = true;
+  // Caps on what one run renders (collect.max_*): the API allows 200 stages of 200 jobs
+  // with 256-byte labels, which would render hundreds of megabytes. The run-level series
+  // are always kept; stages and jobs beyond a cap are cut. 0: no cap.
+  size_t max_stages = 100;
+  size_t max_jobs_per_stage = 100;
+  size_t max_run_bytes = 1 << 20;
+
+  bool operator==(const RenderOptions&) const = default;
 };
+
+// Which cap cut a run; each is also the `limit` label of yunxiao_flow_runs_truncated_total.
+enum class Cut { kStages, kJobsPerStage, kRunBytes };
+inline constexpr std::string_view kCutNames[] = {"stages", "jobs_per_stage", "run_bytes"};
 
 struct PipelineLabels {
   std::string_view id;
@@ -29,8 +41,14 @@ struct PipelineLabels {
 struct RunFragments {
   // Sample lines (no HELP/TYPE) for each run metric, in catalog order.
   std::array<std::string, kRunMetricCount> text;
-  // Problems in the data that were worked around (e.g. a duplicate stage dropped).
+  // Problems in the data that were worked around (e.g. a duplicate stage dropped); at most
+  // kMaxWarnings, then one line saying how many more there were.
   std::vector<std::string> warnings;
+  // Which caps cut this run (indexed by Cut).
+  std::array<bool, 3> cut{};
+  static constexpr size_t kMaxWarnings = 10;
+
+  bool Truncated() const { return cut[0] || cut[1] || cut[2]; }
 
   size_t Bytes() const;
 };

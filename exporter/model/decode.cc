@@ -267,22 +267,6 @@ ApiError DecodeApiError(std::string_view body) {
   return err;
 }
 
-std::string StripRepoCredentials(std::string_view repo) {
-  std::string out(repo);
-  // Query and fragment may carry tokens (?private_token=...).
-  if (auto q = out.find_first_of("?#"); q != std::string::npos) out.erase(q);
-  auto scheme = out.find("://");
-  if (scheme == std::string::npos) return out;  // scp-like user@host:path has no password
-  size_t host_start = scheme + 3;
-  size_t path_start = out.find('/', host_start);
-  size_t authority_end = path_start == std::string::npos ? out.size() : path_start;
-  size_t at = out.rfind('@', authority_end == 0 ? 0 : authority_end - 1);
-  if (at != std::string::npos && at >= host_start && at < authority_end) {
-    out.erase(host_start, at + 1 - host_start);
-  }
-  return out;
-}
-
 std::string SanitizeLabel(std::string_view s, size_t max_bytes) {
   std::string out;
   out.reserve(std::min(s.size(), max_bytes));

@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "model/pipeline_run.h"
+#include "model/repo_url.h"  // StripRepoCredentials
 #include "util/result.h"
 
 namespace yfe::model {
@@ -41,9 +42,6 @@ Result<Pipeline> DecodePipeline(std::string_view body, std::string_view id);
 
 // Best effort: the error body's fields, empty when the body is not one.
 ApiError DecodeApiError(std::string_view body);
-
-// Removes credentials from a repository URL: the user:password@ part, query and fragment.
-std::string StripRepoCredentials(std::string_view repo);
 
 // Makes a string safe as a label value: valid UTF-8 (invalid bytes become U+FFFD) and
 // at most max_bytes long (cut at a character boundary).

@@ -1,5 +1,6 @@
 #include "util/log.h"
 
+#include <algorithm>
 #include <atomic>
 #include <chrono>
 #include <cstdio>
@@ -101,11 +102,31 @@ std::string Timestamp() {
   return buf;
 }
 
+constexpr std::string_view kPlaceholder = "<redacted>";
+// A cut echo (an error message that truncates the value it quotes) still starts with the
+// secret: any run of at least this many of its first characters is replaced.
+constexpr size_t kMinPrefix = 8;
+
+// Replaces each occurrence of `secret`, or of a prefix of it at least kMinPrefix long, by
+// the placeholder. The search resumes after the inserted placeholder, so a secret that
+// is part of the placeholder ("redacted") cannot make it loop.
+void RedactOne(std::string& line, std::string_view secret) {
+  const std::string_view head = secret.substr(0, std::min(secret.size(), kMinPrefix));
+  for (size_t pos = line.find(head); pos != std::string::npos;
+       pos = line.find(head, pos + kPlaceholder.size())) {
+    size_t n = head.size();
+    while (n < secret.size() && pos + n < line.size() && line[pos + n] == secret[n]) ++n;
+    line.replace(pos, n, kPlaceholder);
+  }
+}
+
 void Redact(std::string& line) {
   for (const std::string& s : g_secrets) {
-    for (size_t pos = line.find(s); pos != std::string::npos; pos = line.find(s, pos)) {
-      line.replace(pos, s.size(), "<redacted>");
-    }
+    RedactOne(line, s);
+    // The logfmt and JSON forms escape quotes and backslashes: match that form too.
+    std::string escaped;
+    AppendEscaped(escaped, s);
+    if (escaped != s) RedactOne(line, escaped);
   }
 }
 

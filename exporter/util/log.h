@@ -26,6 +26,8 @@ Result<Format> ParseFormat(std::string_view text);
 void Configure(Level level, Format format);
 bool Enabled(Level level);
 // Adds a string that must never appear in output. Empty and very short strings are ignored.
+// Output also loses any run of the secret's first 8 or more characters (a truncated echo)
+// and the secret's escaped form (quotes and backslashes as logfmt and JSON write them).
 void RegisterSecret(const std::string& secret);
 void Write(Level level, std::string_view msg, std::initializer_list<Field> fields = {});
 // The text with every registered secret replaced, for output that bypasses the logger

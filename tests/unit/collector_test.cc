@@ -94,7 +94,7 @@ class FakeApi : public flowapi::Api {
     auto own = status_of.find(id);
     r.body = R"({"status":")" + (own == status_of.end() ? status : own->second) +
              R"(","pipelineRunId":)" + std::to_string(run_id) +
-             R"(,"createTime":1700000000000,"pipelineId":)" + id + "}";
+             R"(,"createTime":1700000000000,"pipelineId":)" + id + extra_fields + "}";
     return r;
   }
   void ReleaseAll() {
@@ -117,6 +117,7 @@ class FakeApi : public flowapi::Api {
   std::string status = "SUCCESS";
   std::map<std::string, std::string> status_of;  // per pipeline, over `status`
   int run_id = 1;
+  std::string extra_fields;  // appended to the run's JSON object
   int latest_calls = 0;
   std::atomic<int> name_calls{0};
   std::deque<Pending> pending;
@@ -206,6 +207,7 @@ TEST_F(CollectorTest, GzipBodyInflatesToTheIdentityExpositionForRandomSubsets) {
       clock.Advance(seconds(31));
     }
     if (round == 6) api.failing = true, clock.Advance(seconds(31));  // stale: served, success 0
+    if (round == 7) clock.Advance(seconds(31));  // past the failure backoff: fetched again
     c.SetTargets(targets);
     auto body = c.Scrape();
     ASSERT_TRUE(body);
@@ -293,6 +295,7 @@ TEST_F(CollectorTest, StaleDataIsServedThenDropped) {
   EXPECT_TRUE(testing::Samples(text, "yunxiao_flow_latest_run_status").empty());
   EXPECT_TRUE(testing::Samples(text, "yunxiao_flow_fetch_last_success_timestamp_seconds").empty());
   api.failing = false;
+  clock.Advance(seconds(60));  // the failure backoff (2nd failure: 2 x cache_ttl)
   text = ScrapeText(c);
   EXPECT_EQ(Value(text, "yunxiao_flow_fetch_success"), 1);
 }
@@ -351,6 +354,172 @@ TEST_F(CollectorTest, UndecodableBodiesCountAsFailedFetches) {
   EXPECT_EQ(Value(text, "yunxiao_flow_fetch_success"), 0);
   EXPECT_EQ(
       Value(text, "yunxiao_flow_api_decode_errors_total", {"endpoint=\"latest_pipeline_run\""}), 1);
+}
+
+// Audit finding 16: a failing pipeline was fetched (and logged) again on every scrape.
+// Now: cache_ttl, 2x, 4x (the cap), reset by a success; fetch_success stays 0 and the last
+// good data is served meanwhile.
+TEST_F(CollectorTest, FailingPipelinesBackOffExponentially) {
+  Collector c(Options(), api, self, clock);
+  c.SetTargets({{"1", "one"}, {"2", "two"}});
+  ScrapeText(c);
+  EXPECT_EQ(api.latest_calls, 2);
+  api.failing = true;
+  clock.Advance(seconds(30));
+  ScrapeText(c);  // both fail: next attempt in 30s
+  EXPECT_EQ(api.latest_calls, 4);
+  struct Step {
+    int advance;
+    int calls;
+  };
+  // 10 scrapes per interval, as HA Prometheus pairs with short intervals would.
+  const Step steps[] = {{29, 4},  {1, 6} /* 2nd failure: 60s */, {59, 6},   {1, 8} /* 120s */,
+                        {119, 8}, {1, 10} /* capped: 120s */,    {119, 10}, {1, 12}};
+  for (const auto& step : steps) {
+    clock.Advance(seconds(step.advance));
+    std::string text;
+    for (int i = 0; i < 10; ++i) text = ScrapeText(c);
+    EXPECT_EQ(api.latest_calls, step.calls) << "after +" << step.advance << "s";
+    EXPECT_EQ(Value(text, "yunxiao_flow_fetch_success", {"pipeline_id=\"1\""}), 0);
+    EXPECT_EQ(Value(text, "yunxiao_flow_latest_run_status", {"pipeline_id=\"1\"", "SUCCESS"}), 1);
+  }
+  api.failing = false;
+  clock.Advance(seconds(120));
+  std::string text = ScrapeText(c);
+  EXPECT_EQ(api.latest_calls, 14);
+  EXPECT_EQ(Value(text, "yunxiao_flow_fetch_success", {"pipeline_id=\"1\""}), 1);
+  // Reset: a later failure starts again at one cache_ttl.
+  api.failing = true;
+  clock.Advance(seconds(30));
+  ScrapeText(c);
+  EXPECT_EQ(api.latest_calls, 16);
+  clock.Advance(seconds(30));
+  ScrapeText(c);
+  EXPECT_EQ(api.latest_calls, 18);
+}
+
+TEST_F(CollectorTest, AFailureIsLoggedOncePerStreakNotPerScrape) {
+  Collector c(Options(), api, self, clock);
+  c.SetTargets({{"1", "one"}});
+  api.failing = true;
+  ::testing::internal::CaptureStderr();
+  for (int i = 0; i < 40; ++i) {
+    ScrapeText(c);
+    clock.Advance(seconds(15));
+  }
+  std::string log = ::testing::internal::GetCapturedStderr();
+  size_t count = 0;
+  for (size_t p = log.find("fetch failed"); p != std::string::npos;
+       p = log.find("fetch failed", p + 1)) {
+    ++count;
+  }
+  // 600 s of scrapes: attempts at 0, 30, 90, 210, 330, 450, 570 s; the same error is
+  // repeated once per backoff cap (120 s).
+  EXPECT_LE(count, 6u) << log;
+  EXPECT_GE(count, 1u);
+  EXPECT_EQ(api.latest_calls, 7);
+}
+
+// Audit finding 18: a rename used to reset fetched_at, so a failure right after dropped
+// every series of the pipeline at once instead of serving them up to max_stale.
+TEST_F(CollectorTest, ARenameKeepsServingTheDataWhileItRefetches) {
+  Collector c(Options(), api, self, clock);
+  c.SetTargets({{"1", "one"}});
+  ScrapeText(c);
+  c.SetTargets({{"1", "uno"}});
+  api.failing = true;
+  std::string text = ScrapeText(c);
+  EXPECT_EQ(api.latest_calls, 2) << "a rename fetches again at once";
+  EXPECT_EQ(Value(text, "yunxiao_flow_latest_run_status", {"pipeline_id=\"1\"", "SUCCESS"}), 1);
+  api.failing = false;
+  clock.Advance(seconds(30));
+  text = ScrapeText(c);
+  EXPECT_NE(text.find("pipeline_name=\"uno\""), std::string::npos);
+  EXPECT_EQ(text.find("pipeline_name=\"one\""), std::string::npos);
+}
+
+// Audit finding 19: fetch_success reported 0 while a fetch was in flight, although the
+// last fetch had succeeded.
+TEST_F(CollectorTest, FetchSuccessReportsTheLastFinishedFetch) {
+  auto o = Options();
+  o.scrape_deadline = std::chrono::milliseconds(100);
+  Collector c(o, api, self, clock);
+  c.SetTargets({{"1", "one"}});
+  EXPECT_EQ(Value(ScrapeText(c), "yunxiao_flow_fetch_success"), 1);
+  clock.Advance(seconds(31));
+  api.hold = true;
+  std::string text = ScrapeText(c);  // the fetch is still in flight at the deadline
+  EXPECT_EQ(Value(text, "yunxiao_flow_fetch_success"), 1);
+  api.hold = false;
+  api.ReleaseAll();
+}
+
+// A reload builds a new collector: it takes over the cache of the one it replaces, so it
+// fetches nothing still fresh (audit finding 3), and keeps a failing pipeline's backoff.
+TEST_F(CollectorTest, SeedCarriesTheCacheAcrossAReload) {
+  Collector old(Options(), api, self, clock);
+  old.SetTargets({{"1", "one"}, {"2", "two"}, {"3", ""}});
+  ScrapeText(old);
+  EXPECT_EQ(api.latest_calls, 3);
+  EXPECT_EQ(api.name_calls, 1);
+  clock.Advance(seconds(10));
+  Collector next(Options(), api, self, clock);
+  next.Seed(old);
+  next.SetTargets({{"2", "two"}, {"3", ""}, {"4", "four"}});
+  std::string text = ScrapeText(next);
+  EXPECT_EQ(api.latest_calls, 4) << "only the new pipeline is fetched";
+  EXPECT_EQ(api.name_calls, 1);
+  EXPECT_NE(text.find("pipeline_name=\"name-3\""), std::string::npos);
+  EXPECT_EQ(Value(text, "yunxiao_flow_fetch_success", {"pipeline_id=\"2\""}), 1);
+  EXPECT_EQ(text.find("pipeline_id=\"1\""), std::string::npos);
+  clock.Advance(seconds(20));
+  ScrapeText(next);
+  EXPECT_EQ(api.latest_calls, 6) << "the seeded entries expire on their own schedule";
+
+  // Other render options: the rendered text cannot be reused.
+  auto o = Options();
+  o.render.sparse_status = false;
+  Collector other(o, api, self, clock);
+  other.Seed(next);
+  other.SetTargets({{"2", "two"}});
+  other.Scrape();
+  EXPECT_EQ(api.latest_calls, 7);
+}
+
+TEST_F(CollectorTest, SeedKeepsTheFailureBackoff) {
+  Collector old(Options(), api, self, clock);
+  old.SetTargets({{"1", "one"}});
+  api.failing = true;
+  ScrapeText(old);
+  EXPECT_EQ(api.latest_calls, 1);
+  Collector next(Options(), api, self, clock);
+  next.Seed(old);
+  next.SetTargets({{"1", "one"}});
+  EXPECT_EQ(Value(ScrapeText(next), "yunxiao_flow_fetch_success"), 0);
+  EXPECT_EQ(api.latest_calls, 1) << "a reload does not retry a failing pipeline early";
+}
+
+// Audit finding 8: the cap is applied when a run is rendered, counted and warned about
+// once, not on every scrape.
+TEST_F(CollectorTest, ARunCutByTheCapsIsCountedOnce) {
+  auto o = Options();
+  o.render.max_stages = 1;
+  Collector c(o, api, self, clock);
+  c.SetTargets({{"1", "one"}});
+  api.extra_fields = R"(,"stages":[{"index":"a","name":"a","stageInfo":{"status":"SUCCESS"}},)"
+                     R"({"index":"b","name":"b","stageInfo":{"status":"SUCCESS"}}])";
+  ::testing::internal::CaptureStderr();
+  std::string text = ScrapeText(c);
+  clock.Advance(seconds(30));
+  ScrapeText(c);  // same body: not rendered again
+  clock.Advance(seconds(30));
+  api.run_id = 2;
+  text = ScrapeText(c);  // a new run, cut again: counted, not logged again within the hour
+  std::string log = ::testing::internal::GetCapturedStderr();
+  EXPECT_EQ(testing::Samples(text, "yunxiao_flow_latest_run_stage_status").size(), 1u);
+  EXPECT_EQ(Value(text, "yunxiao_flow_runs_truncated_total", {"limit=\"stages\""}), 2);
+  EXPECT_EQ(log.find("too large"), log.rfind("too large")) << log;
+  EXPECT_NE(log.find("too large"), std::string::npos) << log;
 }
 
 // The latest run of a pipeline that never ran, in each style the API might use, and

@@ -5,6 +5,7 @@
 #include "config/flags.h"
 #include "support/test_support.h"
 #include "util/duration.h"
+#include "util/log.h"
 
 namespace yfe::config {
 namespace {
@@ -105,7 +106,18 @@ TEST(ParseConfig, NeedsPipelinesOrDiscovery) {
   EXPECT_TRUE(HasError(ParseConfig("api: {endpoint: 'https://x'}", "c"), "no pipelines"));
   EXPECT_TRUE(ParseConfig("api: {endpoint: 'https://x'}\ndiscovery: {include: '^a'}", "c").ok());
   EXPECT_TRUE(HasError(ParseConfig("api: {endpoint: 'https://x'}\ndiscovery: {include: '(('}", "c"),
-                       "not a valid regex"));
+                       "c:2: \"discovery.include\" is not a valid RE2 regular expression"));
+}
+
+// The include/exclude regexes are RE2: what RE2 cannot run in linear time (backreferences,
+// lookaround) is refused with the key and the line, not accepted and backtracked.
+TEST(ParseConfig, DiscoveryRegexesAreRe2) {
+  const std::string head = "api: {endpoint: 'https://x'}\ndiscovery:\n";
+  EXPECT_TRUE(ParseConfig(head + "  include: '^([a-z]+-?)+$'\n", "c").ok());
+  EXPECT_TRUE(HasError(ParseConfig(head + "  include: '^a'\n  exclude: '(a)\\1'\n", "c"),
+                       "c:4: \"discovery.exclude\" is not a valid RE2 regular expression"));
+  EXPECT_TRUE(HasError(ParseConfig(head + "  include: 'a(?=b)'\n", "c"),
+                       "c:3: \"discovery.include\" is not a valid RE2"));
 }
 
 TEST(ParseConfig, BrokenYamlAndEmptyFiles) {
@@ -121,6 +133,78 @@ TEST(ParseConfig, LiteralTokenIsWarnedAbout) {
   ASSERT_EQ(l.warnings.size(), 1u);
   EXPECT_NE(l.warnings[0].find("api.token"), std::string::npos);
   EXPECT_EQ(l.warnings[0].find("pt-abc"), std::string::npos);
+}
+
+// Audit finding 13: NaN passed the range check and switched rate limiting off; +Inf as a
+// history bucket duplicated the implicit le="+Inf" series; 292-year durations overflowed
+// now + d.
+TEST(ParseConfig, NonFiniteNumbersAndHugeDurationsAreRejected) {
+  const std::string head = "pipelines: [1]\napi: {endpoint: 'https://x'";
+  for (const char* v : {".nan", ".NaN", ".inf", "-.inf", "1e400"}) {
+    auto l = ParseConfig(head + ", max_requests_per_second: " + v + "}", "c");
+    EXPECT_TRUE(HasError(l, "\"api.max_requests_per_second\" must be")) << v;
+  }
+  EXPECT_TRUE(ParseConfig(head + ", max_requests_per_second: 0.5}", "c").ok());
+  for (const char* v : {"[10, .inf]", "[.nan]", "[10, 1e400]"}) {
+    auto l = ParseConfig(head + "}\ncollect: {history_buckets: " + v + "}", "c");
+    EXPECT_TRUE(HasError(l, "positive finite numbers")) << v;
+  }
+  const std::pair<const char*, const char*> too_long[] = {
+      {"api: {endpoint: 'https://x', timeout: 11m}", "\"api.timeout\" must be at most 10m"},
+      {"collect: {cache_ttl: 25h}", "\"collect.cache_ttl\" must be at most 24h"},
+      {"collect: {scrape_deadline: 2562047h}", "\"collect.scrape_deadline\" must be at most"},
+      {"collect: {max_stale: 9999w}", "\"collect.max_stale\" must be at most 720h"},
+      {"collect: {history_interval: 2d}", "\"collect.history_interval\" must be at most"},
+      {"discovery: {refresh_interval: 100000h}", "\"discovery.refresh_interval\" must be at"},
+  };
+  for (const auto& [yaml, error] : too_long) {
+    EXPECT_TRUE(HasError(ParseConfig(std::string("pipelines: [1]\n") + yaml, "c"), error)) << yaml;
+  }
+  EXPECT_TRUE(
+      ParseConfig("pipelines: [1]\napi: {endpoint: 'https://x'}\ncollect: {max_stale: 720h}", "c")
+          .ok());
+}
+
+// Audit finding 10: a value in the api section is never quoted back (a token pasted into
+// the wrong key would be), not even cut short; the message names the key and the line.
+TEST(ParseConfig, ApiValuesAreNeverEchoed) {
+  const std::string token = "pt-PASTEDTOKEN-0123456789abcdefghijklmnopqrstuvwxyz0123456789ABCDEF";
+  for (const char* key : {"max_retries", "timeout", "edition", "endpoint", "max_concurrency"}) {
+    auto l = ParseConfig(
+        "pipelines: [1]\napi:\n  " + std::string(key) + ": " + token + "\n  path_prefix: /x\n",
+        "c");
+    ASSERT_FALSE(l.ok()) << key;
+    for (const auto& e : l.errors) {
+      EXPECT_EQ(e.find("PASTEDTOKEN"), std::string::npos) << e;
+      EXPECT_NE(e.find("c:3: \"api." + std::string(key) + "\""), std::string::npos) << e;
+    }
+  }
+  auto l = ParseConfig("pipelines: [1]\napi: {endpoint: 'https://user:pw-SECRET@host/x'}", "c");
+  ASSERT_TRUE(HasError(l, "\"api.endpoint\""));
+  EXPECT_FALSE(HasError(l, "pw-SECRET"));
+  // Keys elsewhere still say what they got: no secret belongs there.
+  EXPECT_TRUE(
+      HasError(ParseConfig("pipelines: [1]\ncollect: {stages: maybe}", "c"), "got \"maybe\""));
+}
+
+// Audit finding 10a: the api.token_file token is known to the redaction before any error
+// is printed, even one that quotes it from another key.
+TEST(LoadConfigFile, TheTokenFileIsRegisteredBeforeErrorsArePrinted) {
+  testing::TempDir dir;
+  const std::string token = "pt-FILETOKEN1234567890";
+  std::string file = dir.Write("token", token + "\n");
+  std::string config =
+      dir.Write("c.yaml", "api:\n  path_prefix: /x\n  token_file: " + file +
+                              "\npipelines: [1]\ncollect:\n  cache_ttl: " + token +
+                              "\n  history_interval: " + token.substr(0, 12) + "\n");
+  auto l = LoadConfigFile(config);
+  ASSERT_EQ(l.errors.size(), 2u);
+  for (const auto& e : l.errors) {
+    EXPECT_NE(e.find("pt-FILET"), std::string::npos) << "the raw error quotes it: " << e;
+    std::string printed = logging::Redacted(e);
+    EXPECT_EQ(printed.find("pt-FILET"), std::string::npos) << printed;
+    EXPECT_NE(printed.find("<redacted>"), std::string::npos) << printed;
+  }
 }
 
 TEST(ResolveToken, FileThenEnvironmentThenLiteral) {
@@ -214,6 +298,13 @@ TEST(Flags, ServerLimitsAndLifecycle) {
                                            "--web.enable-lifecycle=maybe"}) {
     EXPECT_FALSE(ParseFlags({bad}).ok()) << bad;
   }
+}
+
+TEST(Flags, CoreDumpsAreOffUnlessAllowed) {
+  EXPECT_FALSE(ParseFlags({})->allow_core_dumps);
+  EXPECT_TRUE(ParseFlags({"--debug.allow-core-dumps"})->allow_core_dumps);
+  EXPECT_FALSE(ParseFlags({"--debug.allow-core-dumps=false"})->allow_core_dumps);
+  EXPECT_NE(Usage().find("--debug.allow-core-dumps"), std::string::npos);
 }
 
 TEST(Flags, ListenAddress) {

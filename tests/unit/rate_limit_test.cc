@@ -2,6 +2,9 @@
 
 #include <gtest/gtest.h>
 
+#include <cmath>
+#include <limits>
+
 #include "collector/shard.h"
 #include "flowapi/client.h"
 
@@ -55,6 +58,31 @@ TEST(RetryAfter, SecondsAndHttpDates) {
   EXPECT_FALSE(ParseRetryAfter("", now));
   EXPECT_FALSE(ParseRetryAfter("-1", now));
   EXPECT_FALSE(ParseRetryAfter("soon", now));
+}
+
+// Audit finding 17: a date after 2262 overflowed system_clock and meant "no pause".
+TEST(RetryAfter, DatesBeyond2262ClampToTheCap) {
+  auto now = std::chrono::system_clock::from_time_t(1764547200);  // 2025-12-01
+  EXPECT_EQ(*ParseRetryAfter("Fri, 31 Dec 9999 23:59:59 GMT", now), seconds(86400));
+  EXPECT_EQ(*ParseRetryAfter("Sat, 01 Jan 2300 00:00:00 GMT", now), seconds(86400));
+  EXPECT_EQ(*ParseRetryAfter("Tue, 02 Dec 2025 00:00:00 GMT", now), seconds(86400));
+  EXPECT_EQ(*ParseRetryAfter("Mon, 01 Dec 2025 00:01:00 GMT", now + milliseconds(500)),
+            milliseconds(59500));
+}
+
+// A NaN rate (which the config check now refuses) made the bucket unlimited.
+TEST(TokenBucket, NonFiniteRatesFailClosed) {
+  FakeClock clock;
+  for (double rate : {std::nan(""), -1.0, 0.0, std::numeric_limits<double>::infinity()}) {
+    TokenBucket b(rate, 5, clock.Now());
+    int taken = 0;
+    for (int i = 0; i < 1000; ++i) taken += b.TryTake(clock.Now() + seconds(1));
+    EXPECT_LE(taken, 6) << rate;
+    EXPECT_GT(b.WaitTime(clock.Now() + seconds(1)).count(), 0) << rate;
+  }
+  TokenBucket nan_burst(10, std::nan(""), clock.Now());
+  EXPECT_TRUE(nan_burst.TryTake(clock.Now()));
+  EXPECT_FALSE(nan_burst.TryTake(clock.Now()));
 }
 
 TEST(FlowClientUrls, EachEditionAndPrefix) {

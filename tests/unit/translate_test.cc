@@ -6,6 +6,7 @@
 
 #include "metrics/exposition.h"
 #include "model/decode.h"
+#include "support/exposition_check.h"
 #include "support/test_support.h"
 
 namespace yfe::metrics {
@@ -180,6 +181,87 @@ TEST(Exposition, ValuesAndEscaping) {
   out.clear();
   AppendValue(out, 0.1);
   EXPECT_EQ(out, "0.1");
+}
+
+// A run body as large as the API may send: `stages` stages of `jobs` finished jobs, every
+// label 256 bytes (the per-label cap).
+std::string HugeRunBody(int stages, int jobs) {
+  const std::string label(240, 'x');
+  std::string body = R"({"status":"FAIL","pipelineRunId":7,"createTime":1700000000000,)"
+                     R"("pipelineType":"default","sources":[{"name":"src","type":"Codeup",)"
+                     R"("data":{"repo":"https://host/r.git","branch":"main"}}],"stages":[)";
+  for (int s = 0; s < stages; ++s) {
+    if (s) body += ',';
+    body += R"({"index":")" + label + std::to_string(s) + R"(","name":")" + label +
+            std::to_string(s) +
+            R"(","stageInfo":{"status":"FAIL","startTime":1700000000000,)"
+            R"("endTime":1700000100000,"jobs":[)";
+    for (int j = 0; j < jobs; ++j) {
+      if (j) body += ',';
+      body += R"({"jobSign":")" + label + std::to_string(j) + R"(","name":")" + label +
+              std::to_string(j) +
+              R"(","status":"FAIL","startTime":1700000000000,"endTime":1700000100000})";
+    }
+    body += "]}}";
+  }
+  return body + "]}";
+}
+
+// Audit finding 8: a 3 MB body rendered 73 MB (329 MB with sparse_status: false), per
+// pipeline. The default caps hold it to max_run_bytes, the run-level series intact.
+TEST(RenderRun, AHugeRunIsCutToTheByteBudget) {
+  const std::string body = HugeRunBody(200, 200);
+  ASSERT_GT(body.size(), 3u << 20);
+  auto run = model::DecodePipelineRun(body);
+  ASSERT_TRUE(run.ok()) << run.error();
+  for (bool sparse : {true, false}) {
+    RenderOptions o;
+    o.sparse_status = sparse;
+    auto f = RenderRun({"1", std::string(256, 'p')}, *run, o);
+    EXPECT_LE(f.Bytes(), o.max_run_bytes);
+    EXPECT_GT(f.Bytes(), o.max_run_bytes / 2);
+    EXPECT_TRUE(f.Truncated());
+    EXPECT_TRUE(f.cut[static_cast<size_t>(Cut::kRunBytes)]);
+    const std::string text = All(f);
+    EXPECT_EQ(Value(text, "yunxiao_flow_latest_run_status", {"status=\"FAIL\""}), 1);
+    EXPECT_EQ(Value(text, "yunxiao_flow_latest_run_id"), 7);
+    EXPECT_EQ(Samples(text, "yunxiao_flow_pipeline_source_info").size(), 1u);
+    // Whole series only: every line ends with a value.
+    for (const auto& line : Samples(text, "yunxiao_flow_latest_run_job_status")) {
+      const std::string end = line.substr(line.size() - 2);
+      EXPECT_TRUE(end == " 1" || end == " 0") << line.substr(line.size() - 40);
+    }
+    EXPECT_EQ(testing::CheckExposition(text), "");
+  }
+}
+
+TEST(RenderRun, StageAndJobCaps) {
+  auto run = model::DecodePipelineRun(HugeRunBody(5, 4));
+  ASSERT_TRUE(run.ok());
+  RenderOptions o;
+  o.max_stages = 3;
+  o.max_jobs_per_stage = 2;
+  auto f = RenderRun({"1", "p"}, *run, o);
+  const std::string text = All(f);
+  EXPECT_EQ(Samples(text, "yunxiao_flow_latest_run_stage_status").size(), 3u);
+  EXPECT_EQ(Samples(text, "yunxiao_flow_latest_run_job_status").size(), 6u);
+  EXPECT_EQ(Samples(text, "yunxiao_flow_latest_run_job_duration_seconds").size(), 6u);
+  EXPECT_TRUE(f.cut[static_cast<size_t>(Cut::kStages)]);
+  EXPECT_TRUE(f.cut[static_cast<size_t>(Cut::kJobsPerStage)]);
+  EXPECT_FALSE(f.cut[static_cast<size_t>(Cut::kRunBytes)]);
+  o.max_stages = 5;
+  o.max_jobs_per_stage = 4;
+  EXPECT_FALSE(RenderRun({"1", "p"}, *run, o).Truncated());
+}
+
+// Duplicates used to push one warning each: up to 40,000 log lines per change of a run.
+TEST(RenderRun, WarningsAreCapped) {
+  model::PipelineRun run;
+  run.status = "SUCCESS";
+  for (int i = 0; i < 500; ++i) run.stages.push_back({"same", "stage", "SUCCESS", 0, 0, {}});
+  auto f = RenderRun({"1", "p"}, run, {});
+  EXPECT_EQ(f.warnings.size(), RunFragments::kMaxWarnings + 1);
+  EXPECT_NE(f.warnings.back().find("489 more"), std::string::npos) << f.warnings.back();
 }
 
 }  // namespace
