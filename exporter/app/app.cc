@@ -10,6 +10,7 @@
 #include "collector/collector.h"
 #include "collector/discovery.h"
 #include "collector/history.h"
+#include "collector/ledger_store.h"
 #include "config/token_store.h"
 #include "flowapi/client.h"
 #include "flowapi/transport.h"
@@ -33,11 +34,13 @@ using std::chrono::nanoseconds;
 class Pipeline {
  public:
   Pipeline(const config::Config& cfg, const config::Flags& flags, config::TokenSource token,
-           metrics::SelfMetrics& self_metrics, std::shared_ptr<collector::RunHistory> history)
+           metrics::SelfMetrics& self_metrics, std::shared_ptr<collector::RunHistory> history,
+           std::shared_ptr<collector::LedgerStore> store)
       : cfg_(cfg),
         flags_(flags),
         self_metrics_(self_metrics),
         history_(std::move(history)),
+        store_(std::move(store)),
         token_(std::move(token), cfg.api.token_file),
         transport_(TransportOptionsFrom(cfg.api), self_metrics),
         client_(cfg.api, transport_),
@@ -147,6 +150,7 @@ class Pipeline {
     collector::PollRunHistory(client_, *history_, ids, deadline, [this](std::string_view endpoint) {
       self_metrics_.CountDecodeError(endpoint);
     });
+    if (store_) store_->Commit(*history_);  // the counts and the watermark, in one commit
     return true;
   }
 
@@ -181,6 +185,7 @@ class Pipeline {
   const config::Flags flags_;
   metrics::SelfMetrics& self_metrics_;
   std::shared_ptr<collector::RunHistory> history_;
+  std::shared_ptr<collector::LedgerStore> store_;  // null: collect.state_dir not set
   config::TokenStore token_;
   flowapi::Transport transport_;
   flowapi::FlowClient client_;
@@ -223,18 +228,32 @@ Result<bool> App::Load() {
     logging::Error("invalid config", {{"err", token_error}});
     return Error(logging::Redacted(token_error));
   }
+  const std::string& state_dir = load.config.collect.state_dir;
   if (!history_) {
+    if (!state_dir.empty()) {
+      auto store = collector::LedgerStore::Open(state_dir);
+      if (!store.ok()) {
+        logging::Error("cannot use the state directory", {{"err", store.error()}});
+        return Error(store.error());
+      }
+      store_ = *store;
+    }
     history_ = std::make_shared<collector::RunHistory>(load.config.collect.history_buckets);
+    if (store_) history_->Restore(store_->Load());
   } else {
     history_->SetBuckets(load.config.collect.history_buckets);
+    if (state_dir != (store_ ? store_->dir() : std::string())) {
+      logging::Warn("a new collect.state_dir takes effect at the next restart",
+                    {{"state_dir", store_ ? store_->dir() : std::string("(none)")}});
+    }
   }
   history_->SetMaxPending(load.config.collect.history_max_pending);
   const std::string origin = token->origin;
   // The new configuration starts before the old one stops, so that no scrape finds none;
   // then the old one's requests end and its threads join. (The run history is shared and
   // thread-safe: a run is counted once, whichever poll first sees it finished.)
-  auto next =
-      std::make_shared<Pipeline>(load.config, flags_, std::move(*token), self_metrics_, history_);
+  auto next = std::make_shared<Pipeline>(load.config, flags_, std::move(*token), self_metrics_,
+                                         history_, store_);
   std::shared_ptr<Pipeline> old;
   {
     std::lock_guard lock(mu_);

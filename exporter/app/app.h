@@ -13,8 +13,9 @@
 #include "util/result.h"
 
 namespace yfe::collector {
+class LedgerStore;
 class RunHistory;
-}
+}  // namespace yfe::collector
 
 namespace yfe::app {
 
@@ -44,6 +45,7 @@ class App {
   std::mutex load_mu_;  // one load at a time
   std::shared_ptr<Pipeline> current_;
   std::shared_ptr<collector::RunHistory> history_;  // survives reloads, like the counters
+  std::shared_ptr<collector::LedgerStore> store_;   // collect.state_dir at start; may be null
 };
 
 }  // namespace yfe::app

@@ -49,6 +49,8 @@ struct CollectConfig {
   // A run unfinished for longer than this is no longer tracked (one request a poll each).
   nanoseconds history_max_pending = std::chrono::hours(7 * 24);
   std::vector<double> history_buckets = {10, 30, 60, 120, 300, 600, 1200, 1800, 3600, 7200, 14400};
+  // Where run history is saved across restarts (collector/ledger_store.h); empty: not saved.
+  std::string state_dir;
 };
 
 struct PipelineConfig {
@@ -96,6 +98,10 @@ std::optional<TokenSource> ResolveToken(const ApiConfig& api, const char* env_to
                                         std::string* error);
 
 // Reads a token file: the first line, trimmed. Empty result with *error set on failure.
+// collect.state_dir: "" if it is (or can be created as) a writable directory, else why not
+// (naming the path). No side effects: used by --config.check.
+std::string CheckStateDir(const std::string& dir);
+
 std::string ReadTokenFile(const std::string& path, std::string* error);
 
 }  // namespace yfe::config
