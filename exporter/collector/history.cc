@@ -53,6 +53,16 @@ LedgerSnapshot RunHistory::Snapshot() const {
   return snap;
 }
 
+void RunHistory::VisitLedgers(
+    const std::function<void(const std::vector<double>&, size_t)>& begin,
+    const std::function<void(const std::string&, const RunLedger&)>& each) const {
+  std::lock_guard lock(mu_);
+  begin(buckets_, pipelines_.size());
+  for (const auto& [id, st] : pipelines_) {
+    if (st.ledger.baselined) each(id, st.ledger);
+  }
+}
+
 void RunHistory::Restore(LedgerSnapshot snapshot) {
   std::lock_guard lock(mu_);
   const bool same_buckets = snapshot.buckets == buckets_;

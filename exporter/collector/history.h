@@ -108,6 +108,10 @@ class RunHistory {
   // The ledgers of the pipelines past their baseline, copied under the lock: a consistent
   // state (call it between polls, e.g. after PollRunHistory, to save it).
   LedgerSnapshot Snapshot() const;
+  // The same without a copy: under the lock, begin(buckets, pipelines) then each(id, ledger)
+  // for every pipeline past its baseline (the callbacks must not call this object).
+  void VisitLedgers(const std::function<void(const std::vector<double>&, size_t)>& begin,
+                    const std::function<void(const std::string&, const RunLedger&)>& each) const;
   // Takes stored ledgers (at start, before the first poll). The next poll continues them:
   // runs finished after the stored watermark are counted, tracked runs are followed. A
   // restored pipeline is rendered only after its first poll, so that a scrape never shows

@@ -1,10 +1,10 @@
 #include "collector/ledger_store.h"
 
 #include <fcntl.h>
-#include <sys/stat.h>
 #include <unistd.h>
 #include <zlib.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <charconv>
 #include <chrono>
@@ -13,6 +13,8 @@
 #include <cstring>
 #include <ctime>
 #include <filesystem>
+#include <optional>
+#include <tuple>
 #include <vector>
 
 #include "util/log.h"
@@ -22,6 +24,8 @@ namespace yfe::collector {
 namespace {
 
 constexpr std::string_view kMagic = "yunxiao-flow-exporter-run-ledger";
+// Far above any real ledger (about 1.8 MB per 1,000 pipelines): a bound on what is read.
+constexpr size_t kMaxFileBytes = size_t{1} << 30;
 
 // ---- Writing ----
 
@@ -161,17 +165,26 @@ std::string Errno(int e) { return std::strerror(e); }
 
 }  // namespace
 
-std::string SerializeLedger(const LedgerSnapshot& snapshot) {
-  std::string out;
-  out.reserve(64 + snapshot.pipelines.size() * 2048);
-  out += kMagic;
-  out += "\nversion";
-  PutInt(out, LedgerStore::kVersion);
-  out += "\nbuckets";
-  PutInt(out, static_cast<int64_t>(snapshot.buckets.size()));
-  for (double b : snapshot.buckets) PutDouble(out, b);
-  out += '\n';
-  for (const auto& [id, l] : snapshot.pipelines) {
+namespace {
+
+// The file's text, one pipeline at a time (so that it can be written from the history's
+// own state under its lock, without a copy).
+class LedgerWriter {
+ public:
+  explicit LedgerWriter(const std::vector<double>& buckets, size_t pipelines_hint = 0) {
+    out_.reserve(64 + pipelines_hint * 2048);
+    out_ += kMagic;
+    out_ += "\nversion";
+    PutInt(out_, LedgerStore::kVersion);
+    out_ += "\nbuckets";
+    PutInt(out_, static_cast<int64_t>(buckets.size()));
+    for (double b : buckets) PutDouble(out_, b);
+    out_ += '\n';
+  }
+
+  void Add(const std::string& id, const RunLedger& l) {
+    std::string& out = out_;
+    ++pipelines_;
     out += "pipeline";
     PutString(out, id);
     PutInt(out, l.baselined ? 1 : 0);
@@ -219,15 +232,30 @@ std::string SerializeLedger(const LedgerSnapshot& snapshot) {
       out += '\n';
     }
   }
-  out += "end";
-  PutInt(out, static_cast<int64_t>(snapshot.pipelines.size()));
-  out += '\n';
-  char crc[16];
-  std::snprintf(crc, sizeof crc, "%08x", Crc(out));
-  out += "crc32 ";
-  out += crc;
-  out += '\n';
-  return out;
+
+  std::string Finish() && {
+    out_ += "end";
+    PutInt(out_, static_cast<int64_t>(pipelines_));
+    out_ += '\n';
+    char crc[16];
+    std::snprintf(crc, sizeof crc, "%08x", Crc(out_));
+    out_ += "crc32 ";
+    out_ += crc;
+    out_ += '\n';
+    return std::move(out_);
+  }
+
+ private:
+  std::string out_;
+  size_t pipelines_ = 0;
+};
+
+}  // namespace
+
+std::string SerializeLedger(const LedgerSnapshot& snapshot) {
+  LedgerWriter w(snapshot.buckets, snapshot.pipelines.size());
+  for (const auto& [id, l] : snapshot.pipelines) w.Add(id, l);
+  return std::move(w).Finish();
 }
 
 Result<LedgerSnapshot> ParseLedger(std::string_view text) {
@@ -389,7 +417,7 @@ LedgerSnapshot LedgerStore::Load() {
       return {};
     }
     char buf[1 << 16];
-    while (true) {
+    while (text.size() <= kMaxFileBytes) {
       ssize_t n = ::read(fd, buf, sizeof buf);
       if (n < 0 && errno == EINTR) continue;
       if (n <= 0) break;
@@ -397,7 +425,8 @@ LedgerSnapshot LedgerStore::Load() {
     }
     ::close(fd);
   }
-  auto parsed = ParseLedger(text);
+  auto parsed = text.size() > kMaxFileBytes ? Result<LedgerSnapshot>(Error("larger than 1 GiB"))
+                                            : ParseLedger(text);
   if (parsed.ok()) {
     logging::Info("run ledger: state restored",
                   {{"path", path_}, {"pipelines", std::to_string(parsed->pipelines.size())}});
@@ -415,11 +444,10 @@ LedgerSnapshot LedgerStore::Load() {
   return {};
 }
 
-bool LedgerStore::SaveLocked(const LedgerSnapshot& snapshot) {
-  const std::string text = SerializeLedger(snapshot);
+bool LedgerStore::WriteLocked(const std::string& text) {
   const std::string tmp = path_ + ".tmp";
   std::string err;
-  int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+  int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0600);
   if (fd < 0) {
     err = "open " + tmp + ": " + Errno(errno);
   } else {
@@ -462,12 +490,16 @@ bool LedgerStore::SaveLocked(const LedgerSnapshot& snapshot) {
 
 bool LedgerStore::Save(const LedgerSnapshot& snapshot) {
   std::lock_guard lock(mu_);
-  return SaveLocked(snapshot);
+  return WriteLocked(SerializeLedger(snapshot));
 }
 
 bool LedgerStore::Commit(const RunHistory& history) {
   std::lock_guard lock(mu_);
-  return SaveLocked(history.Snapshot());
+  std::optional<LedgerWriter> w;
+  history.VisitLedgers(
+      [&](const std::vector<double>& buckets, size_t pipelines) { w.emplace(buckets, pipelines); },
+      [&](const std::string& id, const RunLedger& l) { w->Add(id, l); });
+  return WriteLocked(std::move(*w).Finish());
 }
 
 }  // namespace yfe::collector

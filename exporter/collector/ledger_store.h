@@ -13,8 +13,8 @@
 //   history.Restore(store->Load());
 //   ...  PollRunHistory(...); store->Commit(history);          // every history poll
 //
-// Thread-safe: commits are serialized, each takes its snapshot under the store's lock so the
-// file never goes back to an older snapshot.
+// Thread-safe: commits are serialized, each takes its state under the store's lock so the
+// file never goes back to an older state.
 #pragma once
 
 #include <memory>
@@ -49,12 +49,12 @@ class LedgerStore {
   LedgerSnapshot Load();
   // Writes the snapshot atomically; false (logged) when it could not be written.
   bool Save(const LedgerSnapshot& snapshot);
-  // Save(history.Snapshot()), one commit at a time.
+  // Saves the history's state: serialized under its lock (no copy), written outside it.
   bool Commit(const RunHistory& history);
 
  private:
   explicit LedgerStore(std::string dir);
-  bool SaveLocked(const LedgerSnapshot& snapshot);
+  bool WriteLocked(const std::string& text);
 
   const std::string dir_;
   const std::string path_;
