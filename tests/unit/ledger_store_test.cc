@@ -5,9 +5,11 @@
 #include <unistd.h>
 #include <zlib.h>
 
+#include <atomic>
 #include <chrono>
 #include <cstdio>
 #include <filesystem>
+#include <thread>
 
 #include "config/config.h"
 #include "support/test_support.h"
@@ -270,6 +272,38 @@ TEST(LedgerStore, ConfigCheckRefusesAnUnwritableStateDir) {
       "c.yaml");
   ASSERT_EQ(idle.warnings.size(), 1u);
   EXPECT_NE(idle.warnings[0].find("collect.history"), std::string::npos);
+}
+
+// Commits from two threads (two configurations during a reload) while scrapes render and a
+// reload changes the buckets: every file written is complete and readable.
+TEST(LedgerStore, ConcurrentCommitsRendersAndReloads) {
+  LedgerSnapshot s = Sample();
+  s.buckets = {60};
+  for (auto& [id, l] : s.pipelines) l.durations.clear();
+  RunHistory history({60});
+  history.Restore(s);
+  TempDir dir;
+  auto store = LedgerStore::Open(dir.path());
+  ASSERT_TRUE(store.ok());
+  std::vector<std::thread> threads;
+  std::atomic<int> failed{0};
+  for (int t = 0; t < 2; ++t) {
+    threads.emplace_back([&] {
+      for (int i = 0; i < 40; ++i) failed += (*store)->Commit(history) ? 0 : 1;
+    });
+  }
+  threads.emplace_back([&] {
+    for (int i = 0; i < 40; ++i) {
+      std::string out;
+      history.Render(out, {{"12345", "a"}});
+      history.SetBuckets(i % 2 ? std::vector<double>{60} : std::vector<double>{30, 60});
+      history.Retain({"12345", "pipe line%\n"});
+    }
+  });
+  for (auto& t : threads) t.join();
+  EXPECT_EQ(failed, 0);
+  EXPECT_EQ((*store)->Load().pipelines.size(), 2u);
+  EXPECT_TRUE(AsideFiles(dir.path()).empty());
 }
 
 // The cost of a commit at 1,000 pipelines (docs/scaling.md): a pipeline with 30 remembered
