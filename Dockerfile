@@ -63,7 +63,8 @@ RUN apt-get update \
  && groupadd --system --gid 65532 yfe \
  && useradd --system --uid 65532 --gid yfe --home-dir /nonexistent --no-create-home \
             --shell /usr/sbin/nologin yfe \
- && mkdir -p /etc/yunxiao-flow-exporter
+ && mkdir -p /etc/yunxiao-flow-exporter \
+ && install -d -m 0700 -o 65532 -g 65532 /var/lib/yunxiao-flow-exporter
 
 COPY --from=build /out/bin/yunxiao-flow-exporter /out/bin/flow-simulator /usr/local/bin/
 RUN missing="$(ldd /usr/local/bin/yunxiao-flow-exporter /usr/local/bin/flow-simulator | grep 'not found' || true)"; \

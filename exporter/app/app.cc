@@ -12,6 +12,7 @@
 #include "collector/collector.h"
 #include "collector/discovery.h"
 #include "collector/history.h"
+#include "collector/ledger_store.h"
 #include "config/token_store.h"
 #include "flowapi/client.h"
 #include "flowapi/transport.h"
@@ -215,11 +216,13 @@ class Pipeline {
   // (std::system_error) when a thread cannot be started, after stopping the ones that did.
   Pipeline(const config::Config& cfg, const config::Flags& flags,
            std::shared_ptr<Upstream> upstream, metrics::SelfMetrics& self_metrics,
-           std::shared_ptr<collector::RunHistory> history, const Pipeline* previous)
+           std::shared_ptr<collector::RunHistory> history, const Pipeline* previous,
+           std::shared_ptr<collector::LedgerStore> store)
       : cfg_(cfg),
         flags_(flags),
         self_metrics_(self_metrics),
         history_(std::move(history)),
+        store_(std::move(store)),
         upstream_(std::move(upstream)),
         client_(cfg.api, *upstream_->transport),
         session_(client_),
@@ -350,6 +353,7 @@ class Pipeline {
     collector::PollRunHistory(
         session_, *history_, ids, deadline,
         [this](std::string_view endpoint) { self_metrics_.CountDecodeError(endpoint); });
+    if (store_) store_->Commit(*history_);  // the counts and the watermark, in one commit
     return true;
   }
 
@@ -373,6 +377,7 @@ class Pipeline {
   const config::Flags flags_;
   metrics::SelfMetrics& self_metrics_;
   std::shared_ptr<collector::RunHistory> history_;
+  std::shared_ptr<collector::LedgerStore> store_;  // null: collect.state_dir not set
   std::shared_ptr<Upstream> upstream_;
   flowapi::FlowClient client_;
   Session session_;  // what this configuration's objects use: answered in full on Stop()
@@ -447,10 +452,24 @@ Result<bool> App::LoadLocked() {
     upstream = std::make_shared<Upstream>(key, self_metrics_);
   upstream->SetToken(token_store);
 
+  const std::string& state_dir = load.config.collect.state_dir;
   if (!history_) {
+    if (!state_dir.empty()) {
+      auto store = collector::LedgerStore::Open(state_dir);
+      if (!store.ok()) {
+        logging::Error("cannot use the state directory", {{"err", store.error()}});
+        return Error(store.error());
+      }
+      store_ = *store;
+    }
     history_ = std::make_shared<collector::RunHistory>(load.config.collect.history_buckets);
+    if (store_) history_->Restore(store_->Load());
   } else {
     history_->SetBuckets(load.config.collect.history_buckets);
+    if (state_dir != (store_ ? store_->dir() : std::string())) {
+      logging::Warn("a new collect.state_dir takes effect at the next restart",
+                    {{"state_dir", store_ ? store_->dir() : std::string("(none)")}});
+    }
   }
   history_->SetMaxPending(load.config.collect.history_max_pending);
   // The new configuration starts before the old one stops, so that no scrape finds none,
@@ -460,8 +479,8 @@ Result<bool> App::LoadLocked() {
   std::shared_ptr<Pipeline> old = Current();
   // Fetches on their way land in the old cache first, which the new one takes over.
   if (old) old->WaitIdle(kReloadQuiesce);
-  auto next =
-      std::make_shared<Pipeline>(load.config, flags_, upstream, self_metrics_, history_, old.get());
+  auto next = std::make_shared<Pipeline>(load.config, flags_, upstream, self_metrics_, history_,
+                                         old.get(), store_);
   {
     std::lock_guard lock(mu_);
     current_ = next;

@@ -16,8 +16,9 @@
 #include "util/result.h"
 
 namespace yfe::collector {
+class LedgerStore;
 class RunHistory;
-}
+}  // namespace yfe::collector
 
 namespace yfe::app {
 
@@ -52,6 +53,7 @@ class App {
   std::shared_ptr<Pipeline> current_;
   std::shared_ptr<Upstream> upstream_;              // guarded by load_mu_
   std::shared_ptr<collector::RunHistory> history_;  // survives reloads, like the counters
+  std::shared_ptr<collector::LedgerStore> store_;   // collect.state_dir at start; may be null
 };
 
 }  // namespace yfe::app

@@ -43,6 +43,54 @@ void RunHistory::SetMaxPending(std::chrono::nanoseconds max_pending) {
   max_pending_ = max_pending;
 }
 
+LedgerSnapshot RunHistory::Snapshot() const {
+  std::lock_guard lock(mu_);
+  LedgerSnapshot snap;
+  snap.buckets = buckets_;
+  for (const auto& [id, st] : pipelines_) {
+    if (st.ledger.baselined) snap.pipelines.emplace(id, st.ledger);
+  }
+  return snap;
+}
+
+void RunHistory::VisitLedgers(
+    const std::function<void(const std::vector<double>&, size_t)>& begin,
+    const std::function<void(const std::string&, const RunLedger&)>& each) const {
+  std::lock_guard lock(mu_);
+  begin(buckets_, pipelines_.size());
+  for (const auto& [id, st] : pipelines_) {
+    if (st.ledger.baselined) each(id, st.ledger);
+  }
+}
+
+void RunHistory::Restore(LedgerSnapshot snapshot) {
+  std::lock_guard lock(mu_);
+  const bool same_buckets = snapshot.buckets == buckets_;
+  size_t reset = 0;
+  for (auto& [id, ledger] : snapshot.pipelines) {
+    if (!ledger.baselined) continue;
+    if (!same_buckets && !ledger.durations.empty()) {
+      ledger.durations.clear();
+      ++reset;
+    }
+    // Histograms that do not match the buckets (a damaged file would be caught by its
+    // checksum; this is a second guard) start again rather than render wrong.
+    for (auto h = ledger.durations.begin(); h != ledger.durations.end();) {
+      h = h->second.counts.size() == buckets_.size() ? std::next(h) : ledger.durations.erase(h);
+    }
+    PipelineState& st = pipelines_[id];
+    st.ledger = std::move(ledger);
+    st.poll = PollState{};
+    st.shown = false;
+  }
+  if (reset > 0) {
+    logging::Warn(
+        "run ledger: collect.history_buckets changed since the state was saved; the duration "
+        "histograms start again (the run counters continue)",
+        {{"pipelines", std::to_string(reset)}});
+  }
+}
+
 RunLedger::Histogram& RunHistory::HistogramFor(RunLedger& l, const std::string& status) {
   auto& h = l.durations[status];
   if (h.counts.size() != buckets_.size()) h.counts.assign(buckets_.size(), 0);
@@ -212,6 +260,7 @@ void RunHistory::FinishPoll(const std::string& id, bool complete) {
   RunLedger& l = it->second.ledger;
   PollState poll = std::move(it->second.poll);
   it->second.poll = PollState{};
+  it->second.shown = true;
 
   // Give up on runs unfinished for longer than collect.history_max_pending.
   const int64_t now_ms = EpochMs(clock_.WallNow());
@@ -253,9 +302,10 @@ void RunHistory::FinishPoll(const std::string& id, bool complete) {
     }
     l.watermark = std::max(l.watermark, poll.newest);
   }
-  // Remember only what the next poll's pages can show again (and, after a failed page,
-  // what is above the watermark: the next poll reads those pages again).
-  if (poll.oldest > 0) {
+  // Remember only what the next poll's pages can show again. After a failed page the next
+  // poll reads the pages below again: keep all (a run there may have been resumed and
+  // finished again; only its remembered end tells).
+  if (poll.oldest > 0 && (complete || poll.capped)) {
     for (auto s = l.seen.begin(); s != l.seen.end() && s->first < poll.oldest;) {
       s = s->first <= l.watermark ? l.seen.erase(s) : std::next(s);
     }
@@ -326,7 +376,7 @@ void RunHistory::Render(std::string& out,
   std::string runs_text, resumed_text, durations_text;
   for (const auto& [id, name] : pipelines) {
     auto it = pipelines_.find(id);
-    if (it == pipelines_.end() || !it->second.ledger.baselined) continue;
+    if (it == pipelines_.end() || !it->second.ledger.baselined || !it->second.shown) continue;
     const RunLedger& l = it->second.ledger;
     const std::string prefix = metrics::PipelinePrefix({id, name});
     for (const auto& [key, n] : l.runs) {

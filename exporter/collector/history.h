@@ -37,8 +37,8 @@
 
 namespace yfe::collector {
 
-// All that is known about one pipeline's runs: plain data, so that it could be saved and
-// restored across restarts (not done yet).
+// All that is known about one pipeline's runs: plain data, saved and restored across
+// restarts by LedgerStore (collect.state_dir).
 struct RunLedger {
   struct Histogram {
     std::vector<double> counts;  // per bucket, not cumulative
@@ -70,6 +70,12 @@ struct RunLedger {
   std::map<std::string, Histogram> durations;  // status -> histogram
 };
 
+// Every pipeline's ledger at one moment, with the buckets its histograms use.
+struct LedgerSnapshot {
+  std::vector<double> buckets;
+  std::map<std::string, RunLedger> pipelines;
+};
+
 class RunHistory {
  public:
   static constexpr int kPerPage = 30;
@@ -99,6 +105,20 @@ class RunHistory {
   void SetBuckets(std::vector<double> buckets);
   void SetMaxPending(std::chrono::nanoseconds max_pending);
 
+  // The ledgers of the pipelines past their baseline, copied under the lock: a consistent
+  // state (call it between polls, e.g. after PollRunHistory, to save it).
+  LedgerSnapshot Snapshot() const;
+  // The same without a copy: under the lock, begin(buckets, pipelines) then each(id, ledger)
+  // for every pipeline past its baseline (the callbacks must not call this object).
+  void VisitLedgers(const std::function<void(const std::vector<double>&, size_t)>& begin,
+                    const std::function<void(const std::string&, const RunLedger&)>& each) const;
+  // Takes stored ledgers (at start, before the first poll). The next poll continues them:
+  // runs finished after the stored watermark are counted, tracked runs are followed. A
+  // restored pipeline is rendered only after its first poll, so that a scrape never shows
+  // the stored counters below what the process before the restart may have shown. Stored
+  // histograms with other buckets than the configured ones start again (logged).
+  void Restore(LedgerSnapshot snapshot);
+
   // Appends the runs_total, runs_resumed_total and run_duration_seconds families for these
   // pipelines (id, name), in this order.
   void Render(std::string& out,
@@ -125,6 +145,7 @@ class RunHistory {
   struct PipelineState {
     RunLedger ledger;
     PollState poll;
+    bool shown = true;  // false: restored and not polled since
   };
   void Handle(const std::string& pipeline_id, PipelineState& st, const model::RunSummary& run,
               bool by_id = false);

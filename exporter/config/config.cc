@@ -1,10 +1,14 @@
 #include "config/config.h"
 
 #include <re2/re2.h>
+#include <unistd.h>
 #include <yaml-cpp/yaml.h>
 
 #include <algorithm>
+#include <cerrno>
 #include <cmath>
+#include <cstring>
+#include <filesystem>
 #include <fstream>
 #include <set>
 #include <span>
@@ -38,7 +42,8 @@ constexpr std::string_view kCollectKeys[] = {"stages",
                                              "max_stages",
                                              "max_jobs_per_stage",
                                              "max_run_bytes",
-                                             "history_max_pending"};
+                                             "history_max_pending",
+                                             "state_dir"};
 
 // Upper bounds of the durations (docs/configuration.md): generous, and far from the
 // ~292 years at which now + d overflows a nanosecond clock.
@@ -272,6 +277,10 @@ void ParseCollect(Checker& c, const YAML::Node& n, CollectConfig& out) {
       m && m.IsScalar() && out.history_max_pending < out.history_interval) {
     c.Error(m, "\"collect.history_max_pending\" must be at least collect.history_interval");
   }
+  c.String(n, "state_dir", "collect.state_dir", out.state_dir);
+  if (!out.state_dir.empty() && !out.history) {
+    c.Warn(n["state_dir"], "\"collect.state_dir\" has no effect without collect.history: true");
+  }
   if (YAML::Node b = n["history_buckets"]; b && !b.IsNull()) {
     if (!b.IsSequence() || b.size() == 0) {
       c.Error(b, "\"collect.history_buckets\" must be a non-empty list of seconds");
@@ -451,6 +460,29 @@ ConfigLoad ParseConfig(std::string_view yaml, std::string_view source) {
   return load;
 }
 
+std::string CheckStateDir(const std::string& dir) {
+  namespace fs = std::filesystem;
+  std::error_code ec;
+  const fs::path p(dir);
+  if (fs::exists(p, ec)) {
+    if (!fs::is_directory(p, ec)) return dir + " is not a directory";
+    if (access(dir.c_str(), W_OK | X_OK) != 0) {
+      return dir + " is not writable: " + std::strerror(errno);
+    }
+    return "";
+  }
+  // Created at start: the nearest existing parent must allow it.
+  fs::path parent = fs::absolute(p, ec).parent_path();
+  while (!fs::exists(parent, ec) && parent != parent.parent_path()) parent = parent.parent_path();
+  if (!fs::is_directory(parent, ec)) {
+    return dir + " cannot be created: " + parent.string() + " is not a directory";
+  }
+  if (access(parent.c_str(), W_OK | X_OK) != 0) {
+    return dir + " cannot be created in " + parent.string() + ": " + std::strerror(errno);
+  }
+  return "";
+}
+
 ConfigLoad LoadConfigFile(const std::string& path) {
   std::ifstream in(path, std::ios::binary);
   if (!in) {
@@ -462,6 +494,12 @@ ConfigLoad LoadConfigFile(const std::string& path) {
   buf << in.rdbuf();
   ConfigLoad load = ParseConfig(buf.str(), path);
   RegisterSecrets(load.config.api);
+  // The file system, not the text: checked here so that --config.check and the start agree.
+  if (const std::string& dir = load.config.collect.state_dir; load.ok() && !dir.empty()) {
+    if (std::string why = CheckStateDir(dir); !why.empty()) {
+      load.errors.push_back(path + ": \"collect.state_dir\" " + why);
+    }
+  }
   return load;
 }
 

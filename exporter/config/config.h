@@ -58,6 +58,8 @@ struct CollectConfig {
   int max_stages = 100;
   int max_jobs_per_stage = 100;
   int64_t max_run_bytes = 1 << 20;
+  // Where run history is saved across restarts (collector/ledger_store.h); empty: not saved.
+  std::string state_dir;
 };
 
 struct PipelineConfig {
@@ -116,6 +118,10 @@ std::optional<TokenSource> ResolveToken(const ApiConfig& api, const char* env_to
                                         std::string* error);
 
 // Reads a token file: the first line, trimmed. Empty result with *error set on failure.
+// collect.state_dir: "" if it is (or can be created as) a writable directory, else why not
+// (naming the path). No side effects: used by --config.check.
+std::string CheckStateDir(const std::string& dir);
+
 std::string ReadTokenFile(const std::string& path, std::string* error);
 
 }  // namespace yfe::config

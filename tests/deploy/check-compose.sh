@@ -31,7 +31,8 @@ check "promtool check config on the compose Prometheus config" prom_config
 bin="${YFE_EXPORTER_BIN:-$(ls -t "$REPO_ROOT"/build*/exporter/yunxiao-flow-exporter 2>/dev/null | head -n 1)}"
 config_check() {
   printf 'demo-token\n' >"$work/token"
-  sed -E "s#^(\s*token_file:).*#\1 $work/token#" "$REPO_ROOT/deploy/compose/config.yaml" >"$work/config.yaml"
+  sed -E -e "s#^(\s*token_file:).*#\1 $work/token#" -e "s#^(\s*state_dir:).*#\1 $work/state#" \
+    "$REPO_ROOT/deploy/compose/config.yaml" >"$work/config.yaml"
   "$bin" --config.check "--config.file=$work/config.yaml"
 }
 if [[ -n "$bin" && -x "$bin" ]]; then

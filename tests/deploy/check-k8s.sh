@@ -34,8 +34,9 @@ config_check() {
   local build="$1" config="$work/$1.config.yaml"
   [[ -f "$config" ]] || { echo "no config.yaml extracted for $build"; return 1; }
   printf 'token-for-config-check\n' >"$work/token"
-  # The token path only exists in the pod: point it at a local file.
-  sed -E "s#^(\s*token_file:).*#\1 $work/token#" "$config" >"$work/$build.local.yaml"
+  # The token and state paths only exist in the pod: point them at local ones.
+  sed -E -e "s#^(\s*token_file:).*#\1 $work/token#" -e "s#^(\s*state_dir:).*#\1 $work/state#" \
+    "$config" >"$work/$build.local.yaml"
   # The container's own flags, with $(VAR) references (shard index) set to 0.
   local -a args=()
   while IFS= read -r arg; do

@@ -17,7 +17,8 @@ hardening() {
   for setting in 'DynamicUser=yes' 'ProtectSystem=strict' 'ProtectHome=yes' 'PrivateTmp=yes' \
     'PrivateDevices=yes' 'NoNewPrivileges=yes' 'CapabilityBoundingSet=' 'RestrictAddressFamilies=' \
     'SystemCallFilter=@system-service' 'MemoryDenyWriteExecute=yes' 'RestrictNamespaces=yes' \
-    'LoadCredential=yunxiao-token:' 'Restart=on-failure' 'UMask=0077'; do
+    'LoadCredential=yunxiao-token:' 'Restart=on-failure' 'UMask=0077' \
+    'StateDirectory=yunxiao-flow-exporter'; do
     grep -q "^${setting}" "$unit" || { echo "missing: $setting"; missing=1; }
   done
   grep -Eq '^(Environment|EnvironmentFile)=.*YUNXIAO_TOKEN' "$unit" && { echo "the token must come from LoadCredential, not the environment"; missing=1; }
@@ -26,6 +27,11 @@ hardening() {
   name="$(sed -n 's/^LoadCredential=\([^:]*\):.*/\1/p' "$unit")"
   grep -q "/run/credentials/yunxiao-flow-exporter.service/${name}\$" "$unit" ||
     { echo "the comment must give api.token_file as /run/credentials/yunxiao-flow-exporter.service/${name}"; missing=1; }
+  # collect.state_dir as documented in the unit is where StateDirectory= puts it.
+  local state
+  state="$(sed -n 's/^StateDirectory=\(.*\)$/\1/p' "$unit")"
+  grep -q "state_dir: /var/lib/${state}}" "$unit" ||
+    { echo "the comment must give collect.state_dir as /var/lib/${state}"; missing=1; }
   return $missing
 }
 check "unit has the promised hardening and takes the token from LoadCredential" hardening

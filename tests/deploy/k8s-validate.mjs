@@ -278,9 +278,12 @@ function crossCheck(name, objects) {
         }
       }
       const mounts = c.volumeMounts ?? [];
+      // A StatefulSet's per-pod volumes (collect.state_dir) come from volumeClaimTemplates.
+      const claims = new Map((w.kind === 'StatefulSet' ? w.spec?.volumeClaimTemplates ?? [] : []).map((t) => [t.metadata?.name, t]));
+      const stateMount = mounts.find((m) => m.name === 'state');
       for (const m of mounts) {
-        if (!volumes.has(m.name)) err(`${cn}: volumeMount ${m.name} has no volume`);
-        if (m.name !== 'tmp' && m.readOnly !== true) err(`${cn}: volumeMount ${m.name} is not readOnly`);
+        if (!volumes.has(m.name) && !claims.has(m.name)) err(`${cn}: volumeMount ${m.name} has no volume`);
+        if (m !== stateMount && m.name !== 'tmp' && m.readOnly !== true) err(`${cn}: volumeMount ${m.name} is not readOnly`);
       }
       // Which file of which volume a path inside the container is.
       const fileAt = (path) => {
@@ -317,6 +320,24 @@ function crossCheck(name, objects) {
             const t = tf && fileAt(tf);
             if (!t?.volume?.secret || !t.key) err(`${cn}: api.token_file ${tf} is not a file of a Secret volume`);
             if ((c.env ?? []).some((e) => e.name === 'YUNXIAO_TOKEN' && e.value)) err(`${cn}: token given as a plain env value`);
+            // collect.state_dir (run history across restarts) on a writable volume of its own:
+            // per pod from volumeClaimTemplates in a StatefulSet, emptyDir or a PVC otherwise.
+            const sd = config.collect?.state_dir;
+            if (sd) {
+              if (!config.collect?.history) err(`${cn}: collect.state_dir without collect.history does nothing`);
+              const m = mounts.find((x) => sd === x.mountPath || sd.startsWith(x.mountPath + '/'));
+              if (!m || m !== stateMount) err(`${cn}: collect.state_dir ${sd} is not on the volumeMount named state`);
+              else if (m.readOnly) err(`${cn}: collect.state_dir ${sd} is on a readOnly mount`);
+              else if (w.kind === 'StatefulSet') {
+                const t = claims.get(m.name);
+                if (!t) err(`${cn}: collect.state_dir must be on a volumeClaimTemplate (one volume per shard)`);
+                else if (!(t.spec?.accessModes ?? []).includes('ReadWriteOnce')) err(`${cn}: volumeClaimTemplate ${m.name} should be ReadWriteOnce`);
+                else if (!t.spec?.resources?.requests?.storage) err(`${cn}: volumeClaimTemplate ${m.name} has no storage request`);
+              } else {
+                const v = volumes.get(m.name);
+                if (!v?.emptyDir && !v?.persistentVolumeClaim) err(`${cn}: collect.state_dir volume ${m.name} should be an emptyDir or a persistentVolumeClaim`);
+              }
+            } else if (stateMount) err(`${cn}: a state volume but no collect.state_dir in config.yaml`);
           }
         }
       }

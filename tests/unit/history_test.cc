@@ -3,12 +3,15 @@
 #include <gtest/gtest.h>
 
 #include <atomic>
+#include <functional>
 #include <map>
+#include <memory>
 #include <mutex>
 #include <thread>
 
 #include "collector/collector.h"
 #include "collector/discovery.h"
+#include "collector/ledger_store.h"
 #include "config/config.h"
 #include "model/status.h"
 #include "support/exposition_check.h"
@@ -540,6 +543,190 @@ TEST(RunHistory, MemoryIsBounded) {
   }
   EXPECT_EQ(h.Count("p", "SUCCESS", "manual"), 4990);
   EXPECT_LE(h.RememberedIds("p"), 60u);
+}
+
+// ---- Across restarts (collect.state_dir): a restored ledger continues ----
+
+// What a restart reads back: the snapshot through the file's text.
+LedgerSnapshot ThroughTheFile(const RunHistory& h) {
+  auto back = ParseLedger(SerializeLedger(h.Snapshot()));
+  EXPECT_TRUE(back.ok()) << back.error();
+  return back.ok() ? *back : LedgerSnapshot{};
+}
+
+std::string Rendered(const RunHistory& h) {
+  std::string out;
+  h.Render(out, {{"p", "name"}});
+  return out;
+}
+
+TEST(RunHistoryRestore, RunsFinishedWhileDownAreCountedOnceOnTheFirstPoll) {
+  FakeRuns api;
+  api.Add(3);
+  api.Set(MakeRun(4, "RUNNING"));
+  RunHistory before({60, 120});
+  Poll(before, api);
+  api.Add(2);  // 5, 6
+  Poll(before, api);
+  ASSERT_EQ(Finishes(before, "SUCCESS"), 2);
+  const LedgerSnapshot saved = ThroughTheFile(before);
+  // While down: the tracked run 4 fails, 40 runs finish (two pages), one starts.
+  api.Set(MakeRun(4, "FAIL"));
+  api.Add(40);
+  api.Set(MakeRun(47, "RUNNING"));
+  RunHistory after({60, 120});
+  after.Restore(saved);
+  // Restored counters are not shown before the first poll (they may be below what the
+  // process before the restart showed); the ledger is there.
+  EXPECT_EQ(Rendered(after).find("yunxiao_flow_pipeline_runs_total"), std::string::npos);
+  EXPECT_EQ(after.Count("p", "SUCCESS", "manual"), 2);
+  Poll(after, api);
+  EXPECT_EQ(Finishes(after, "SUCCESS"), 42);
+  EXPECT_EQ(Finishes(after, "FAIL"), 1);
+  EXPECT_EQ(after.DurationCount("p", "SUCCESS"), 42);
+  EXPECT_EQ(testing::Value(Rendered(after), "yunxiao_flow_pipeline_runs_total",
+                           {"status=\"SUCCESS\"", "trigger_mode=\"manual\""}),
+            42);
+  Poll(after, api);  // nothing counted twice
+  EXPECT_EQ(Finishes(after, "SUCCESS"), 42);
+  api.Set(MakeRun(47, "SUCCESS"));
+  Poll(after, api);
+  EXPECT_EQ(Finishes(after, "SUCCESS"), 43);
+}
+
+// kill -9 after a poll counted and before its commit: the restart goes back to the previous
+// commit (counts and watermark together) and its first poll counts those runs again, once.
+// Scripted changes, polled after each; the crash patterns are compared with a history that
+// never stops.
+TEST(RunHistoryRestore, ACrashBeforeACommitLosesAndDoublesNothing) {
+  auto resume_end = [](int64_t id, const std::string& status, int64_t later_s) {
+    RunSummary r = MakeRun(id, status);
+    r.end_ms += later_s * 1000;
+    return r;
+  };
+  const std::vector<std::function<void(FakeRuns&)>> steps = {
+      [](FakeRuns& a) {
+        a.Add(2);
+        a.Set(MakeRun(3, "RUNNING"));
+      },
+      [](FakeRuns& a) {
+        a.Set(MakeRun(3, "FAIL"));
+        a.Add(1, "FAIL");
+      },
+      [](FakeRuns& a) {
+        a.Set(MakeRun(3, "RUNNING"));  // a failed job retried
+        a.Add(35);
+      },
+      [&](FakeRuns& a) {
+        a.Set(resume_end(3, "SUCCESS", 600));  // off page 1: by id
+        a.Add(10);
+        a.fail_pages = {2};
+      },
+      [](FakeRuns& a) {
+        a.fail_pages.clear();
+        a.Add(2, "CANCELED");
+        a.Set(MakeRun(52, "WAITING"));
+      },
+      [&](FakeRuns& a) {
+        a.Set(resume_end(51, "RUNNING", 0));  // a cancelled run resumed
+        a.Add(31);
+      },
+      [&](FakeRuns& a) {
+        a.Set(resume_end(51, "FAIL", 300));
+        a.Set(resume_end(52, "SUCCESS", 60));
+        a.Add(3);
+      },
+  };
+  auto totals = [](const RunHistory& h) {
+    std::map<std::string, double> t;
+    for (const char* st : {"SUCCESS", "FAIL", "CANCELED"}) {
+      t[std::string("runs ") + st] = Finishes(h, st);
+      t[std::string("resumed ") + st] = h.Resumed("p", st, "manual");
+      t[std::string("durations ") + st] = h.DurationCount("p", st);
+    }
+    return t;
+  };
+  FakeRuns truth_api;
+  RunHistory truth({60});
+  for (const auto& step : steps) {
+    step(truth_api);
+    Poll(truth, truth_api);
+  }
+  const auto want = totals(truth);
+  ASSERT_EQ(want.at("runs SUCCESS"), 35 + 10 + 31 + 3 + 1 + 1);  // not the baseline's 2
+  ASSERT_EQ(want.at("resumed FAIL"), 1);
+  ASSERT_EQ(want.at("resumed CANCELED"), 1);
+
+  // Each bit of `crashes` is a step whose commit never happens. Not steps 1 and 4: a finish
+  // counted by a lost commit and taken back by a resume before the next poll is not seen
+  // again by anyone (docs/metrics.md: the same as a finish and resume between two polls).
+  // Not step 0: no commit yet is a fresh baseline.
+  for (unsigned crashes :
+       {0u, 1u << 2, 1u << 3, 1u << 5, 1u << 6, 0b1100u, 0b1100000u, 0b1101100u}) {
+    FakeRuns api;
+    auto h = std::make_unique<RunHistory>(std::vector<double>{60});
+    LedgerSnapshot committed;
+    for (size_t i = 0; i < steps.size(); ++i) {
+      steps[i](api);
+      Poll(*h, api);
+      if (crashes & (1u << i)) {
+        h = std::make_unique<RunHistory>(std::vector<double>{60});
+        h->Restore(committed);
+      } else {
+        committed = ThroughTheFile(*h);
+      }
+    }
+    Poll(*h, api);  // the first poll after a last crash
+    EXPECT_EQ(totals(*h), want) << "crashes " << crashes;
+  }
+}
+
+TEST(RunHistoryRestore, ChangedBucketsResetTheHistogramsAndKeepTheCounters) {
+  FakeRuns api;
+  api.Add(1);
+  RunHistory before({60, 120});
+  Poll(before, api);
+  api.Add(2);
+  Poll(before, api);
+  RunHistory after({30});
+  after.Restore(ThroughTheFile(before));
+  api.Add(1);
+  Poll(after, api);
+  EXPECT_EQ(after.Count("p", "SUCCESS", "manual"), 3);
+  EXPECT_EQ(after.DurationCount("p", "SUCCESS"), 1);  // the new run only
+  const std::string out = Rendered(after);
+  EXPECT_EQ(testing::CheckExposition(out), "");
+  EXPECT_EQ(testing::Value(out, "yunxiao_flow_pipeline_run_duration_seconds_bucket",
+                           {"status=\"SUCCESS\"", "le=\"+Inf\""}),
+            1);
+}
+
+// Only pipelines past their baseline are saved; a restored one stays out of the exposition
+// until it is polled, also when its first poll after the restart fails.
+TEST(RunHistoryRestore, SnapshotHoldsBaselinedPipelinesOnly) {
+  FakeRuns api;
+  api.Add(2);
+  RunHistory h({60});
+  EXPECT_TRUE(h.Snapshot().pipelines.empty());
+  api.fail_pages = {1};
+  Poll(h, api);  // failed first page: no baseline
+  EXPECT_TRUE(h.Snapshot().pipelines.empty());
+  api.fail_pages.clear();
+  Poll(h, api);
+  ASSERT_EQ(h.Snapshot().pipelines.size(), 1u);
+  EXPECT_EQ(h.Snapshot().pipelines.at("p").watermark, 2);
+  RunHistory after({60});
+  after.Restore(ThroughTheFile(h));
+  api.Add(1);
+  api.fail_pages = {1};
+  Poll(after, api);
+  EXPECT_EQ(Rendered(after).find("yunxiao_flow_pipeline_runs_total"), std::string::npos);
+  EXPECT_EQ(after.Snapshot().pipelines.size(), 1u);  // still saved
+  api.fail_pages.clear();
+  Poll(after, api);
+  EXPECT_EQ(testing::Value(Rendered(after), "yunxiao_flow_pipeline_runs_total",
+                           {"status=\"SUCCESS\"", "trigger_mode=\"manual\""}),
+            1);
 }
 
 TEST(RunHistory, MaxPendingIsAValidatedConfigKey) {

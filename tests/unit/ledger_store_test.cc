@@ -1,0 +1,372 @@
+#include "collector/ledger_store.h"
+
+#include <gtest/gtest.h>
+#include <sys/stat.h>
+#include <unistd.h>
+#include <zlib.h>
+
+#include <atomic>
+#include <chrono>
+#include <cstdio>
+#include <filesystem>
+#include <thread>
+
+#include "config/config.h"
+#include "support/test_support.h"
+
+namespace yfe::collector {
+namespace {
+
+namespace fs = std::filesystem;
+using yfe::testing::ReadFile;
+using yfe::testing::TempDir;
+
+LedgerSnapshot Sample() {
+  LedgerSnapshot s;
+  s.buckets = {0.5, 10, 30, 1e6};
+  RunLedger a;
+  a.baselined = true;
+  a.watermark = 9'007'199'254'740'993;  // beyond a double's exact integers
+  a.tracked[41] = {1700000000123, "RUNNING"};
+  a.tracked[42] = {1700000000456, "WAITING"};
+  a.seen[40] = {1700000001000, "SUCCESS", "manual", true, true, false};
+  a.seen[39] = {0, "RUNNING", "", false, false, true};
+  a.runs[{"SUCCESS", "manual"}] = 12345678901;
+  a.runs[{"FAIL", "webhook"}] = 0;
+  a.resumed[{"FAIL", "manual"}] = 3;
+  a.durations["SUCCESS"] = {{1, 0, 7, 2}, 1234.0625, 10};
+  s.pipelines["12345"] = a;
+  RunLedger b;  // odd strings: empty, spaces, percent signs, newlines, UTF-8
+  b.baselined = true;
+  b.watermark = 0;
+  b.runs[{"", "a b%c\nd"}] = 1;
+  b.resumed[{"失败", "=x"}] = 2;
+  b.seen[1] = {5, " ", "%41", true, false, true};
+  s.pipelines["pipe line%\n"] = b;
+  return s;
+}
+
+void ExpectEqual(const LedgerSnapshot& x, const LedgerSnapshot& y) {
+  EXPECT_EQ(x.buckets, y.buckets);
+  ASSERT_EQ(x.pipelines.size(), y.pipelines.size());
+  for (const auto& [id, a] : x.pipelines) {
+    ASSERT_TRUE(y.pipelines.count(id)) << id;
+    const RunLedger& b = y.pipelines.at(id);
+    EXPECT_EQ(a.baselined, b.baselined);
+    EXPECT_EQ(a.watermark, b.watermark);
+    ASSERT_EQ(a.tracked.size(), b.tracked.size());
+    for (const auto& [run, t] : a.tracked) {
+      EXPECT_EQ(t.since_ms, b.tracked.at(run).since_ms);
+      EXPECT_EQ(t.status, b.tracked.at(run).status);
+    }
+    ASSERT_EQ(a.seen.size(), b.seen.size());
+    for (const auto& [run, s] : a.seen) {
+      const auto& o = b.seen.at(run);
+      EXPECT_EQ(s.end_ms, o.end_ms);
+      EXPECT_EQ(s.status, o.status);
+      EXPECT_EQ(s.trigger, o.trigger);
+      EXPECT_EQ(s.finished, o.finished);
+      EXPECT_EQ(s.counted, o.counted);
+      EXPECT_EQ(s.by_id, o.by_id);
+    }
+    EXPECT_EQ(a.runs, b.runs);
+    EXPECT_EQ(a.resumed, b.resumed);
+    ASSERT_EQ(a.durations.size(), b.durations.size());
+    for (const auto& [status, h] : a.durations) {
+      const auto& o = b.durations.at(status);
+      EXPECT_EQ(h.counts, o.counts);
+      EXPECT_EQ(h.sum, o.sum);
+      EXPECT_EQ(h.count, o.count);
+    }
+  }
+}
+
+std::vector<std::string> AsideFiles(const std::string& dir) {
+  std::vector<std::string> out;
+  for (const auto& e : fs::directory_iterator(dir)) {
+    const std::string name = e.path().filename().string();
+    if (name.rfind(std::string(LedgerStore::kFileName) + ".corrupt-", 0) == 0) {
+      out.push_back(name);
+    }
+  }
+  return out;
+}
+
+TEST(LedgerStore, SerializeRoundTripsExactly) {
+  const LedgerSnapshot s = Sample();
+  const std::string text = SerializeLedger(s);
+  auto back = ParseLedger(text);
+  ASSERT_TRUE(back.ok()) << back.error();
+  ExpectEqual(s, *back);
+  EXPECT_EQ(SerializeLedger(*back), text);
+  // An empty ledger too.
+  auto empty = ParseLedger(SerializeLedger({}));
+  ASSERT_TRUE(empty.ok()) << empty.error();
+  EXPECT_TRUE(empty->pipelines.empty());
+}
+
+TEST(LedgerStore, SaveAndLoadThroughTheDirectory) {
+  TempDir dir;
+  auto store = LedgerStore::Open(dir.path() + "/state/nested");  // created
+  ASSERT_TRUE(store.ok()) << store.error();
+  EXPECT_TRUE((*store)->Load().pipelines.empty());  // no file yet
+  ASSERT_TRUE((*store)->Save(Sample()));
+  EXPECT_FALSE(fs::exists((*store)->path() + ".tmp"));
+  struct stat st {};
+  ASSERT_EQ(stat((*store)->path().c_str(), &st), 0);
+  EXPECT_EQ(st.st_mode & 0777, 0600u);
+  auto again = LedgerStore::Open(dir.path() + "/state/nested");
+  ASSERT_TRUE(again.ok());
+  ExpectEqual(Sample(), (*again)->Load());
+  EXPECT_TRUE(AsideFiles((*again)->dir()).empty());
+}
+
+TEST(LedgerStore, EveryTruncationIsRejected) {
+  const std::string text = SerializeLedger(Sample());
+  for (size_t n = 0; n < text.size(); ++n) {
+    EXPECT_FALSE(ParseLedger(std::string_view(text).substr(0, n)).ok()) << "length " << n;
+  }
+}
+
+TEST(LedgerStore, EveryChangedByteIsRejected) {
+  const std::string text = SerializeLedger(Sample());
+  for (size_t i = 0; i < text.size(); ++i) {
+    std::string bad = text;
+    bad[i] = static_cast<char>(bad[i] ^ 0x04);
+    EXPECT_FALSE(ParseLedger(bad).ok()) << "byte " << i;
+  }
+}
+
+// A file whose checksum matches but whose content is not valid is still refused (a bug in a
+// writer, or a file written by hand).
+TEST(LedgerStore, WellSummedButInvalidContentIsRejected) {
+  const std::string text = SerializeLedger(Sample());
+  const std::string body = text.substr(0, text.rfind("crc32 "));
+  auto summed = [](const std::string& b) {
+    char crc[16];
+    std::snprintf(crc, sizeof crc, "%08lx",
+                  crc32(crc32(0L, Z_NULL, 0), reinterpret_cast<const Bytef*>(b.data()),
+                        static_cast<uInt>(b.size())));
+    return b + "crc32 " + crc + "\n";
+  };
+  ASSERT_TRUE(ParseLedger(summed(body)).ok());  // the helper sums like the store
+  std::string negative = body;
+  negative.replace(negative.find(" 12345678901\n"), 13, " -12345678901\n");
+  std::string nan = body;
+  nan.replace(nan.find(" 12345678901\n"), 13, " nan\n");
+  std::string buckets = body;  // a histogram with fewer buckets than it says
+  buckets.replace(buckets.find(" 4 1 0 7 2\n"), 11, " 4 1 0 7\n");
+  std::string count = body;  // one pipeline less than the end line says
+  count.replace(count.find("end 2\n"), 6, "end 3\n");
+  for (const std::string& b : {negative, nan, buckets, count, body + "extra\n"}) {
+    EXPECT_FALSE(ParseLedger(summed(b)).ok()) << b;
+  }
+}
+
+TEST(LedgerStore, ForeignVersionIsNamed) {
+  std::string text = SerializeLedger(Sample());
+  text.replace(text.find("version 1\n"), 10, "version 7\n");
+  auto r = ParseLedger(text);
+  ASSERT_FALSE(r.ok());
+  EXPECT_NE(r.error().find("version 7"), std::string::npos) << r.error();
+}
+
+TEST(LedgerStore, WrongChecksumIsNamed) {
+  std::string text = SerializeLedger(Sample());
+  const size_t at = text.rfind("crc32 ") + 6;
+  text[at] = text[at] == '0' ? '1' : '0';
+  auto r = ParseLedger(text);
+  ASSERT_FALSE(r.ok());
+  EXPECT_NE(r.error().find("checksum"), std::string::npos) << r.error();
+}
+
+// Corrupt, truncated, foreign-version and wrong-checksum files: moved aside with a warning,
+// an empty ledger (a fresh baseline), never a crash; the next save writes a good file.
+TEST(LedgerStore, UnusableFilesAreMovedAside) {
+  const std::string good = SerializeLedger(Sample());
+  std::string version = good;
+  version.replace(version.find("version 1\n"), 10, "version 2\n");
+  std::string checksum = good;
+  checksum[checksum.size() - 2] = checksum[checksum.size() - 2] == 'a' ? 'b' : 'a';
+  std::string corrupt = good;
+  corrupt[good.size() / 2] = '\x01';
+  for (const std::string& content : {good.substr(0, good.size() / 3), version, checksum, corrupt,
+                                     std::string("garbage"), std::string()}) {
+    TempDir dir;
+    auto store = LedgerStore::Open(dir.path());
+    ASSERT_TRUE(store.ok());
+    dir.Write(LedgerStore::kFileName, content);
+    ::testing::internal::CaptureStderr();
+    LedgerSnapshot loaded = (*store)->Load();
+    const std::string log = ::testing::internal::GetCapturedStderr();
+    EXPECT_TRUE(loaded.pipelines.empty());
+    EXPECT_NE(log.find("cannot be used"), std::string::npos) << log;
+    EXPECT_NE(log.find((*store)->path()), std::string::npos) << log;
+    EXPECT_FALSE(fs::exists((*store)->path()));
+    auto aside = AsideFiles(dir.path());
+    ASSERT_EQ(aside.size(), 1u);
+    EXPECT_EQ(ReadFile(dir.path() + "/" + aside[0]), content);  // kept for a look
+    ASSERT_TRUE((*store)->Save(Sample()));
+    ExpectEqual(Sample(), (*store)->Load());
+  }
+}
+
+TEST(LedgerStore, UnwritableDirectoryIsAnErrorNamingThePath) {
+  TempDir dir;
+  const std::string file = dir.Write("not-a-dir", "x");
+  auto r = LedgerStore::Open(file + "/state");
+  ASSERT_FALSE(r.ok());
+  EXPECT_NE(r.error().find(file + "/state"), std::string::npos) << r.error();
+  auto f = LedgerStore::Open(file);
+  ASSERT_FALSE(f.ok());
+  EXPECT_NE(f.error().find(file), std::string::npos) << f.error();
+  if (geteuid() != 0) {  // root writes anywhere: the mode test means nothing then
+    const std::string ro = dir.path() + "/ro";
+    fs::create_directory(ro);
+    chmod(ro.c_str(), 0500);
+    auto m = LedgerStore::Open(ro);
+    EXPECT_FALSE(m.ok());
+    chmod(ro.c_str(), 0700);
+  }
+}
+
+TEST(LedgerStore, FailedSaveKeepsThePreviousCommit) {
+  TempDir dir;
+  auto store = LedgerStore::Open(dir.path());
+  ASSERT_TRUE(store.ok());
+  ASSERT_TRUE((*store)->Save(Sample()));
+  // The temporary file's name taken by a directory: the write fails, the old file stays.
+  fs::create_directory((*store)->path() + ".tmp");
+  LedgerSnapshot other;
+  other.pipelines["x"].baselined = true;
+  ::testing::internal::CaptureStderr();
+  EXPECT_FALSE((*store)->Save(other));
+  EXPECT_NE(::testing::internal::GetCapturedStderr().find("cannot write the state file"),
+            std::string::npos);
+  ExpectEqual(Sample(), (*store)->Load());
+}
+
+// Config validation (and so --config.check) refuses a state_dir that cannot be written.
+TEST(LedgerStore, ConfigCheckRefusesAnUnwritableStateDir) {
+  TempDir dir;
+  const std::string file = dir.Write("not-a-dir", "x");
+  EXPECT_EQ(config::CheckStateDir(dir.path()), "");
+  EXPECT_EQ(config::CheckStateDir(dir.path() + "/new/state"), "");  // created at start
+  EXPECT_NE(config::CheckStateDir(file).find(file), std::string::npos);
+  EXPECT_NE(config::CheckStateDir(file + "/state").find(file + "/state"), std::string::npos);
+  const std::string base =
+      "api:\n  endpoint: http://127.0.0.1:1\n  edition: region\npipelines: [\"1\"]\n"
+      "collect:\n  history: true\n  state_dir: ";
+  auto ok = config::LoadConfigFile(dir.Write("ok.yaml", base + dir.path() + "/state\n"));
+  EXPECT_TRUE(ok.ok()) << (ok.errors.empty() ? "" : ok.errors[0]);
+  EXPECT_EQ(ok.config.collect.state_dir, dir.path() + "/state");
+  EXPECT_FALSE(fs::exists(dir.path() + "/state"));  // checking creates nothing
+  auto bad = config::LoadConfigFile(dir.Write("bad.yaml", base + file + "/state\n"));
+  ASSERT_FALSE(bad.ok());
+  EXPECT_NE(bad.errors[0].find("collect.state_dir"), std::string::npos) << bad.errors[0];
+  EXPECT_NE(bad.errors[0].find(file + "/state"), std::string::npos) << bad.errors[0];
+  // Without history it does nothing: said so.
+  auto idle = config::ParseConfig(
+      "api:\n  endpoint: http://127.0.0.1:1\n  edition: region\npipelines: [\"1\"]\n"
+      "collect:\n  state_dir: /tmp/x\n",
+      "c.yaml");
+  ASSERT_EQ(idle.warnings.size(), 1u);
+  EXPECT_NE(idle.warnings[0].find("collect.history"), std::string::npos);
+}
+
+// Commits from two threads (two configurations during a reload) while scrapes render and a
+// reload changes the buckets: every file written is complete and readable.
+TEST(LedgerStore, ConcurrentCommitsRendersAndReloads) {
+  LedgerSnapshot s = Sample();
+  s.buckets = {60};
+  for (auto& [id, l] : s.pipelines) l.durations.clear();
+  RunHistory history({60});
+  history.Restore(s);
+  TempDir dir;
+  auto store = LedgerStore::Open(dir.path());
+  ASSERT_TRUE(store.ok());
+  std::vector<std::thread> threads;
+  std::atomic<int> failed{0};
+  for (int t = 0; t < 2; ++t) {
+    threads.emplace_back([&] {
+      for (int i = 0; i < 40; ++i) failed += (*store)->Commit(history) ? 0 : 1;
+    });
+  }
+  threads.emplace_back([&] {
+    for (int i = 0; i < 40; ++i) {
+      std::string out;
+      history.Render(out, {{"12345", "a"}});
+      history.SetBuckets(i % 2 ? std::vector<double>{60} : std::vector<double>{30, 60});
+      history.Retain({"12345", "pipe line%\n"});
+    }
+  });
+  for (auto& t : threads) t.join();
+  EXPECT_EQ(failed, 0);
+  EXPECT_EQ((*store)->Load().pipelines.size(), 2u);
+  EXPECT_TRUE(AsideFiles(dir.path()).empty());
+}
+
+// The cost of a commit at 1,000 pipelines (docs/scaling.md): a pipeline with 30 remembered
+// runs, 2 tracked, 9 counters and two 11-bucket histograms.
+TEST(LedgerStore, CommitOfAThousandPipelinesIsSmall) {
+  LedgerSnapshot s;
+  s.buckets = {10, 30, 60, 120, 300, 600, 1200, 1800, 3600, 7200, 14400};
+  for (int p = 0; p < 1000; ++p) {
+    RunLedger& l = s.pipelines[std::to_string(100000 + p)];
+    l.baselined = true;
+    l.watermark = 5000;
+    for (int i = 0; i < 30; ++i) {
+      l.seen[4971 + i] = {1764600000000 + i, "SUCCESS", "webhook", true, true, false};
+    }
+    l.tracked[5001] = {1764600000000, "RUNNING"};
+    l.tracked[5002] = {1764600000000, "WAITING"};
+    for (const char* st : {"SUCCESS", "FAIL", "CANCELED"}) {
+      for (const char* t : {"manual", "webhook", "scheduled"}) l.runs[{st, t}] = 1234 + p;
+    }
+    l.resumed[{"FAIL", "webhook"}] = 3;
+    for (const char* st : {"SUCCESS", "FAIL"}) {
+      l.durations[st] = {std::vector<double>(11, 100), 123456.5, 1100};
+    }
+  }
+  TempDir dir;
+  auto store = LedgerStore::Open(dir.path());
+  ASSERT_TRUE(store.ok());
+  const auto start = std::chrono::steady_clock::now();
+  const int kCommits = 5;
+  for (int i = 0; i < kCommits; ++i) ASSERT_TRUE((*store)->Save(s));
+  const auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(
+                      std::chrono::steady_clock::now() - start)
+                      .count() /
+                  kCommits;
+  const auto bytes = fs::file_size((*store)->path());
+  std::printf("commit of 1000 pipelines: %lld ms, %llu bytes\n", static_cast<long long>(ms),
+              static_cast<unsigned long long>(bytes));
+  EXPECT_LT(bytes, 8u << 20);
+  EXPECT_LT(ms, 5000);  // generous: a shared CI machine; the number is in docs/scaling.md
+  // A commit from the history itself: serialized under its lock, written outside it.
+  RunHistory history(s.buckets);
+  history.Restore(s);
+  const auto history_start = std::chrono::steady_clock::now();
+  ASSERT_TRUE((*store)->Commit(history));
+  std::printf("commit from the history of 1000 pipelines: %lld ms\n",
+              static_cast<long long>(std::chrono::duration_cast<std::chrono::milliseconds>(
+                                         std::chrono::steady_clock::now() - history_start)
+                                         .count()));
+  ExpectEqual(s, (*store)->Load());
+  // The part under the history's lock (scrapes wait for it; they never wait for the disk).
+  const auto text_start = std::chrono::steady_clock::now();
+  EXPECT_GT(SerializeLedger(s).size(), 0u);
+  std::printf("serialization of 1000 pipelines: %lld us\n",
+              static_cast<long long>(std::chrono::duration_cast<std::chrono::microseconds>(
+                                         std::chrono::steady_clock::now() - text_start)
+                                         .count()));
+  const auto load_start = std::chrono::steady_clock::now();
+  EXPECT_EQ((*store)->Load().pipelines.size(), 1000u);
+  std::printf("load of 1000 pipelines: %lld ms\n",
+              static_cast<long long>(std::chrono::duration_cast<std::chrono::milliseconds>(
+                                         std::chrono::steady_clock::now() - load_start)
+                                         .count()));
+}
+
+}  // namespace
+}  // namespace yfe::collector
