@@ -99,6 +99,13 @@ Result<WebConfig> ParseWebConfig(const std::string& yaml, const std::string& sou
             return Error(where(v) + "TLS version \"" + *ver + "\" must be TLS10..TLS13");
           }
         }
+        // "TLS10" < ... < "TLS13" as strings; an empty min_version means TLS12, as in the
+        // exporter-toolkit. A range with no version in it would fail every handshake.
+        if (const std::string min = tls.min_version.empty() ? "TLS12" : tls.min_version;
+            !tls.max_version.empty() && min > tls.max_version) {
+          return Error(where(v) + "min_version " + min + " is above max_version " +
+                       tls.max_version + ": no TLS version would be left");
+        }
         cfg.tls = tls;
       } else if (key == "basic_auth_users") {
         if (v.IsNull()) continue;

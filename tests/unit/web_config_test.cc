@@ -56,6 +56,22 @@ TEST(WebConfig, RejectsMistakes) {
   EXPECT_TRUE(ParseWebConfig("", "w").ok());
 }
 
+// Audit finding 13c: a range with no version in it was accepted, and then every
+// handshake failed.
+TEST(WebConfig, TlsVersionRangeMustNotBeEmpty) {
+  auto tls = [](const std::string& versions) {
+    return ParseWebConfig("tls_server_config: {cert_file: a, key_file: b, " + versions + "}", "w");
+  };
+  auto bad = tls("min_version: TLS13, max_version: TLS12");
+  ASSERT_FALSE(bad.ok());
+  EXPECT_NE(bad.error().find("min_version TLS13 is above max_version TLS12"), std::string::npos)
+      << bad.error();
+  EXPECT_FALSE(tls("max_version: TLS11").ok());  // the default minimum is TLS12
+  EXPECT_TRUE(tls("min_version: TLS12, max_version: TLS12").ok());
+  EXPECT_TRUE(tls("min_version: TLS10, max_version: TLS11").ok());
+  EXPECT_TRUE(tls("max_version: TLS13").ok());
+}
+
 TEST(BasicAuth, RightWrongMissing) {
   BasicAuth auth({{"prom", Bcrypt("s3cret")}});
   EXPECT_TRUE(auth.Check(Basic("prom:s3cret")));
