@@ -103,4 +103,8 @@ int FreePort();
 // Runs a command line through /bin/sh, returns exit code; output captured into *output.
 int RunCommand(const std::string& command, std::string* output);
 
+// Strict gunzip: zlib checks the header, the CRC-32 and the length in the trailer, and
+// that nothing follows the member. "<error N>" when any of that fails.
+std::string Gunzip(const std::string& in);
+
 }  // namespace yfe::testing

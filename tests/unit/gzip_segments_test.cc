@@ -5,30 +5,12 @@
 
 #include <random>
 
+#include "support/test_support.h"
+
 namespace yfe::http {
 namespace {
 
-// Strict gunzip: zlib checks the header, the CRC-32 and the length in the trailer, and
-// that nothing follows the member.
-std::string Gunzip(const std::string& in) {
-  z_stream z{};
-  inflateInit2(&z, 15 + 16);
-  std::string out;
-  char buf[1 << 14];
-  z.next_in = reinterpret_cast<Bytef*>(const_cast<char*>(in.data()));
-  z.avail_in = static_cast<uInt>(in.size());
-  int rc = Z_OK;
-  while (rc == Z_OK) {
-    z.next_out = reinterpret_cast<Bytef*>(buf);
-    z.avail_out = sizeof buf;
-    rc = inflate(&z, Z_NO_FLUSH);
-    out.append(buf, sizeof buf - z.avail_out);
-    if (rc == Z_BUF_ERROR && z.avail_in == 0) break;
-  }
-  const bool whole = rc == Z_STREAM_END && z.avail_in == 0;
-  inflateEnd(&z);
-  return whole ? out : "<error " + std::to_string(rc) + ">";
-}
+using yfe::testing::Gunzip;
 
 std::string Lines(std::mt19937& rng, size_t n) {
   std::string text;

@@ -3,22 +3,12 @@
 #include <gtest/gtest.h>
 #include <zlib.h>
 
+#include "support/test_support.h"
+
 namespace yfe::http {
 namespace {
 
-std::string Gunzip(const std::string& in) {
-  z_stream z{};
-  inflateInit2(&z, 15 + 16);
-  std::string out(in.size() * 50 + 64, '\0');
-  z.next_in = reinterpret_cast<Bytef*>(const_cast<char*>(in.data()));
-  z.avail_in = static_cast<uInt>(in.size());
-  z.next_out = reinterpret_cast<Bytef*>(out.data());
-  z.avail_out = static_cast<uInt>(out.size());
-  int rc = inflate(&z, Z_FINISH);
-  out.resize(z.total_out);
-  inflateEnd(&z);
-  return rc == Z_STREAM_END ? out : "<error>";
-}
+using yfe::testing::Gunzip;
 
 TEST(Gzip, RoundTrips) {
   std::string text;

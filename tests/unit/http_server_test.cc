@@ -14,6 +14,7 @@
 #include <thread>
 
 #include "http/server.h"
+#include "support/raw_http.h"
 
 namespace yfe::http {
 namespace {
@@ -25,18 +26,8 @@ double Seconds(Clock::time_point since) {
   return std::chrono::duration<double>(Clock::now() - since).count();
 }
 
-int Connect(int port) {
-  int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-  sockaddr_in a{};
-  a.sin_family = AF_INET;
-  a.sin_port = htons(static_cast<uint16_t>(port));
-  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  if (connect(fd, reinterpret_cast<sockaddr*>(&a), sizeof a) != 0) {
-    close(fd);
-    return -1;
-  }
-  return fd;
-}
+using yfe::testing::Connect;
+using yfe::testing::StatusOf;
 
 // Everything until the peer closes or the timeout passes.
 std::string Exchange(int port, const std::string& request, std::chrono::milliseconds timeout = 5s) {
@@ -56,8 +47,6 @@ std::string Exchange(int port, const std::string& request, std::chrono::millisec
   close(fd);
   return got;
 }
-
-int StatusOf(const std::string& r) { return r.size() > 12 ? std::atoi(r.c_str() + 9) : 0; }
 
 const std::string kGet = "GET /metrics HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n";
 
