@@ -13,7 +13,6 @@
 // one before a change) under the same benchmark.
 #include <httplib.h>
 #include <unistd.h>
-#include <zlib.h>
 
 #include <algorithm>
 #include <atomic>
@@ -112,26 +111,6 @@ Raw RawGet(int port, bool gzip, const std::string& path = "/metrics") {
     out.gzip = r->get_header_value("Content-Encoding") == "gzip";
   }
   return out;
-}
-
-// Strict gunzip (CRC and length checked); "" on any error.
-std::string Gunzip(const std::string& in) {
-  z_stream z{};
-  inflateInit2(&z, 15 + 16);
-  std::string out;
-  std::vector<char> buf(1 << 20);
-  z.next_in = reinterpret_cast<Bytef*>(const_cast<char*>(in.data()));
-  z.avail_in = static_cast<uInt>(in.size());
-  int rc = Z_OK;
-  while (rc == Z_OK) {
-    z.next_out = reinterpret_cast<Bytef*>(buf.data());
-    z.avail_out = static_cast<uInt>(buf.size());
-    rc = inflate(&z, Z_NO_FLUSH);
-    out.append(buf.data(), buf.size() - z.avail_out);
-  }
-  bool ok = rc == Z_STREAM_END && z.avail_in == 0;
-  inflateEnd(&z);
-  return ok ? out : std::string();
 }
 
 // Median seconds of `n` runs of curl (an independent client) fetching the URL.
