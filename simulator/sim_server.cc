@@ -113,6 +113,15 @@ bool OptionalIntParam(const httplib::Request& req, const char* name, std::option
   return out->has_value();
 }
 
+// The body's optional "status" into *status (left as is when absent); false when it is
+// present but not a non-empty string.
+bool OptionalStatus(const rapidjson::Document& doc, std::string* status) {
+  if (!doc.HasMember("status")) return true;
+  if (!doc["status"].IsString() || doc["status"].GetStringLength() == 0) return false;
+  *status = doc["status"].GetString();
+  return true;
+}
+
 // Empty or whitespace body counts as {}.
 bool ParseBodyObject(const std::string& body, rapidjson::Document* doc) {
   if (body.find_first_not_of(" \t\r\n") == std::string::npos) {
@@ -614,12 +623,9 @@ void SimServer::RegisterControlRoutes() {
                    return;
                  }
                  std::string status = "SUCCESS";
-                 if (doc.HasMember("status")) {
-                   if (!doc["status"].IsString() || doc["status"].GetStringLength() == 0) {
-                     bad_request(res, "status must be a non-empty string");
-                     return;
-                   }
-                   status = doc["status"].GetString();
+                 if (!OptionalStatus(doc, &status)) {
+                   bad_request(res, "status must be a non-empty string");
+                   return;
                  }
                  if (!id || !world_->FinishLatest(*id, status)) {
                    not_found(res, "Pipeline not found.");
@@ -648,12 +654,9 @@ void SimServer::RegisterControlRoutes() {
                    return;
                  }
                  std::string status = "WAITING";
-                 if (doc.HasMember("status")) {
-                   if (!doc["status"].IsString() || doc["status"].GetStringLength() == 0) {
-                     bad_request(res, "status must be a non-empty string");
-                     return;
-                   }
-                   status = doc["status"].GetString();
+                 if (!OptionalStatus(doc, &status)) {
+                   bad_request(res, "status must be a non-empty string");
+                   return;
                  }
                  if (!id || !world_->HoldRun(*id, status)) {
                    not_found(res, "Pipeline not found.");
@@ -673,12 +676,9 @@ void SimServer::RegisterControlRoutes() {
                  }
                  std::string status = "SUCCESS";
                  double seconds = 60;
-                 if (doc.HasMember("status")) {
-                   if (!doc["status"].IsString() || doc["status"].GetStringLength() == 0) {
-                     bad_request(res, "status must be a non-empty string");
-                     return;
-                   }
-                   status = doc["status"].GetString();
+                 if (!OptionalStatus(doc, &status)) {
+                   bad_request(res, "status must be a non-empty string");
+                   return;
                  }
                  if (doc.HasMember("seconds")) {
                    if (!doc["seconds"].IsNumber() || !(doc["seconds"].GetDouble() > 0) ||
