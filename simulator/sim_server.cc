@@ -738,6 +738,8 @@ void SimServer::RegisterControlRoutes() {
                   w.Int64(e.end_time);
                   w.Key("superseded");
                   w.Bool(e.superseded);
+                  w.Key("startTime");
+                  w.Int64(e.start_time);
                   w.EndObject();
                 }
                 w.EndArray();

@@ -277,6 +277,7 @@ PipelinePtr World::MakePipeline(int ordinal, int64_t anchor_ms) const {
   const int64_t max_runs = 300 + rng.Below(2700);
   int64_t age = std::min(days, max_runs * period);
   age = std::max(age, 2 * period + 1);
+  if (options_.history_ms > 0) age = std::max(options_.history_ms, 2 * period + 1);
   p->create_time = anchor_ms - age;
   p->update_time = p->create_time + rng.Below(std::max<int64_t>(1, age / 2));
   p->schedule_base_ms = p->create_time + rng.Below(period);
@@ -730,10 +731,11 @@ std::optional<std::vector<FinishEvent>> World::Finishes(int64_t pipeline_id,
   auto add = [&](const RunPlan& plan) {
     for (size_t i = 0; i < plan.earlier_finishes.size(); ++i) {
       const auto& [end, outcome] = plan.earlier_finishes[i];
-      if (end > since_ms && end <= now) out.push_back({plan.run_id, outcome, end, true});
+      if (end > since_ms && end <= now)
+        out.push_back({plan.run_id, outcome, end, true, plan.start});
     }
     if (!plan.hold_running && plan.end > since_ms && plan.end <= now) {
-      out.push_back({plan.run_id, plan.outcome, plan.end, false});
+      out.push_back({plan.run_id, plan.outcome, plan.end, false, plan.start});
     }
   };
   const int64_t latest = LatestId(st, now);

@@ -30,6 +30,9 @@ struct WorldOptions {
   // The last `never_run` pipelines created at start have never run; their latest run is
   // answered in turn as 404, an empty 200, `null` and `{}` (see NoRunStyle).
   int never_run = 0;
+  // 0: pipelines are created 3–28 days (at most a few thousand runs) before the anchor;
+  // else every pipeline is created this long before it (weeks of history for backfills).
+  int64_t history_ms = 0;
 };
 
 // How the latest run of a pipeline that never ran is answered (undocumented upstream).
@@ -162,6 +165,7 @@ struct FinishEvent {
   std::string status;
   int64_t end_time = 0;
   bool superseded = false;  // the run was resumed after this finish
+  int64_t start_time = 0;   // the run's start (its duration at this finish: end - start)
 };
 
 // Outcome of a control operation on one run.

@@ -2,6 +2,8 @@
 
 #include <charconv>
 
+#include "util/duration.h"
+
 namespace yfe::config {
 namespace {
 
@@ -56,6 +58,16 @@ Flags:
   --shard.index=I             this replica's shard, 0 <= I < N (default 0)
   --shard.total=N             number of replicas sharing the pipelines (default 1)
   --debug.allow-core-dumps    keep the process dumpable (cores and ptrace hold the token)
+  --backfill.since=DURATION   one-shot: read the run history of the watched pipelines back
+                              this far (e.g. 90d), write it as OpenMetrics to
+                              --backfill.output and the ledger's starting point to
+                              collect.state_dir, then exit (docs/backfill.md)
+  --backfill.output=FILE      where the OpenMetrics text goes (for promtool tsdb
+                              create-blocks-from openmetrics)
+  --backfill.step=DURATION    one sample per series every DURATION (default 5m)
+  --backfill.labels=L         name=value,... added to every series: the labels Prometheus
+                              gives the exporter's target (e.g. job=...,instance=...)
+  --backfill.overwrite-state  replace an existing run ledger in collect.state_dir
   --version                   print the version and exit
   --help                      print this help and exit
 
@@ -143,6 +155,18 @@ Result<Flags> ParseFlags(const std::vector<std::string>& args) {
       auto n = ParseInt(name, *v);
       if (!n.ok()) return Error(n.error());
       (name == "shard.index" ? f.shard_index : f.shard_total) = *n;
+    } else if (name == "backfill.since" || name == "backfill.step") {
+      auto v = need();
+      if (!v.ok()) return Error(v.error());
+      auto d = ParseDuration(*v);
+      if (!d.ok()) return Error("flag --" + name + ": " + d.error());
+      (name == "backfill.since" ? f.backfill_since : f.backfill_step) = *d;
+    } else if (name == "backfill.output" || name == "backfill.labels") {
+      auto v = need();
+      if (!v.ok()) return Error(v.error());
+      (name == "backfill.output" ? f.backfill_output : f.backfill_labels) = *v;
+    } else if (name == "backfill.overwrite-state") {
+      done = boolean(f.backfill_overwrite_state);
     } else if (name == "debug.allow-core-dumps") {
       done = boolean(f.allow_core_dumps);
     } else if (name == "version") {
@@ -156,6 +180,13 @@ Result<Flags> ParseFlags(const std::vector<std::string>& args) {
   }
   if (f.shard_total < 1 || f.shard_index < 0 || f.shard_index >= f.shard_total) {
     return Error("flags --shard.index and --shard.total need 0 <= index < total");
+  }
+  if ((f.backfill_since.count() > 0) != !f.backfill_output.empty()) {
+    return Error("flags --backfill.since and --backfill.output go together");
+  }
+  if (f.backfill_since.count() > 0 &&
+      (f.backfill_step < std::chrono::seconds(1) || f.backfill_step > f.backfill_since)) {
+    return Error("flag --backfill.step needs 1s <= step <= --backfill.since");
   }
   return f;
 }
