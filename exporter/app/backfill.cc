@@ -275,6 +275,7 @@ int Backfill(const config::Config& cfg, const config::Flags& flags, flowapi::Api
   }
   if (!(*store)->Save(job.snapshot)) return 1;  // logged by the store
   logging::Info("backfill written", {{"output", flags.backfill_output},
+                                     {"since_ms", std::to_string(options.since_ms)},
                                      {"bytes", std::to_string(writer.bytes())},
                                      {"samples", std::to_string(job.lines)},
                                      {"pipelines", std::to_string(targets->size())},
