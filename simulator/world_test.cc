@@ -518,6 +518,27 @@ TEST(SimClockTest, RealClockRefusesChanges) {
   EXPECT_EQ(frozen.NowMs(), 10);
 }
 
+// --history: every pipeline has weeks of past runs, whatever its run count; the ground
+// truth of finishes gives each run's start.
+TEST(WorldEdgeTest, HistoryReachesBackWeeks) {
+  SimClock clock(kFrozenMs);
+  WorldOptions o;
+  o.pipelines = 8;
+  o.history_ms = 21LL * 24 * 3600 * 1000;
+  World w(o, &clock);
+  for (const PipelinePtr& p : w.Pipelines()) {
+    EXPECT_LE(p->create_time, kFrozenMs - o.history_ms) << p->id;
+    const auto finishes = w.Finishes(p->id, kFrozenMs - 20LL * 24 * 3600 * 1000);
+    ASSERT_TRUE(finishes);
+    EXPECT_GT(finishes->size(), 20u * 24 * 3600 * 1000 / (o.run_duration_ms + o.run_gap_ms) - 5);
+    for (const FinishEvent& f : *finishes) {
+      std::optional<RunView> r = w.Run(p->id, f.run_id, kFrozenMs);
+      ASSERT_TRUE(r);
+      EXPECT_EQ(f.start_time, r->start_time);
+    }
+  }
+}
+
 TEST(WorldEdgeTest, TinyDurationsStillNest) {
   SimClock clock(kFrozenMs);
   WorldOptions o;
