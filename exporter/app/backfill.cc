@@ -313,6 +313,13 @@ int RunBackfill(const config::Flags& flags, const char* env_token) {
     logging::Error("cannot backfill", {{"err", labels.ok() ? ready.error() : labels.error()}});
     return 1;
   }
+  if (flags.backfill_step > std::chrono::minutes(5)) {
+    logging::Warn(
+        "--backfill.step is longer than Prometheus's default lookback (5m): instant queries "
+        "and dashboards show gaps between the backfilled samples (increase() and rate() over "
+        "ranges longer than the step are right)",
+        {{"step", FormatDuration(flags.backfill_step)}});
+  }
   std::string token_error;
   auto token = config::ResolveToken(cfg.api, env_token, &token_error);
   if (!token) {
