@@ -11,6 +11,7 @@
 #include <cmath>
 #include <cstdio>
 #include <ctime>
+#include <filesystem>
 #include <map>
 #include <regex>
 
@@ -209,6 +210,55 @@ TEST(Backfill, PrometheusOnTheBlocksAnswersForThePastAndLiveCollectionContinues)
       "sum(resets(yunxiao_flow_pipeline_run_duration_seconds_bucket[1h]))";
   EXPECT_EQ(Query(prom_port, resets_q, WallMs(), "x"), (std::map<std::string, double>{{"", 0}}));
   EXPECT_EQ(live.process().Stderr().find("cannot be used"), std::string::npos);
+}
+
+}  // namespace
+}  // namespace yfe::testing
+
+namespace yfe::testing {
+namespace {
+
+// The refusals: no state dir, an existing ledger (unless --backfill.overwrite-state), an API
+// failure (named, and neither the file nor the ledger written).
+TEST(Backfill, RefusesClearlyAndWritesNothingOnFailure) {
+  Simulator sim({"--pipelines=2", "--history=72h"});
+  const auto ids = sim.PipelineIds();
+  TempDir dir;
+  const std::map<std::string, std::string> env = {{"YUNXIAO_TOKEN", kSimToken}};
+  const std::string om = dir.path() + "/out.om";
+  auto run = [&](const std::string& config, std::vector<std::string> extra = {}) {
+    std::vector<std::string> argv = {YFE_EXPORTER_BIN,
+                                     "--config.file=" + dir.Write("config.yaml", config),
+                                     "--backfill.since=2d", "--backfill.output=" + om};
+    argv.insert(argv.end(), extra.begin(), extra.end());
+    auto p = std::make_unique<Process>(argv, env);
+    EXPECT_NE(p->Wait(std::chrono::seconds(30)), -1000);
+    return p;
+  };
+  const std::string history = "collect:\n  history: true\n";
+  const std::string state = history + "  state_dir: " + dir.path() + "/state\n";
+
+  auto no_state = run(sim.Config(ids, "central", "", history));
+  EXPECT_EQ(no_state->Wait(std::chrono::seconds(1)), 1);
+  EXPECT_NE(no_state->Stderr().find("backfill needs collect.state_dir"), std::string::npos);
+
+  // A pipeline the API does not know: the error names it; nothing is written.
+  auto failed = run(sim.Config({ids[0], "999999"}, "central", "", state));
+  EXPECT_EQ(failed->Wait(std::chrono::seconds(1)), 1);
+  EXPECT_NE(failed->Stderr().find("pipeline 999999"), std::string::npos) << failed->Stderr();
+  EXPECT_FALSE(std::filesystem::exists(om));
+  EXPECT_FALSE(std::filesystem::exists(dir.path() + "/state/run-ledger"));
+  EXPECT_FALSE(std::filesystem::exists(om + ".part0"));
+
+  auto ok = run(sim.Config(ids, "central", "", state));
+  EXPECT_EQ(ok->Wait(std::chrono::seconds(1)), 0) << ok->Stderr();
+  const std::string ledger = ReadFile(dir.path() + "/state/run-ledger");
+  auto again = run(sim.Config(ids, "central", "", state));
+  EXPECT_EQ(again->Wait(std::chrono::seconds(1)), 1);
+  EXPECT_NE(again->Stderr().find("--backfill.overwrite-state"), std::string::npos);
+  EXPECT_EQ(ReadFile(dir.path() + "/state/run-ledger"), ledger);
+  auto forced = run(sim.Config(ids, "central", "", state), {"--backfill.overwrite-state"});
+  EXPECT_EQ(forced->Wait(std::chrono::seconds(1)), 0) << forced->Stderr();
 }
 
 }  // namespace
