@@ -251,10 +251,11 @@ collector::RunLedger StartingPoint(const PipelineRuns& p, const Options& o) {
       l.seen[r.id] = {0, r.status, "", false, false, false};
     }
   }
-  // The newest finishes are remembered, as after a poll, so that a resume is noticed.
+  // The newest page of finishes is remembered, as after a poll, so that a resume is noticed.
   std::sort(finished.begin(), finished.end(),
             [](const auto* a, const auto* b) { return a->id > b->id; });
-  for (size_t i = 0; i < finished.size() && i < collector::RunHistory::kMaxRemembered; ++i) {
+  for (size_t i = 0;
+       i < finished.size() && i < static_cast<size_t>(collector::RunHistory::kPerPage); ++i) {
     const auto& r = *finished[i];
     l.seen[r.id] = {r.end_ms, r.status, TriggerOf(r), true, Counts(r, o.since_ms, p.cutoff_ms),
                     false};

@@ -60,7 +60,7 @@ std::vector<int64_t> SampleTimes(const PipelineRuns& p, const Options& o);
 
 // The ledger live collection continues from: the counters and histograms of the last
 // sample, the watermark (the newest run read), the runs unfinished at the cutoff tracked
-// (since max(start, since)), the newest finished runs remembered.
+// (since max(start, since)), the newest page of finished runs remembered.
 collector::RunLedger StartingPoint(const PipelineRuns& p, const Options& o);
 
 // Streams OpenMetrics text for many pipelines: each family's samples go to a temporary file

@@ -284,3 +284,32 @@ TEST(BackfillTest, ProgressLine) {
 
 }  // namespace
 }  // namespace yfe::backfill
+
+namespace yfe::backfill {
+namespace {
+
+// The starting point stays as small as live collection's state after a poll: the newest page
+// of finished runs is remembered, at most 50 unfinished runs are tracked (the longest
+// waiting given up first).
+TEST(BackfillTest, StartingPointIsBounded) {
+  PipelineRuns p;
+  p.id = "7";
+  p.cutoff_ms = kSince + 1000 * kMin;
+  for (int64_t id = 1; id <= 200; ++id) {
+    const bool running = id % 3 == 0;
+    p.runs.push_back(MakeRun(id, running ? "RUNNING" : "SUCCESS", kSince + id * kMin,
+                             running ? 0 : kSince + id * kMin + 1));
+  }
+  const collector::RunLedger l = StartingPoint(p, SmallOptions());
+  EXPECT_EQ(l.watermark, 200);
+  EXPECT_EQ(l.tracked.size(), collector::RunHistory::kMaxTracked);
+  EXPECT_EQ(l.tracked.begin()->first, 51);  // the 50 newest of the 66 running runs
+  size_t remembered = 0, given_up = 0;
+  for (const auto& [id, s] : l.seen) (s.finished ? remembered : given_up) += 1;
+  EXPECT_EQ(remembered, 30u);
+  EXPECT_EQ(given_up, 16u);
+  EXPECT_EQ(l.seen.rbegin()->first, 200);
+}
+
+}  // namespace
+}  // namespace yfe::backfill
