@@ -3,9 +3,9 @@
 #   1. every test: unit, integration (real binaries over HTTP, real Prometheus, promtool) and
 #      the deploy checks, in build/ (preset default: gcc, RelWithDebInfo)
 #   2. the libFuzzer targets for a bounded time (preset asan: clang, ASan+UBSan)
-#   3. the tests labelled asan under ASan+UBSan (build-asan/)
-#   4. the tests labelled tsan under TSan (build-tsan/)
-# tests/CMakeLists.txt says which tests carry which label, and why.
+#   3. unit and integration tests under ASan+UBSan (build-asan/)
+#   4. unit and integration tests under TSan (build-tsan/)
+# tests/CMakeLists.txt labels the tests; the asan and tsan test presets choose by label.
 # Each sanitizer build compiles at the lowest CPU priority (nice 19) while the previous
 # phase's tests run: those mostly wait on processes and sockets, so the build takes the idle
 # CPU without taking it from them.
