@@ -30,7 +30,9 @@ namespace {
 
 using Clock_ = std::chrono::steady_clock;
 
-constexpr int kMaxRunPages = 100000;  // 3 million runs of one pipeline: a server looping
+// 600,000 runs of one pipeline (over 6,000 a day for 90 days): beyond, a server looping. Bounds
+// the memory a pipeline's runs take while they are read.
+constexpr int kMaxRunPages = 20000;
 
 int64_t WallMs() {
   return std::chrono::duration_cast<std::chrono::milliseconds>(
@@ -93,13 +95,13 @@ bool AllBefore(const std::vector<model::RunSummary>& runs, int64_t since_ms) {
 }
 
 struct Reader {
-  const config::Config& cfg;
+  std::chrono::nanoseconds timeout;  // api.timeout
   flowapi::Api& api;
   int64_t since_ms;
-  Progress& progress;
+  Progress* progress;  // may be null
 
   Clock::Steady Deadline() const {
-    return SystemClock::Instance().Now() + 3 * cfg.api.timeout + std::chrono::seconds(2);
+    return SystemClock::Instance().Now() + 3 * timeout + std::chrono::seconds(2);
   }
 
   std::string NameOf(const collector::Target& t) {
@@ -133,9 +135,12 @@ struct Reader {
       auto items = model::DecodeRunList(r.body);
       if (!items.ok()) return Error(where + "cannot decode: " + items.error());
       seen += items->size();
-      progress.Add(static_cast<int64_t>(items->size()), 0);
-      for (auto& run : *items) runs.emplace(run.id, std::move(run));
-      if (AllBefore(*items, since_ms)) break;
+      if (progress) progress->Add(static_cast<int64_t>(items->size()), 0);
+      const bool older = AllBefore(*items, since_ms);
+      size_t fresh = 0;
+      for (const auto& run : *items) fresh += runs.emplace(run.id, run).second ? 1 : 0;
+      // Nothing new on a page: the list has ended (or the server repeats itself).
+      if (older || (*page > 1 && fresh == 0)) break;
       page = collector::NextPage(*page, collector::RunHistory::kPerPage, items->size(), seen,
                                  r.paging);
     }
@@ -181,7 +186,7 @@ struct Job {
       }
       lines += static_cast<int64_t>(*added);
       snapshot.pipelines[runs->id] = backfill::StartingPoint(*runs, options);
-      reader.progress.Add(0, 1);
+      reader.progress->Add(0, 1);
     }
   }
 };
@@ -256,7 +261,7 @@ int Backfill(const config::Config& cfg, const config::Flags& flags, flowapi::Api
     return 1;
   }
   Progress progress(targets->size());
-  Reader reader{cfg, api, options.since_ms, progress};
+  Reader reader{cfg.api.timeout, api, options.since_ms, &progress};
   Job job(*targets, reader, writer, options);
   const size_t workers = std::clamp<size_t>(static_cast<size_t>(cfg.api.max_concurrency), 1,
                                             std::max<size_t>(1, targets->size()));
@@ -284,6 +289,13 @@ int Backfill(const config::Config& cfg, const config::Flags& flags, flowapi::Api
 }
 
 }  // namespace
+
+Result<backfill::PipelineRuns> ReadPipelineRuns(flowapi::Api& api, const collector::Target& target,
+                                                int64_t since_ms,
+                                                std::chrono::nanoseconds timeout) {
+  Reader reader{timeout, api, since_ms, nullptr};
+  return reader.Read(target);
+}
 
 std::string ProgressLine(size_t done, size_t total, int64_t runs, double elapsed_seconds) {
   std::string line = "backfill: " + std::to_string(done) + "/" + std::to_string(total) +

@@ -313,3 +313,81 @@ TEST(BackfillTest, StartingPointIsBounded) {
 
 }  // namespace
 }  // namespace yfe::backfill
+
+namespace yfe::backfill {
+namespace {
+
+// Serves ListPipelineRuns pages from a function of the page number.
+class PagedApi : public flowapi::Api {
+ public:
+  std::function<std::vector<model::RunSummary>(int page)> pages;
+  std::optional<int64_t> total_pages;
+  std::vector<int> asked;
+  void GetLatestRun(std::string_view, Clock::Steady, Callback) override {}
+  void GetPipeline(std::string_view, Clock::Steady, Callback) override {}
+  void ListPipelines(int, int, Clock::Steady, Callback) override {}
+  bool ApiUp(Clock::Steady) const override { return true; }
+  void ListRuns(std::string_view, int page, int, Clock::Steady, Callback done) override {
+    asked.push_back(page);
+    flowapi::ApiResult r;
+    r.ok = true;
+    r.status = 200;
+    r.paging.total_pages = total_pages;
+    r.body = "[";
+    for (const auto& run : pages(page)) {
+      if (r.body.size() > 1) r.body += ",";
+      r.body += "{\"pipelineRunId\":" + std::to_string(run.id) + ",\"status\":\"" + run.status +
+                "\",\"startTime\":" + std::to_string(run.start_ms) +
+                ",\"endTime\":" + std::to_string(run.end_ms) + ",\"triggerMode\":1}";
+    }
+    r.body += "]";
+    done(std::move(r));
+  }
+};
+
+// 30 runs a page, newest first: page p holds ids top-30(p-1) down, one run every 10 minutes,
+// each taking `duration`.
+std::vector<model::RunSummary> Page(int page, int64_t top, int64_t duration) {
+  std::vector<model::RunSummary> out;
+  for (int64_t id = top - 30 * (page - 1); id > top - 30 * page && id > 0; --id) {
+    const int64_t start = kSince + (id - 100) * 10 * kMin;
+    out.push_back(MakeRun(id, "SUCCESS", start, start + duration));
+  }
+  return out;
+}
+
+TEST(BackfillReadTest, ReadsBackToSinceIncludingRunsThatStraddleIt) {
+  PagedApi api;
+  // Run 100 starts at since; runs 99, 70 and 45 started before it and finished after it
+  // (long runs, or resumed).
+  api.pages = [](int page) {
+    auto runs = Page(page, 150, 5 * kMin);
+    for (auto& r : runs) {
+      if (r.id == 99 || r.id == 70 || r.id == 45) r.end_ms = kSince + 15 * kMin;
+    }
+    return runs;
+  };
+  auto read = app::ReadPipelineRuns(api, {"7", "seven", false}, kSince, std::chrono::seconds(1));
+  ASSERT_TRUE(read.ok()) << read.error();
+  // Page 1: ids 150..121, 2: 120..91, 3: 90..61 (70 ends after since), 4: 60..31 (45 too),
+  // 5: 30..1, all before since: the end.
+  EXPECT_EQ(api.asked, (std::vector<int>{1, 2, 3, 4, 5}));
+  EXPECT_EQ(read->runs.size(), 150u);
+  EXPECT_EQ(read->name, "seven");
+  size_t counted = 0;
+  for (const auto& r : read->runs) counted += Counts(r, kSince, read->cutoff_ms) ? 1 : 0;
+  EXPECT_EQ(counted, 54u);  // 100..150, and 99, 70, 45
+}
+
+TEST(BackfillReadTest, StopsWhenAServerRepeatsAPage) {
+  PagedApi api;
+  api.total_pages = 1000000;  // and claims there are many more
+  api.pages = [](int) { return Page(1, 5000, kMin); };
+  auto read = app::ReadPipelineRuns(api, {"7", "seven", false}, 0, std::chrono::seconds(1));
+  ASSERT_TRUE(read.ok()) << read.error();
+  EXPECT_EQ(api.asked, (std::vector<int>{1, 2}));
+  EXPECT_EQ(read->runs.size(), 30u);
+}
+
+}  // namespace
+}  // namespace yfe::backfill
