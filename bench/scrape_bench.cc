@@ -453,7 +453,7 @@ int main(int argc, char** argv) {
         static_cast<double>(throttled_requests) / o.throttle_seconds, worst,
         Value(last, "yunxiao_flow_api_rate_limited_total"));
   }
-  // Issue 6: what discovery (refresh 1m) and run history (every 1m) add, per minute.
+  // The background cost: what discovery (refresh 1m) and run history (every 1m) add, per minute.
   if (o.extra_cost_seconds > 0) {
     std::string extra = "api:\n  endpoint: " + sim.Endpoint() +
                         "\n  edition: central\n  organization_id: sim-org\n"

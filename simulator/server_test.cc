@@ -788,7 +788,7 @@ TEST(BinaryTest, PrintsListeningLineAndStopsOnSigterm) {
   ASSERT_NE(fgets(line, sizeof(line), f), nullptr);
   const std::string text(line);
   const std::string prefix = "flow-simulator listening on 127.0.0.1:";
-  ASSERT_EQ(text.rfind(prefix, 0), 0u) << text;
+  ASSERT_TRUE(text.starts_with(prefix)) << text;
   const int port = std::stoi(text.substr(prefix.size()));
   {
     httplib::Client c("127.0.0.1", port);

@@ -201,7 +201,7 @@ SimServer::SimServer(World* world, ServerOptions options)
 
   // API requests of every method go through HandleApi; GET/HEAD skip routing.
   server_.set_pre_routing_handler([this](const httplib::Request& req, httplib::Response& res) {
-    if ((req.method == "GET" || req.method == "HEAD") && req.path.rfind("/oapi/", 0) == 0) {
+    if ((req.method == "GET" || req.method == "HEAD") && req.path.starts_with("/oapi/")) {
       HandleApi(req, res);
       return httplib::Server::HandlerResponse::Handled;
     }
@@ -217,7 +217,7 @@ SimServer::SimServer(World* world, ServerOptions options)
   // Unmatched non-API paths get a JSON 404 body too.
   server_.set_error_handler(
       httplib::Server::HandlerWithResponse([](const httplib::Request& req, httplib::Response& res) {
-        if (req.path.rfind("/oapi/", 0) == 0 || !res.body.empty()) {
+        if (req.path.starts_with("/oapi/") || !res.body.empty()) {
           return httplib::Server::HandlerResponse::Unhandled;
         }
         res.set_content(RenderError(res.status == 404 ? "NotFound" : "Error",

@@ -28,7 +28,7 @@ void CheckRunInvariants(const RunView& r, int64_t now, const WorldOptions& o) {
   EXPECT_LE(r.start_time, now);
   EXPECT_LE(r.update_time, now);
   EXPECT_GE(r.update_time, r.start_time);
-  EXPECT_TRUE(std::set<int>({1, 2, 3, 5, 6}).count(r.trigger_mode)) << r.trigger_mode;
+  EXPECT_TRUE(std::set<int>({1, 2, 3, 5, 6}).contains(r.trigger_mode)) << r.trigger_mode;
   if (!r.finished) {
     EXPECT_EQ(r.end_time, r.start_time);
     EXPECT_TRUE(r.status == "RUNNING" || r.status == "WAITING") << r.status;
@@ -118,7 +118,7 @@ TEST_F(WorldTest, PipelinesHaveStableIdsUniqueNamesAndGroups) {
     groups.insert(ps[i]->group_id);
     if (static_cast<unsigned char>(ps[i]->name[0]) >= 0x80) ++chinese;
     EXPECT_LE(ps[i]->create_time, kFrozenMs);
-    EXPECT_EQ(ps[i]->secret_value.rfind("SIM-SECRET-", 0), 0u);
+    EXPECT_TRUE(ps[i]->secret_value.starts_with("SIM-SECRET-"));
   }
   EXPECT_GE(chinese, 2);
   EXPECT_EQ(groups, (std::set<int64_t>{0, 1, 2, 3, 4}));  // 0: ungrouped (every fifth)
@@ -138,7 +138,7 @@ TEST_F(WorldTest, NamesStayUniqueForManyPipelines) {
 TEST_F(WorldTest, PipelineThreeRepoCarriesCredentials) {
   for (const PipelinePtr& p : world_.Pipelines()) {
     if (p->id == kPipelineIdBase + 3) {
-      EXPECT_EQ(p->repo_url.rfind("https://deploy:SIM-SECRET-PASSWORD@codeup.aliyun.com/", 0), 0u)
+      EXPECT_TRUE(p->repo_url.starts_with("https://deploy:SIM-SECRET-PASSWORD@codeup.aliyun.com/"))
           << p->repo_url;
     } else {
       EXPECT_EQ(p->repo_url.find('@'), std::string::npos) << p->repo_url;
@@ -187,7 +187,7 @@ TEST_F(WorldTest, StatusProgressesThroughRunsWithValidStructure) {
         // job.id is per run; jobSign is stable.
         for (const StageView& s : r->stages) {
           for (const JobView& j : s.jobs) {
-            ASSERT_TRUE(prev_job_ids.count(j.sign));
+            ASSERT_TRUE(prev_job_ids.contains(j.sign));
             EXPECT_NE(prev_job_ids[j.sign], j.id);
           }
         }
@@ -499,7 +499,7 @@ TEST_F(WorldTest, RenderedRunIsValidJsonWithEscapedResult) {
     bool has_secret = false;
     for (const auto& param : doc["globalParams"].GetArray()) {
       if (param["encrypted"].GetBool()) {
-        has_secret = std::string(param["value"].GetString()).rfind("SIM-SECRET-", 0) == 0;
+        has_secret = std::string(param["value"].GetString()).starts_with("SIM-SECRET-");
       }
     }
     EXPECT_TRUE(has_secret);

@@ -59,7 +59,7 @@ TEST(Discovery, FindsFiltersAndFollowsThePipelines) {
   EXPECT_TRUE(Eventually(
       [&] {
         auto ids = PipelineIdsIn(exp.Scrape(), "yunxiao_flow_fetch_success");
-        return ids.size() == 41 && !ids.count(truth[0].id);
+        return ids.size() == 41 && !ids.contains(truth[0].id);
       },
       std::chrono::seconds(20)));
 }
@@ -147,8 +147,8 @@ std::set<std::string> PipelineLines(const std::string& text) {
   std::istringstream in(text);
   std::string line;
   while (std::getline(in, line)) {
-    if (line.rfind("yunxiao_flow_", 0) != 0 || line.find("pipeline_id=") == std::string::npos ||
-        line.rfind("yunxiao_flow_fetch_last_success_timestamp_seconds", 0) == 0) {
+    if (!line.starts_with("yunxiao_flow_") || line.find("pipeline_id=") == std::string::npos ||
+        line.starts_with("yunxiao_flow_fetch_last_success_timestamp_seconds")) {
       continue;
     }
     out.insert(line);

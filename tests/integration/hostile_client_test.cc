@@ -1,6 +1,6 @@
-// The exporter's HTTP server against hostile clients (issue 10, "The server: bounded by
-// construction"). The real binary and the real simulator over 127.0.0.1. Every loop is
-// bounded in count and in time.
+// The exporter's HTTP server against hostile clients: every resource a client can make it
+// hold is bounded by construction (docs/security.md). The real binary and the real simulator over
+// 127.0.0.1. Every loop is bounded in count and in time.
 //
 // HostileClients.EveryBoundHoldsAtOnce is the "done when" scenario: while a scraper keeps
 // scraping 1,000 pipelines, 1,000 idle connections, 200 clients trickling a byte a second,
@@ -224,7 +224,7 @@ TEST_F(ServerBounds, AcceptEncodingBrGetsIdentityAndGzipGetsGzip) {
                          &response),
               200);
     EXPECT_EQ(HeaderOf(response, "Content-Encoding"), "") << ae;
-    EXPECT_EQ(BodyOf(response).rfind("# HELP", 0), 0u) << ae;
+    EXPECT_TRUE(BodyOf(response).starts_with("# HELP")) << ae;
     EXPECT_LT(Seconds(start), 2) << ae;
   }
   std::string response;
@@ -515,7 +515,7 @@ TEST(HostileClients, EveryBoundHoldsAtOnce) {
             200);
   EXPECT_LT(Seconds(br_start), scrape_bound);
   EXPECT_EQ(HeaderOf(response, "Content-Encoding"), "");
-  EXPECT_EQ(BodyOf(response).rfind("# HELP", 0), 0u);
+  EXPECT_TRUE(BodyOf(response).starts_with("# HELP"));
   // The header deadline (10 s) closes the idle and trickling connections.
   const bool idle_closed = Eventually(
       [&] {

@@ -55,7 +55,7 @@ TEST(QuickStart, FollowingTheReadmeLiterallyWorks) {
   std::unique_ptr<Process> exporter;
   for (const std::string& command : commands) {
     SCOPED_TRACE(command);
-    if (command.rfind("export YUNXIAO_TOKEN=", 0) == 0) {
+    if (command.starts_with("export YUNXIAO_TOKEN=")) {
       // The user's own token stands where the README has its placeholder.
       env = "YUNXIAO_TOKEN='" + std::string(kSimToken) + "' ";
       env_map["YUNXIAO_TOKEN"] = kSimToken;
@@ -70,7 +70,7 @@ TEST(QuickStart, FollowingTheReadmeLiterallyWorks) {
       const std::string copied = ReadFile(work.path() + "/config.yaml");
       work.Write("config.yaml", EditAsTheReadmeSays(copied, sim.Endpoint()));
       done.push_back("config");
-    } else if (command.rfind(kBinary, 0) == 0) {
+    } else if (command.starts_with(kBinary)) {
       const std::string args = command.substr(std::string(kBinary).size());
       if (args.find("--config.check") != std::string::npos ||
           args.find("--api.check") != std::string::npos) {

@@ -44,7 +44,7 @@ std::string Differences(Simulator& sim, const std::string& text,
     for (const char* status : {"SUCCESS", "FAIL", "CANCELED"}) {
       const std::string s = "status=\"" + std::string(status) + "\"";
       const double runs = Sum(text, "yunxiao_flow_pipeline_runs_total", {pid, s});
-      const double want = truth.count(status) ? truth.at(status) : 0.0;
+      const double want = truth.contains(status) ? truth.at(status) : 0.0;
       const double durations =
           Sum(text, "yunxiao_flow_pipeline_run_duration_seconds_count", {pid, s});
       if (runs != want || (std::string(status) != "CANCELED" && durations != runs)) {
@@ -294,7 +294,7 @@ TEST(Restart, UnusableStateFileIsMovedAsideAndTheExporterStartsWithABaseline) {
   EXPECT_NE(log.find(dir + "/run-ledger"), std::string::npos) << log;
   int aside = 0;
   for (const auto& e : fs::directory_iterator(dir)) {
-    aside += e.path().filename().string().rfind("run-ledger.corrupt-", 0) == 0;
+    aside += e.path().filename().string().starts_with("run-ledger.corrupt-");
   }
   EXPECT_EQ(aside, 1);
   // A good file is written again after the baseline.

@@ -83,10 +83,10 @@ std::string CheckExposition(std::string_view text) {
     start = end + 1;
     if (line.empty()) return "empty line";
     if (line[0] == '#') {
-      if (line.rfind("# HELP ", 0) == 0 || line.rfind("# TYPE ", 0) == 0) {
+      if (line.starts_with("# HELP ") || line.starts_with("# TYPE ")) {
         size_t n = ReadName(line, 7, true);
         if (n == 0) return "bad name in " + std::string(line.substr(0, 40));
-        if (line.rfind("# TYPE ", 0) == 0 && !typed.insert(std::string(line.substr(7, n))).second) {
+        if (line.starts_with("# TYPE ") && !typed.insert(std::string(line.substr(7, n))).second) {
           return "TYPE twice for " + std::string(line.substr(7, n));
         }
       }

@@ -45,7 +45,7 @@ class FakeRuns : public flowapi::Api {
   void ListRuns(std::string_view, int page, int per_page, Clock::Steady, Callback done) override {
     ++list_calls;
     flowapi::ApiResult r;
-    if (fail_pages.count(page)) {
+    if (fail_pages.contains(page)) {
       r.status = 500;
       r.error = "HTTP 500";
       return done(r);
@@ -166,7 +166,7 @@ TEST(RunHistory, LongRunningRunIsFollowedOffThePage) {
   EXPECT_EQ(h.TrackedIds("p"), 0u);
 }
 
-// Issue 9 item 4: retrying a failed job sends the same run back to RUNNING.
+// Retrying a failed job sends the same run back to RUNNING.
 TEST(RunHistory, ResumedRunIsCountedAgainWhenItFinishesAgain) {
   RunHistory h({60, 120});
   FakeRuns api;
