@@ -1,6 +1,6 @@
 // Clock: an injectable source of time, so tests can drive time by hand with FakeClock.
-// Collector (cache expiry, deadlines) and RunHistory take one; the transport's rate limit
-// and backoff, TokenStore and App still read SystemClock or std::chrono directly.
+// Collector (cache expiry, deadlines), RunHistory and TokenStore take one; the transport's
+// rate limit and backoff and App still read SystemClock or std::chrono directly.
 // Thread-safe.
 #pragma once
 
