@@ -9,6 +9,7 @@
 #include <chrono>
 #include <sstream>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "support/harness.h"
@@ -19,7 +20,6 @@ namespace yfe::testing::hardening {
 using namespace std::chrono_literals;
 using Clock = std::chrono::steady_clock;
 
-inline constexpr const char* kFrozen = "--clock=frozen:1795000000";
 inline constexpr const char* kBad = "1000001";   // the pipeline that gets the hostile input
 inline constexpr const char* kGood = "1000002";  // a healthy neighbour that must keep working
 
@@ -30,13 +30,19 @@ inline double Seconds(Clock::time_point since) {
   return std::chrono::duration<double>(Clock::now() - since).count();
 }
 
+using Lines = std::vector<std::pair<std::string, std::string>>;  // key: value, in a section
+
 // Region-edition config for the two pipelines, names configured (no GetPipeline calls),
 // every scrape fetching afresh and no retries, so each case is one request per pipeline.
-inline std::string TwoPipelineConfig(const std::string& endpoint, const std::string& extra_api = "",
-                                     const std::string& extra_collect = "") {
-  return "api:\n  endpoint: " + endpoint + "\n  edition: region\n  max_retries: 0\n" + extra_api +
-         "pipelines:\n  - id: \"" + kBad + "\"\n    name: hostile\n  - id: \"" + kGood +
-         "\"\n    name: healthy\ncollect:\n  cache_ttl: 0s\n" + extra_collect;
+// `api` and `collect` add keys to those sections.
+inline std::string TwoPipelineConfig(const std::string& endpoint, const Lines& api = {},
+                                     const Lines& collect = {}) {
+  std::string c = "api:\n  endpoint: " + endpoint + "\n  edition: region\n  max_retries: 0\n";
+  for (const auto& [key, value] : api) c += "  " + key + ": " + value + "\n";
+  c += "pipelines:\n  - id: \"" + std::string(kBad) + "\"\n    name: hostile\n  - id: \"" + kGood +
+       "\"\n    name: healthy\ncollect:\n  cache_ttl: 0s\n";
+  for (const auto& [key, value] : collect) c += "  " + key + ": " + value + "\n";
+  return c;
 }
 
 // Lines of a log that contain every fragment.

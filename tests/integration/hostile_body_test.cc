@@ -42,12 +42,6 @@ std::string StageJson(const std::string& index, const std::string& name, const s
          status + R"(","jobs":)" + jobs + "}}";
 }
 
-size_t CountFor(const std::string& text, const std::string& metric, const std::string& id) {
-  size_t n = 0;
-  for (const auto& l : Samples(text, metric)) n += l.find(Pid(id)) != std::string::npos;
-  return n;
-}
-
 std::vector<HostileCase> HostileCases() {
   std::vector<HostileCase> c;
   auto seed = [] { return Fixture("api/seed_latest_run.json"); };
@@ -56,8 +50,8 @@ std::vector<HostileCase> HostileCases() {
   c.push_back({"truncated_after_one_byte", literal("{"), true});
   // An existing pipeline's empty or null latest run means "no run yet".
   auto no_run = [](const std::string& t, const std::string& log) {
-    EXPECT_EQ(CountFor(t, "yunxiao_flow_latest_run_status", kBad), 0u);
-    EXPECT_EQ(CountFor(t, "yunxiao_flow_pipeline_info", kBad), 1u);
+    EXPECT_EQ(CountOf(t, "yunxiao_flow_latest_run_status", {{"pipeline_id", kBad}}), 0u);
+    EXPECT_EQ(CountOf(t, "yunxiao_flow_pipeline_info", {{"pipeline_id", kBad}}), 1u);
     EXPECT_TRUE(LogLines(log, {"fetch failed", LogId(kBad)}).empty()) << log;
   };
   c.push_back({"empty_body", literal(""), false, no_run});
@@ -97,32 +91,36 @@ std::vector<HostileCase> HostileCases() {
                R"("endTime":null,"name":null,"jobs":[null,{"jobSign":null,"name":null,)"
                R"("status":null,"startTime":null,"endTime":null}]}}]})"),
        false, [](const std::string& t, const std::string&) {
-         EXPECT_EQ(Value(t, "yunxiao_flow_latest_run_status", {Pid(kBad), "status=\"SUCCESS\""}),
+         EXPECT_EQ(Get(t, "yunxiao_flow_latest_run_status",
+                       {{"pipeline_id", kBad}, {"status", "SUCCESS"}}),
                    1);
-         EXPECT_EQ(Value(t, "yunxiao_flow_latest_run_trigger_mode",
-                         {Pid(kBad), "trigger_mode=\"unknown\""}),
+         EXPECT_EQ(Get(t, "yunxiao_flow_latest_run_trigger_mode",
+                       {{"pipeline_id", kBad}, {"trigger_mode", "unknown"}}),
                    1);
-         EXPECT_TRUE(std::isnan(Value(t, "yunxiao_flow_latest_run_id", {Pid(kBad)})));
-         EXPECT_TRUE(
-             std::isnan(Value(t, "yunxiao_flow_latest_run_start_timestamp_seconds", {Pid(kBad)})));
+         EXPECT_TRUE(std::isnan(Get(t, "yunxiao_flow_latest_run_id", {{"pipeline_id", kBad}})));
+         EXPECT_TRUE(std::isnan(
+             Get(t, "yunxiao_flow_latest_run_start_timestamp_seconds", {{"pipeline_id", kBad}})));
        }});
 
-  c.push_back(
-      {"wrong_types",
-       literal(R"({"status":"running","pipelineRunId":"77","triggerMode":"3",)"
-               R"("createTime":"1795000000000","updateTime":1795000100000.9,)"
-               R"("pipelineType":12,"sources":"not a list","stages":{"not":"a list"}})"),
-       false, [](const std::string& t, const std::string&) {
-         EXPECT_EQ(Value(t, "yunxiao_flow_latest_run_status", {Pid(kBad), "status=\"RUNNING\""}),
-                   1);
-         EXPECT_EQ(Value(t, "yunxiao_flow_latest_run_id", {Pid(kBad)}), 77);
-         EXPECT_EQ(Value(t, "yunxiao_flow_latest_run_trigger_mode",
-                         {Pid(kBad), "trigger_mode=\"commit\""}),
-                   1);
-         EXPECT_EQ(Value(t, "yunxiao_flow_latest_run_start_timestamp_seconds", {Pid(kBad)}),
-                   1795000000);
-         EXPECT_EQ(Value(t, "yunxiao_flow_pipeline_info", {Pid(kBad), "pipeline_type=\"12\""}), 1);
-       }});
+  c.push_back({"wrong_types",
+               literal(R"({"status":"running","pipelineRunId":"77","triggerMode":"3",)"
+                       R"("createTime":"1795000000000","updateTime":1795000100000.9,)"
+                       R"("pipelineType":12,"sources":"not a list","stages":{"not":"a list"}})"),
+               false, [](const std::string& t, const std::string&) {
+                 EXPECT_EQ(Get(t, "yunxiao_flow_latest_run_status",
+                               {{"pipeline_id", kBad}, {"status", "RUNNING"}}),
+                           1);
+                 EXPECT_EQ(Get(t, "yunxiao_flow_latest_run_id", {{"pipeline_id", kBad}}), 77);
+                 EXPECT_EQ(Get(t, "yunxiao_flow_latest_run_trigger_mode",
+                               {{"pipeline_id", kBad}, {"trigger_mode", "commit"}}),
+                           1);
+                 EXPECT_EQ(Get(t, "yunxiao_flow_latest_run_start_timestamp_seconds",
+                               {{"pipeline_id", kBad}}),
+                           1795000000);
+                 EXPECT_EQ(Get(t, "yunxiao_flow_pipeline_info",
+                               {{"pipeline_id", kBad}, {"pipeline_type", "12"}}),
+                           1);
+               }});
 
   c.push_back({"wrong_types_inside_stages_and_jobs",
                [] {
@@ -135,12 +133,13 @@ std::vector<HostileCase> HostileCases() {
                },
                false,
                [](const std::string& t, const std::string&) {
-                 EXPECT_EQ(
-                     Value(t, "yunxiao_flow_latest_run_status", {Pid(kBad), "status=\"SUCCESS\""}),
-                     1);
-                 EXPECT_EQ(Value(t, "yunxiao_flow_latest_run_stage_status",
-                                 {Pid(kBad), "stage_index=\"3\"", "status=\"SUCCESS\""}),
+                 EXPECT_EQ(Get(t, "yunxiao_flow_latest_run_status",
+                               {{"pipeline_id", kBad}, {"status", "SUCCESS"}}),
                            1);
+                 EXPECT_EQ(
+                     Get(t, "yunxiao_flow_latest_run_stage_status",
+                         {{"pipeline_id", kBad}, {"stage_index", "3"}, {"status", "SUCCESS"}}),
+                     1);
                }});
 
   c.push_back({"negative_float_and_absurd_times",
@@ -150,9 +149,9 @@ std::vector<HostileCase> HostileCases() {
                        R"("jobs":[{"jobSign":"j","name":"j","status":"FAIL",)"
                        R"("startTime":9223372036854775807,"endTime":-9223372036854775808}]}}]})"),
                false, [](const std::string& t, const std::string&) {
-                 EXPECT_EQ(
-                     Value(t, "yunxiao_flow_latest_run_status", {Pid(kBad), "status=\"SUCCESS\""}),
-                     1);
+                 EXPECT_EQ(Get(t, "yunxiao_flow_latest_run_status",
+                               {{"pipeline_id", kBad}, {"status", "SUCCESS"}}),
+                           1);
                  for (const char* m : {"yunxiao_flow_latest_run_id",
                                        "yunxiao_flow_latest_run_start_timestamp_seconds",
                                        "yunxiao_flow_latest_run_end_timestamp_seconds",
@@ -161,7 +160,7 @@ std::vector<HostileCase> HostileCases() {
                                        "yunxiao_flow_latest_run_stage_duration_seconds",
                                        "yunxiao_flow_latest_run_job_start_timestamp_seconds",
                                        "yunxiao_flow_latest_run_job_duration_seconds"}) {
-                   EXPECT_TRUE(std::isnan(Value(t, m, {Pid(kBad)}))) << m;
+                   EXPECT_TRUE(std::isnan(Get(t, m, {{"pipeline_id", kBad}}))) << m;
                  }
                }});
 
@@ -173,55 +172,60 @@ std::vector<HostileCase> HostileCases() {
                R"("endTime":1795000000000,"jobs":[{"jobSign":"j1","name":"compile",)"
                R"("status":"FAIL","startTime":1795000600000,"endTime":1795000000000}]}}]})"),
        false, [](const std::string& t, const std::string&) {
-         EXPECT_EQ(Value(t, "yunxiao_flow_latest_run_status", {Pid(kBad), "status=\"FAIL\""}), 1);
-         EXPECT_EQ(Value(t, "yunxiao_flow_latest_run_stage_start_timestamp_seconds", {Pid(kBad)}),
+         EXPECT_EQ(
+             Get(t, "yunxiao_flow_latest_run_status", {{"pipeline_id", kBad}, {"status", "FAIL"}}),
+             1);
+         EXPECT_EQ(Get(t, "yunxiao_flow_latest_run_stage_start_timestamp_seconds",
+                       {{"pipeline_id", kBad}}),
                    1795000600);
          for (const char* m : {"yunxiao_flow_latest_run_duration_seconds",
                                "yunxiao_flow_latest_run_end_timestamp_seconds",
                                "yunxiao_flow_latest_run_stage_duration_seconds",
                                "yunxiao_flow_latest_run_job_duration_seconds"}) {
-           EXPECT_TRUE(std::isnan(Value(t, m, {Pid(kBad)}))) << m;
+           EXPECT_TRUE(std::isnan(Get(t, m, {{"pipeline_id", kBad}}))) << m;
          }
        }});
 
-  c.push_back({"huge_arrays",
-               [] {
-                 std::string jobs = "[";
-                 for (int i = 0; i < 50000; ++i) {
-                   jobs += (i ? "," : "") + std::string(R"({"jobSign":"j)") + std::to_string(i) +
-                           R"(","name":"n","status":"RUNNING"})";
-                 }
-                 jobs += "]";
-                 std::string stages = "[" + StageJson("0", "big", "RUNNING", jobs);
-                 for (int i = 1; i < 20000; ++i) {
-                   stages += "," + StageJson(std::to_string(i), "s" + std::to_string(i), "SUCCESS");
-                 }
-                 stages += "]";
-                 std::string sources;
-                 for (int i = 0; i < 10000; ++i) {
-                   sources += (i ? "," : "") + std::string(R"({"name":"src)") + std::to_string(i) +
-                              R"(","type":"Codeup"})";
-                 }
-                 return RunWith(R"("status":"RUNNING","sources":[)" + sources + "]", stages);
-               },
-               false,
-               [](const std::string& t, const std::string&) {
-                 // Bounded by the decoder's caps (200 stages, 200 jobs a stage, 20 sources).
-                 EXPECT_GT(CountFor(t, "yunxiao_flow_latest_run_stage_status", kBad), 0u);
-                 EXPECT_LE(CountFor(t, "yunxiao_flow_latest_run_stage_status", kBad), 200u);
-                 EXPECT_GT(CountFor(t, "yunxiao_flow_latest_run_job_status", kBad), 0u);
-                 EXPECT_LE(CountFor(t, "yunxiao_flow_latest_run_job_status", kBad), 200u);
-                 EXPECT_GT(CountFor(t, "yunxiao_flow_pipeline_source_info", kBad), 0u);
-                 EXPECT_LE(CountFor(t, "yunxiao_flow_pipeline_source_info", kBad), 20u);
-                 EXPECT_LT(t.size(), 2u * 1024 * 1024);
-               }});
+  c.push_back(
+      {"huge_arrays",
+       [] {
+         std::string jobs = "[";
+         for (int i = 0; i < 50000; ++i) {
+           jobs += (i ? "," : "") + std::string(R"({"jobSign":"j)") + std::to_string(i) +
+                   R"(","name":"n","status":"RUNNING"})";
+         }
+         jobs += "]";
+         std::string stages = "[" + StageJson("0", "big", "RUNNING", jobs);
+         for (int i = 1; i < 20000; ++i) {
+           stages += "," + StageJson(std::to_string(i), "s" + std::to_string(i), "SUCCESS");
+         }
+         stages += "]";
+         std::string sources;
+         for (int i = 0; i < 10000; ++i) {
+           sources += (i ? "," : "") + std::string(R"({"name":"src)") + std::to_string(i) +
+                      R"(","type":"Codeup"})";
+         }
+         return RunWith(R"("status":"RUNNING","sources":[)" + sources + "]", stages);
+       },
+       false,
+       [](const std::string& t, const std::string&) {
+         // Bounded by the decoder's caps (200 stages, 200 jobs a stage, 20 sources).
+         EXPECT_GT(CountOf(t, "yunxiao_flow_latest_run_stage_status", {{"pipeline_id", kBad}}), 0u);
+         EXPECT_LE(CountOf(t, "yunxiao_flow_latest_run_stage_status", {{"pipeline_id", kBad}}),
+                   200u);
+         EXPECT_GT(CountOf(t, "yunxiao_flow_latest_run_job_status", {{"pipeline_id", kBad}}), 0u);
+         EXPECT_LE(CountOf(t, "yunxiao_flow_latest_run_job_status", {{"pipeline_id", kBad}}), 200u);
+         EXPECT_GT(CountOf(t, "yunxiao_flow_pipeline_source_info", {{"pipeline_id", kBad}}), 0u);
+         EXPECT_LE(CountOf(t, "yunxiao_flow_pipeline_source_info", {{"pipeline_id", kBad}}), 20u);
+         EXPECT_LT(t.size(), 2u * 1024 * 1024);
+       }});
 
   c.push_back({"deep_nesting_inside_an_unknown_member",
                [] { return RunWith(R"("status":"SUCCESS","extra":)" + Deep(100000)); }, false,
                [](const std::string& t, const std::string&) {
-                 EXPECT_EQ(
-                     Value(t, "yunxiao_flow_latest_run_status", {Pid(kBad), "status=\"SUCCESS\""}),
-                     1);
+                 EXPECT_EQ(Get(t, "yunxiao_flow_latest_run_status",
+                               {{"pipeline_id", kBad}, {"status", "SUCCESS"}}),
+                           1);
                }});
 
   c.push_back({"very_long_strings",
@@ -236,29 +240,29 @@ std::vector<HostileCase> HostileCases() {
                [](const std::string& t, const std::string&) {
                  for (const char* m :
                       {"yunxiao_flow_latest_run_stage_status", "yunxiao_flow_pipeline_info"}) {
-                   ASSERT_GT(CountFor(t, m, kBad), 0u) << m;
+                   ASSERT_GT(CountOf(t, m, {{"pipeline_id", kBad}}), 0u) << m;
                    for (const auto& l : Samples(t, m)) EXPECT_LT(l.size(), 1024u) << m;
                  }
                }});
 
-  c.push_back({"invalid_utf8_in_names",
-               [] {
-                 return RunWith(
-                     R"("status":"SUCCESS")",
-                     "[" +
-                         StageJson("1", "bad\xff\xfe bytes \xc0\xaf overlong \xed\xa0\x80",
-                                   "SUCCESS",
-                                   "[{\"jobSign\":\"j\xf8\x88\x80\x80\x80\",\"name\":"
-                                   "\"cut \xe6\x9e\",\"status\":\"SUCCESS\"}]") +
-                         "]");
-               },
-               false,
-               [](const std::string& t, const std::string&) {
-                 EXPECT_EQ(Value(t, "yunxiao_flow_latest_run_stage_status",
-                                 {Pid(kBad), "stage_name=\"bad\xEF\xBF\xBD\xEF\xBF\xBD bytes"}),
-                           1);
-                 EXPECT_EQ(CountFor(t, "yunxiao_flow_latest_run_job_status", kBad), 1u);
-               }});
+  c.push_back(
+      {"invalid_utf8_in_names",
+       [] {
+         return RunWith(
+             R"("status":"SUCCESS")",
+             "[" +
+                 StageJson("1", "bad\xff\xfe bytes \xc0\xaf overlong \xed\xa0\x80", "SUCCESS",
+                           "[{\"jobSign\":\"j\xf8\x88\x80\x80\x80\",\"name\":"
+                           "\"cut \xe6\x9e\",\"status\":\"SUCCESS\"}]") +
+                 "]");
+       },
+       false,
+       [](const std::string& t, const std::string&) {
+         EXPECT_EQ(Value(t, "yunxiao_flow_latest_run_stage_status",
+                         {Pid(kBad), "stage_name=\"bad\xEF\xBF\xBD\xEF\xBF\xBD bytes"}),
+                   1);
+         EXPECT_EQ(CountOf(t, "yunxiao_flow_latest_run_job_status", {{"pipeline_id", kBad}}), 1u);
+       }});
 
   // Either outcome is fine; validity and honesty are checked for every case.
   c.push_back({"lone_surrogate_escape",
@@ -287,28 +291,29 @@ std::vector<HostileCase> HostileCases() {
          EXPECT_NE(t.find(R"(repo="https://codeup.aliyun.com/g/r.git")"), std::string::npos);
          EXPECT_EQ(t.find("pa55"), std::string::npos);
          EXPECT_EQ(t.find("private_token"), std::string::npos);
-         EXPECT_EQ(CountFor(t, "yunxiao_flow_latest_run_job_status", kBad), 1u);
+         EXPECT_EQ(CountOf(t, "yunxiao_flow_latest_run_job_status", {{"pipeline_id", kBad}}), 1u);
        }});
 
-  c.push_back(
-      {"unknown_status_and_trigger_mode",
-       literal(R"({"status":"Exploded","pipelineRunId":9,"triggerMode":42,)"
-               R"("createTime":1795000000000,"stages":[{"index":"1","name":"a",)"
-               R"("stageInfo":{"status":"ÜBERRASCHUNG","jobs":[{"jobSign":"j","name":"j",)"
-               R"("status":"PAUSED_BY_ALIENS"}]}}]})"),
-       false, [](const std::string& t, const std::string&) {
-         EXPECT_EQ(Value(t, "yunxiao_flow_latest_run_status", {Pid(kBad), "status=\"EXPLODED\""}),
-                   1);
-         EXPECT_EQ(Value(t, "yunxiao_flow_latest_run_status", {Pid(kBad), "status=\"SUCCESS\""}),
-                   0);
-         EXPECT_EQ(Sum(t, "yunxiao_flow_latest_run_status", {Pid(kBad)}), 1);
-         EXPECT_EQ(Value(t, "yunxiao_flow_latest_run_trigger_mode",
-                         {Pid(kBad), "trigger_mode=\"unknown\""}),
-                   1);
-         EXPECT_EQ(Value(t, "yunxiao_flow_latest_run_job_status",
-                         {Pid(kBad), "status=\"PAUSED_BY_ALIENS\""}),
-                   1);
-       }});
+  c.push_back({"unknown_status_and_trigger_mode",
+               literal(R"({"status":"Exploded","pipelineRunId":9,"triggerMode":42,)"
+                       R"("createTime":1795000000000,"stages":[{"index":"1","name":"a",)"
+                       R"("stageInfo":{"status":"ÜBERRASCHUNG","jobs":[{"jobSign":"j","name":"j",)"
+                       R"("status":"PAUSED_BY_ALIENS"}]}}]})"),
+               false, [](const std::string& t, const std::string&) {
+                 EXPECT_EQ(Get(t, "yunxiao_flow_latest_run_status",
+                               {{"pipeline_id", kBad}, {"status", "EXPLODED"}}),
+                           1);
+                 EXPECT_EQ(Get(t, "yunxiao_flow_latest_run_status",
+                               {{"pipeline_id", kBad}, {"status", "SUCCESS"}}),
+                           0);
+                 EXPECT_EQ(SumOf(t, "yunxiao_flow_latest_run_status", {{"pipeline_id", kBad}}), 1);
+                 EXPECT_EQ(Get(t, "yunxiao_flow_latest_run_trigger_mode",
+                               {{"pipeline_id", kBad}, {"trigger_mode", "unknown"}}),
+                           1);
+                 EXPECT_EQ(Get(t, "yunxiao_flow_latest_run_job_status",
+                               {{"pipeline_id", kBad}, {"status", "PAUSED_BY_ALIENS"}}),
+                           1);
+               }});
 
   c.push_back({"duplicate_stage_indexes_and_job_signs",
                [] {
@@ -335,7 +340,7 @@ std::vector<HostileCase> HostileCases() {
 
   c.push_back({"duplicate_keys", literal(R"({"status":"FAIL","status":"SUCCESS"})"), false,
                [](const std::string& t, const std::string&) {
-                 EXPECT_EQ(Sum(t, "yunxiao_flow_latest_run_status", {Pid(kBad)}), 1);
+                 EXPECT_EQ(SumOf(t, "yunxiao_flow_latest_run_status", {{"pipeline_id", kBad}}), 1);
                }});
   return c;
 }
@@ -344,7 +349,7 @@ class HostileBody : public ::testing::TestWithParam<HostileCase> {};
 
 TEST_P(HostileBody, ExporterStaysUpWithValidExpositionAndAnHonestOutcome) {
   const HostileCase& c = GetParam();
-  Simulator sim({"--pipelines=2", kFrozen});
+  Simulator sim({.pipelines = 2, .frozen = true});
   ASSERT_EQ(
       sim.Control("PUT", std::string("/-/sim/pipelines/") + kBad + "/latest", c.body()).status,
       200);
@@ -358,16 +363,16 @@ TEST_P(HostileBody, ExporterStaysUpWithValidExpositionAndAnHonestOutcome) {
     EXPECT_EQ(CheckExposition(text), "");
     EXPECT_EQ(PromtoolProblems(text), "");
     // The neighbour is unaffected.
-    EXPECT_EQ(Value(text, "yunxiao_flow_fetch_success", {Pid(kGood)}), 1);
-    EXPECT_EQ(Sum(text, "yunxiao_flow_latest_run_status", {Pid(kGood)}), 1);
+    EXPECT_EQ(Get(text, "yunxiao_flow_fetch_success", {{"pipeline_id", kGood}}), 1);
+    EXPECT_EQ(SumOf(text, "yunxiao_flow_latest_run_status", {{"pipeline_id", kGood}}), 1);
     const double decode_errors =
         Value(text, "yunxiao_flow_api_decode_errors_total", {"endpoint=\"latest_pipeline_run\""});
-    const double ok = Value(text, "yunxiao_flow_fetch_success", {Pid(kBad)});
+    const double ok = Get(text, "yunxiao_flow_fetch_success", {{"pipeline_id", kBad}});
     const std::string log = exp.process().Stderr();
     if (c.decode_error) {
       EXPECT_EQ(ok, 0);
       EXPECT_GE(decode_errors, scrape + 1);
-      EXPECT_EQ(CountFor(text, "yunxiao_flow_latest_run_status", kBad), 0u);
+      EXPECT_EQ(CountOf(text, "yunxiao_flow_latest_run_status", {{"pipeline_id", kBad}}), 0u);
       EXPECT_FALSE(LogLines(log, {"cannot decode the latest run", LogId(kBad)}).empty()) << log;
     } else if (c.check) {
       EXPECT_EQ(ok, 1) << log;

@@ -49,8 +49,8 @@ long RssKb(pid_t pid) {
 class HttpAbuse : public ::testing::Test {
  protected:
   void SetUp() override {
-    sim_ = std::make_unique<Simulator>(std::vector<std::string>{"--pipelines=3", kFrozen});
-    exp_ = std::make_unique<Exporter>(sim_->CentralConfig());
+    sim_ = std::make_unique<Simulator>(SimulatorOptions{.pipelines = 3, .frozen = true});
+    exp_ = std::make_unique<Exporter>(sim_->Config());
     ASSERT_TRUE(exp_->started()) << exp_->process().Stderr();
   }
   // A scrape that must be answered; returns how long it took.

@@ -26,12 +26,15 @@ using namespace hardening;
 class Lifecycle : public ::testing::Test {
  protected:
   void SetUp() override {
-    sim_ = std::make_unique<Simulator>(std::vector<std::string>{"--pipelines=3", kFrozen});
+    sim_ = std::make_unique<Simulator>(SimulatorOptions{.pipelines = 3, .frozen = true});
     ids_ = sim_->PipelineIds();
     ASSERT_EQ(ids_.size(), 3u);
   }
-  std::string ConfigFor(const std::vector<std::string>& ids, const std::string& collect = "") {
-    return sim_->Config(ids, "central", "", "collect:\n  cache_ttl: 0s\n" + collect);
+  // Every scrape fetches afresh.
+  std::string ConfigFor(const std::vector<std::string>& ids,
+                        std::vector<std::pair<std::string, std::string>> collect = {}) {
+    collect.insert(collect.begin(), {"cache_ttl", "0s"});
+    return sim_->Config({.ids = ids, .collect = collect});
   }
   static std::set<std::string> Watched(const std::string& text) {
     std::set<std::string> ids;
@@ -59,7 +62,7 @@ TEST_F(Lifecycle, SighupAppliesAValidConfigAndKeepsTheOldOnAnInvalidOne) {
       },
       20s, 200ms));
 
-  exp.dir().Write("config.yaml", ConfigFor({ids_[2]}, "  max_stale: yesterday\n"));
+  exp.dir().Write("config.yaml", ConfigFor({ids_[2]}, {{"max_stale", "yesterday"}}));
   exp.process().Signal(SIGHUP);
   EXPECT_TRUE(exp.process().WaitForOutput("max_stale")) << exp.process().Stderr();
   EXPECT_FALSE(
@@ -71,7 +74,7 @@ TEST_F(Lifecycle, SighupAppliesAValidConfigAndKeepsTheOldOnAnInvalidOne) {
 }
 
 TEST_F(Lifecycle, PostReloadAppliesOrRejectsWithTheReason) {
-  Exporter exp(ConfigFor({ids_[0], ids_[1]}), {"--web.enable-lifecycle"});
+  Exporter exp(ConfigFor({ids_[0], ids_[1]}), {.flags = {"--web.enable-lifecycle"}});
   ASSERT_TRUE(exp.started());
   exp.dir().Write("config.yaml", ConfigFor({ids_[1], ids_[2]}));
   auto r = HttpPost("127.0.0.1", exp.port(), "/-/reload", "");
@@ -125,7 +128,7 @@ TEST_F(Lifecycle, PostReloadAppliesOrRejectsWithTheReason) {
 // A scrape that arrives while a reload swaps the configuration is answered in full by the
 // old or the new configuration, never with an empty body.
 TEST_F(Lifecycle, ScrapesDuringReloadsAreAlwaysComplete) {
-  Exporter exp(ConfigFor(ids_), {"--web.enable-lifecycle"});
+  Exporter exp(ConfigFor(ids_), {.flags = {"--web.enable-lifecycle"}});
   ASSERT_TRUE(exp.started());
   std::atomic<bool> stop{false};
   std::atomic<int> scrapes{0}, incomplete{0};
@@ -150,7 +153,7 @@ TEST_F(Lifecycle, ScrapesDuringReloadsAreAlwaysComplete) {
 
 TEST_F(Lifecycle, SigtermWhileTheUpstreamIsSlowExitsPromptly) {
   ASSERT_EQ(sim_->Control("POST", "/-/sim/faults", R"({"latencyMs":30000})").status, 200);
-  Exporter exp(ConfigFor(ids_), {}, {{"YUNXIAO_TOKEN", kSimToken}}, /*warm=*/false);
+  Exporter exp(ConfigFor(ids_), {.warm = false});
   ASSERT_TRUE(exp.started());
   auto scrape =
       std::async(std::launch::async, [&] { return HttpGet("127.0.0.1", exp.port(), "/metrics"); });

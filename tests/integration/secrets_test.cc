@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "integration/hardening.h"
+#include "support/exposition_check.h"
 #include "support/harness.h"
 
 namespace yfe::testing {
@@ -30,12 +31,12 @@ std::string FindSecret(const std::map<std::string, std::string>& channels,
 
 TEST(Secrets, TokenNeverAppearsInAnyOutputChannel) {
   const std::string token = "pt-SeCrEt-9f8e7d6c5b4a3210zyx";
-  Simulator sim({"--pipelines=2", kFrozen, "--token=" + token});
+  Simulator sim({.pipelines = 2, .frozen = true, .token = token});
   std::map<std::string, std::string> channels;
   const std::string config = TwoPipelineConfig(sim.Endpoint());
   {
-    Exporter exp(config, {"--log.level=debug", "--web.enable-lifecycle"},
-                 {{"YUNXIAO_TOKEN", token}});
+    Exporter exp(config,
+                 {.flags = {"--log.level=debug", "--web.enable-lifecycle"}, .token = token});
     ASSERT_TRUE(exp.started()) << exp.process().Stderr();
     auto keep = [&](const std::string& name, const HttpResult& r) {
       std::string all = std::to_string(r.status) + "\n";
@@ -44,7 +45,7 @@ TEST(Secrets, TokenNeverAppearsInAnyOutputChannel) {
       return r;
     };
     std::string text = keep("/metrics", exp.Get("/metrics")).body;
-    EXPECT_EQ(Value(text, "yunxiao_flow_fetch_success", {Pid(kBad)}), 1)
+    EXPECT_EQ(Get(text, "yunxiao_flow_fetch_success", {{"pipeline_id", kBad}}), 1)
         << "the token works\n"
         << exp.process().Stderr() << sim.process().Stderr();
     EXPECT_EQ(keep("/", exp.Get("/")).status, 200);
@@ -75,16 +76,16 @@ TEST(Secrets, TokenNeverAppearsInAnyOutputChannel) {
   {
     // The token in the config itself (accepted with a warning), JSON logs.
     TempDir dir;
-    Process exp(
-        {YFE_EXPORTER_BIN,
-         "--config.file=" +
-             dir.Write("c.yaml", TwoPipelineConfig(sim.Endpoint(), "  token: " + token + "\n")),
-         "--web.listen-address=127.0.0.1:0", "--log.level=debug", "--log.format=json"});
-    const int port = exp.WaitForPort("\"address\":\"127.0.0.1:");
+    Process exp({YFE_EXPORTER_BIN,
+                 "--config.file=" +
+                     dir.Write("c.yaml", TwoPipelineConfig(sim.Endpoint(), {{"token", token}})),
+                 "--web.listen-address=127.0.0.1:0", "--log.level=debug", "--log.format=json"});
+    const int port = exp.WaitForPort("listening on 127.0.0.1:");
     ASSERT_GT(port, 0) << exp.Stderr();
     auto r = HttpGet("127.0.0.1", port, "/metrics");
     channels["literal token /metrics"] = r.body;
-    EXPECT_EQ(Value(r.body, "yunxiao_flow_fetch_success", {Pid(kBad)}), 1) << exp.Stderr();
+    EXPECT_EQ(Get(r.body, "yunxiao_flow_fetch_success", {{"pipeline_id", kBad}}), 1)
+        << exp.Stderr();
     EXPECT_EQ(exp.Stop(SIGTERM, 15s), 0);
     channels["literal token logs"] = exp.Stderr() + exp.Stdout();
     EXPECT_NE(channels["literal token logs"].find("api.token"), std::string::npos);
@@ -93,9 +94,8 @@ TEST(Secrets, TokenNeverAppearsInAnyOutputChannel) {
   const std::string good = dir.Write("good.yaml", config);
   const std::string broken =
       dir.Write("broken.yaml", "api:\n  endpoint: " + sim.Endpoint() + "\n  timeout: forever\n");
-  const std::string literal =
-      dir.Write("literal.yaml",
-                TwoPipelineConfig(sim.Endpoint(), "  token: " + token + "\n  bogus_key: 1\n"));
+  const std::string literal = dir.Write(
+      "literal.yaml", TwoPipelineConfig(sim.Endpoint(), {{"token", token}, {"bogus_key", "1"}}));
   const std::string token_file = dir.Write("token", token + "\n");
   const std::string from_file = dir.Write(
       "file.yaml", "api:\n  endpoint: " + sim.Endpoint() + "\n  token_file: " + token_file +
@@ -125,7 +125,7 @@ TEST(Secrets, TokenNeverAppearsInAnyOutputChannel) {
 // the config.
 TEST(Secrets, MisplacedTokenIsNeverEchoed) {
   const std::string token = "pt-MiSpLaCeD-4c3b2a1908f7e6d5";
-  Simulator sim({"--pipelines=1", kFrozen, "--token=" + token});
+  Simulator sim({.pipelines = 1, .frozen = true, .token = token});
   const std::string head = "api:\n  endpoint: " + sim.Endpoint() + "\n  edition: region\n";
   const std::vector<std::string> configs = {
       head + "  token_file: " + token + "\npipelines: [\"1000001\"]\n",
@@ -144,8 +144,8 @@ TEST(Secrets, MisplacedTokenIsNeverEchoed) {
     EXPECT_EQ(start.Wait(15s), 1);
     channels["start " + std::to_string(i)] = start.Stdout() + start.Stderr();
   }
-  Exporter exp(head + "pipelines: [\"1000001\"]\n", {"--web.enable-lifecycle"},
-               {{"YUNXIAO_TOKEN", token}});
+  Exporter exp(head + "pipelines: [\"1000001\"]\n",
+               {.flags = {"--web.enable-lifecycle"}, .token = token});
   ASSERT_TRUE(exp.started());
   for (size_t i = 0; i < configs.size(); ++i) {
     exp.dir().Write("config.yaml", configs[i]);
@@ -183,9 +183,9 @@ TEST(Secrets, RotatedTokenFileIsUsedWithoutRestart) {
   const std::string old_token = "pt-old-token-1111aaaa";
   const std::string new_token = "pt-new-token-2222bbbb";
   const std::string revoked = "pt-revoked-3333cccc";
-  Simulator sim({"--pipelines=2", kFrozen, "--token=" + new_token});
+  Simulator sim({.pipelines = 2, .frozen = true, .token = new_token});
   MountedSecret secret(old_token);
-  Exporter exp(TwoPipelineConfig(sim.Endpoint(), "  token_file: " + secret.path() + "\n"), {}, {});
+  Exporter exp(TwoPipelineConfig(sim.Endpoint(), {{"token_file", secret.path()}}), {.token = ""});
   ASSERT_TRUE(exp.started()) << exp.process().Stderr();
   const pid_t pid = exp.process().pid();
   std::string text = exp.Scrape();

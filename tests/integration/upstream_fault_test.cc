@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "integration/hardening.h"
+#include "support/exposition_check.h"
 #include "support/harness.h"
 
 namespace yfe::testing {
@@ -34,16 +35,16 @@ TEST(UpstreamFault, DnsFailureIsATransportErrorAndTheExporterKeepsServing) {
 }
 
 // A body fault on every request: the fetch fails as a transport error, then recovers.
-void ExpectTransportFaultThenRecovery(const std::string& fault, const std::string& extra_api,
+void ExpectTransportFaultThenRecovery(const std::string& fault, const Lines& api,
                                       const std::string& log_fragment) {
-  Simulator sim({"--pipelines=2", kFrozen});
+  Simulator sim({.pipelines = 2, .frozen = true});
   ASSERT_EQ(sim.Control("POST", "/-/sim/faults", fault).status, 200);
-  Exporter exp(TwoPipelineConfig(sim.Endpoint(), extra_api, "  scrape_deadline: 8s\n"), {},
-               {{"YUNXIAO_TOKEN", kSimToken}}, /*warm=*/false);
+  Exporter exp(TwoPipelineConfig(sim.Endpoint(), api, {{"scrape_deadline", "8s"}}),
+               {.warm = false});
   ASSERT_TRUE(exp.started()) << exp.process().Stderr();
   std::string text = exp.Scrape();
-  EXPECT_EQ(Value(text, "yunxiao_flow_fetch_success", {Pid(kBad)}), 0);
-  EXPECT_EQ(Value(text, "yunxiao_flow_fetch_success", {Pid(kGood)}), 0);
+  EXPECT_EQ(Get(text, "yunxiao_flow_fetch_success", {{"pipeline_id", kBad}}), 0);
+  EXPECT_EQ(Get(text, "yunxiao_flow_fetch_success", {{"pipeline_id", kGood}}), 0);
   EXPECT_EQ(Value(text, "yunxiao_flow_up"), 0);
   EXPECT_GE(Value(text, "yunxiao_flow_api_requests_total",
                   {"endpoint=\"latest_pipeline_run\"", "code=\"error\""}),
@@ -60,22 +61,24 @@ void ExpectTransportFaultThenRecovery(const std::string& fault, const std::strin
 
   ASSERT_EQ(sim.Control("POST", "/-/sim/faults", R"({"reset":0,"slowBody":0})").status, 200);
   EXPECT_TRUE(Eventually(
-      [&] { return Value(exp.Scrape(), "yunxiao_flow_fetch_success", {Pid(kBad)}) == 1; }, 30s,
-      200ms));
+      [&] {
+        return Get(exp.Scrape(), "yunxiao_flow_fetch_success", {{"pipeline_id", kBad}}) == 1;
+      },
+      30s, 200ms));
   EXPECT_EQ(Value(exp.Scrape(), "yunxiao_flow_up"), 1);
 }
 
 TEST(UpstreamFault, ResetMidBodyIsATransportError) {
-  ExpectTransportFaultThenRecovery(R"({"reset":1})", "", "partial file");
+  ExpectTransportFaultThenRecovery(R"({"reset":1})", {}, "partial file");
 }
 
 TEST(UpstreamFault, SlowBodyHitsTheRequestTimeout) {
   // Eight chunks 0.5 s apart: 3.5 s for a body, against a 1 s request timeout.
-  ExpectTransportFaultThenRecovery(R"({"slowBody":1})", "  timeout: 1s\n", "imeout");
+  ExpectTransportFaultThenRecovery(R"({"slowBody":1})", {{"timeout", "1s"}}, "imeout");
 }
 
 TEST(UpstreamFault, HttpErrorsAreCountedAndLoggedWithErrorCodeAndRequestId) {
-  Simulator sim({"--pipelines=2", kFrozen});
+  Simulator sim({.pipelines = 2, .frozen = true});
   struct Body {
     std::string name, text;
   };
@@ -105,8 +108,8 @@ TEST(UpstreamFault, HttpErrorsAreCountedAndLoggedWithErrorCodeAndRequestId) {
       ASSERT_TRUE(exp.started()) << exp.process().Stderr();
       std::string text = exp.Scrape();
       const std::string code = "code=\"" + std::to_string(status) + "\"";
-      EXPECT_EQ(Value(text, "yunxiao_flow_fetch_success", {Pid(kBad)}), 0);
-      EXPECT_EQ(Value(text, "yunxiao_flow_fetch_success", {Pid(kGood)}), 1);
+      EXPECT_EQ(Get(text, "yunxiao_flow_fetch_success", {{"pipeline_id", kBad}}), 0);
+      EXPECT_EQ(Get(text, "yunxiao_flow_fetch_success", {{"pipeline_id", kGood}}), 1);
       EXPECT_GE(Value(text, "yunxiao_flow_api_requests_total",
                       {"endpoint=\"latest_pipeline_run\"", code}),
                 1);
