@@ -95,16 +95,19 @@ TEST(Backfill, PrometheusOnTheBlocksAnswersForThePastAndLiveCollectionContinues)
     GTEST_SKIP() << "prometheus is not installed";
   }
   const int64_t t0 = WallMs() / 1000 * 1000;  // the simulator's frozen now
-  Simulator sim({"--pipelines=4", "--history=504h", "--clock=frozen:" + std::to_string(t0 / 1000)});
+  Simulator sim(
+      {.pipelines = 4, .flags = {"--history=504h", "--clock=frozen:" + std::to_string(t0 / 1000)}});
   const auto ids = sim.PipelineIds();
   ASSERT_EQ(ids.size(), 4u);
   TempDir dir;
   const int port = FreePort();
-  const std::string config = sim.Config(
-      ids, "central", "  max_requests_per_second: 1000\n  rate_limit_burst: 1000\n",
-      "collect:\n  history: true\n  history_interval: 1s\n  history_buckets: [300, 450, 600, "
-      "750, 900]\n  state_dir: " +
-          dir.path() + "/state\n");
+  const std::string config =
+      sim.Config({.ids = ids,
+                  .api = {{"max_requests_per_second", "1000"}, {"rate_limit_burst", "1000"}},
+                  .collect = {{"history", "true"},
+                              {"history_interval", "1s"},
+                              {"history_buckets", "[300, 450, 600, 750, 900]"},
+                              {"state_dir", dir.path() + "/state"}}});
   const std::string config_file = dir.Write("config.yaml", config);
   const std::map<std::string, std::string> env = {{"YUNXIAO_TOKEN", kSimToken}};
 
@@ -183,7 +186,8 @@ TEST(Backfill, PrometheusOnTheBlocksAnswersForThePastAndLiveCollectionContinues)
   ASSERT_EQ(
       sim.Control("POST", "/-/sim/pipelines/" + ids[0] + "/finish", R"({"status":"FAIL"})").status,
       200);
-  Exporter live(config, {"--web.listen-address=127.0.0.1:" + std::to_string(port)}, env);
+  Exporter live(
+      config, ExporterOptions{.flags = {"--web.listen-address=127.0.0.1:" + std::to_string(port)}});
   ASSERT_EQ(live.port(), port) << live.process().Stderr();
   std::map<std::string, double> truth_before, truth_now;
   for (const auto& id : ids) {
@@ -221,7 +225,7 @@ namespace {
 // The refusals: no state dir, an existing ledger (unless --backfill.overwrite-state), an API
 // failure (named, and neither the file nor the ledger written).
 TEST(Backfill, RefusesClearlyAndWritesNothingOnFailure) {
-  Simulator sim({"--pipelines=2", "--history=72h"});
+  Simulator sim({.pipelines = 2, .flags = {"--history=72h"}});
   const auto ids = sim.PipelineIds();
   TempDir dir;
   const std::map<std::string, std::string> env = {{"YUNXIAO_TOKEN", kSimToken}};
@@ -235,29 +239,33 @@ TEST(Backfill, RefusesClearlyAndWritesNothingOnFailure) {
     EXPECT_NE(p->Wait(std::chrono::seconds(30)), -1000);
     return p;
   };
-  const std::string history = "collect:\n  history: true\n";
-  const std::string state = history + "  state_dir: " + dir.path() + "/state\n";
+  const std::pair<std::string, std::string> history = {"history", "true"};
+  const std::pair<std::string, std::string> state = {"state_dir", dir.path() + "/state"};
+  auto config = [&](std::vector<std::string> pipelines, bool with_state = true) {
+    return sim.Config({.ids = pipelines,
+                       .collect = with_state ? std::vector{history, state} : std::vector{history}});
+  };
 
-  auto no_state = run(sim.Config(ids, "central", "", history));
+  auto no_state = run(config(ids, false));
   EXPECT_EQ(no_state->Wait(std::chrono::seconds(1)), 1);
   EXPECT_NE(no_state->Stderr().find("backfill needs collect.state_dir"), std::string::npos);
 
   // A pipeline the API does not know: the error names it; nothing is written.
-  auto failed = run(sim.Config({ids[0], "999999"}, "central", "", state));
+  auto failed = run(config({ids[0], "999999"}));
   EXPECT_EQ(failed->Wait(std::chrono::seconds(1)), 1);
   EXPECT_NE(failed->Stderr().find("pipeline 999999"), std::string::npos) << failed->Stderr();
   EXPECT_FALSE(std::filesystem::exists(om));
   EXPECT_FALSE(std::filesystem::exists(dir.path() + "/state/run-ledger"));
   EXPECT_FALSE(std::filesystem::exists(om + ".part0"));
 
-  auto ok = run(sim.Config(ids, "central", "", state));
+  auto ok = run(config(ids));
   EXPECT_EQ(ok->Wait(std::chrono::seconds(1)), 0) << ok->Stderr();
   const std::string ledger = ReadFile(dir.path() + "/state/run-ledger");
-  auto again = run(sim.Config(ids, "central", "", state));
+  auto again = run(config(ids));
   EXPECT_EQ(again->Wait(std::chrono::seconds(1)), 1);
   EXPECT_NE(again->Stderr().find("--backfill.overwrite-state"), std::string::npos);
   EXPECT_EQ(ReadFile(dir.path() + "/state/run-ledger"), ledger);
-  auto forced = run(sim.Config(ids, "central", "", state), {"--backfill.overwrite-state"});
+  auto forced = run(config(ids), {"--backfill.overwrite-state"});
   EXPECT_EQ(forced->Wait(std::chrono::seconds(1)), 0) << forced->Stderr();
 }
 
