@@ -1,5 +1,7 @@
 // The exporter's configuration file: schema, defaults and validation. The keys are part
-// of the public contract and documented in docs/configuration.md.
+// of the public contract and documented in docs/configuration.md. Each key is declared once,
+// in config.cc's Declare* functions (schema.h says how); its default is the field's
+// initializer below.
 //
 //   ConfigLoad load = LoadConfigFile("config.yaml");
 //   for (auto& e : load.errors) std::cerr << e << "\n";   // every problem, with line numbers
@@ -89,9 +91,12 @@ struct ConfigLoad {
   bool ok() const { return errors.empty(); }
 };
 
-// Every configuration key, qualified: "api.endpoint", "pipelines[].id", ...
+// Every configuration key, qualified: "api.endpoint", "pipelines[].id", ... as declared by
+// the parser itself (config.cc Declare*, schema.h), with type, default, range and help.
 // docs/configuration.md documents exactly these (a test checks).
-std::vector<std::string> AllKeys();
+struct KeyInfo;  // config/schema.h
+std::vector<KeyInfo> Keys();
+std::vector<std::string> AllKeys();  // Keys()' paths
 
 // Parses and validates YAML text; `source` names it in messages (a file path).
 ConfigLoad ParseConfig(std::string_view yaml, std::string_view source);

@@ -5,6 +5,7 @@
 #include <set>
 
 #include "config/config.h"
+#include "config/schema.h"
 #include "metrics/catalog.h"
 #include "support/test_support.h"
 
@@ -53,6 +54,22 @@ TEST(Contract, ConfigurationDocListsExactlyTheKeys) {
   std::set<std::string> code;
   for (const auto& k : config::AllKeys()) code.insert(k);
   EXPECT_EQ(documented, code);
+}
+
+// The default a key's declaration takes from its struct field is the one its docs row shows.
+TEST(Contract, ConfigurationDocShowsTheDeclaredDefaults) {
+  std::string doc = testing::ReadFile(std::string(YFE_SOURCE_DIR) + "/docs/configuration.md");
+  for (const config::KeyInfo& k : config::Keys()) {
+    EXPECT_FALSE(k.help.empty()) << k.path;
+    if (k.default_value.empty()) continue;
+    const std::string row = "| `" + k.path + "` | ";
+    auto at = doc.find(row);
+    if (at == std::string::npos) continue;  // ConfigurationDocListsExactlyTheKeys says so
+    const std::string cell =
+        doc.substr(at + row.size(), doc.find(" | ", at + row.size()) - at - row.size());
+    EXPECT_NE(cell.find("`" + k.default_value + "`"), std::string::npos)
+        << k.path << ": declared default " << k.default_value << ", documented " << cell;
+  }
 }
 
 TEST(Contract, ExampleConfigIsValid) {
