@@ -375,17 +375,14 @@ ConfigLoad LoadConfigFile(const std::string& path) {
 void RegisterSecrets(const ApiConfig& api) {
   logging::RegisterSecret(api.token);
   if (!api.token_file.empty()) {
-    std::string ignored;  // an unreadable file is reported when the token is resolved
-    logging::RegisterSecret(ReadTokenFile(api.token_file, &ignored));
+    // An unreadable file is reported when the token is resolved.
+    logging::RegisterSecret(ReadTokenFile(api.token_file).value_or(""));
   }
 }
 
-std::string ReadTokenFile(const std::string& path, std::string* error) {
+Result<std::string> ReadTokenFile(const std::string& path) {
   std::ifstream in(path, std::ios::binary);
-  if (!in) {
-    *error = "cannot read api.token_file " + path;
-    return {};
-  }
+  if (!in) return Error("cannot read api.token_file " + path);
   std::string line;
   std::getline(in, line, '\n');
   auto is_space = [](char ch) { return ch == ' ' || ch == '\t' || ch == '\r' || ch == '\n'; };
@@ -393,49 +390,49 @@ std::string ReadTokenFile(const std::string& path, std::string* error) {
   size_t start = 0;
   while (start < line.size() && is_space(line[start])) ++start;
   line.erase(0, start);
-  if (line.empty()) *error = "api.token_file " + path + " is empty";
+  if (line.empty()) return Error("api.token_file " + path + " is empty");
   for (char ch : line) {
     if (static_cast<unsigned char>(ch) < 0x20 || ch == 0x7f) {
-      *error = "api.token_file " + path + " holds control characters";
-      return {};
+      return Error("api.token_file " + path + " holds control characters");
     }
   }
   return line;
 }
 
-std::optional<TokenSource> ResolveToken(const ApiConfig& api, const char* env_token,
-                                        std::string* error) {
+Result<TokenSource> ResolveToken(const ApiConfig& api, const char* env_token) {
   if (!api.token_file.empty()) {
-    std::string token = ReadTokenFile(api.token_file, error);
-    if (token.empty()) {
-      if (env_token && *env_token) {
-        *error +=
-            " (api.token_file, when set, is used instead of YUNXIAO_TOKEN: remove it from "
-            "the configuration to take the token from the environment)";
-      }
-      return std::nullopt;
+    auto token = ReadTokenFile(api.token_file);
+    if (!token.ok() && env_token && *env_token) {
+      return Error(token.error() +
+                   " (api.token_file, when set, is used instead of YUNXIAO_TOKEN: remove it "
+                   "from the configuration to take the token from the environment)");
     }
-    return TokenSource{token, "api.token_file " + api.token_file};
+    YFE_RETURN_IF_ERROR(token);
+    return TokenSource{*token, "api.token_file " + api.token_file};
   }
-  auto usable = [error](const std::string& token, const char* origin) {
+  auto usable = [](const std::string& token, const char* origin) -> Result<TokenSource> {
     for (char ch : token) {
       if (static_cast<unsigned char>(ch) < 0x20 || ch == 0x7f) {
-        *error = std::string(origin) + " holds control characters";
-        return false;
+        return Error(std::string(origin) + " holds control characters");
       }
     }
-    return true;
+    return TokenSource{token, origin};
   };
-  if (env_token && *env_token) {
-    if (!usable(env_token, "YUNXIAO_TOKEN")) return std::nullopt;
-    return TokenSource{env_token, "YUNXIAO_TOKEN"};
+  if (env_token && *env_token) return usable(env_token, "YUNXIAO_TOKEN");
+  if (!api.token.empty()) return usable(api.token, "api.token");
+  return Error("no API token: set api.token_file, or the YUNXIAO_TOKEN environment variable");
+}
+
+LoadedConfig LoadForRun(const std::string& path, const char* env_token) {
+  LoadedConfig out{LoadConfigFile(path), {}};
+  if (!out.load.ok()) return out;
+  auto token = ResolveToken(out.load.config.api, env_token);
+  if (!token.ok()) {
+    out.load.errors.push_back(token.error());
+  } else {
+    out.token = std::move(*token);
   }
-  if (!api.token.empty()) {
-    if (!usable(api.token, "api.token")) return std::nullopt;
-    return TokenSource{api.token, "api.token"};
-  }
-  *error = "no API token: set api.token_file, or the YUNXIAO_TOKEN environment variable";
-  return std::nullopt;
+  return out;
 }
 
 }  // namespace yfe::config

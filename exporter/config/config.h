@@ -15,6 +15,8 @@
 #include <string_view>
 #include <vector>
 
+#include "util/result.h"
+
 namespace re2 {
 class RE2;
 }
@@ -119,14 +121,21 @@ struct TokenSource {
   std::string token;
   std::string origin;  // "api.token_file /path", "YUNXIAO_TOKEN", "api.token"
 };
-std::optional<TokenSource> ResolveToken(const ApiConfig& api, const char* env_token,
-                                        std::string* error);
+Result<TokenSource> ResolveToken(const ApiConfig& api, const char* env_token);
 
-// Reads a token file: the first line, trimmed. Empty result with *error set on failure.
+// Reads a token file: the first line, trimmed; empty or with control characters: an error.
+Result<std::string> ReadTokenFile(const std::string& path);
+
 // collect.state_dir: "" if it is (or can be created as) a writable directory, else why not
 // (naming the path). No side effects: used by --config.check.
 std::string CheckStateDir(const std::string& dir);
 
-std::string ReadTokenFile(const std::string& path, std::string* error);
+// What the exporter starts from and --config.check checks, the same way: the file
+// (LoadConfigFile), then the token (ResolveToken), whose error is the last of load.errors.
+struct LoadedConfig {
+  ConfigLoad load;
+  TokenSource token;  // when load.ok()
+};
+LoadedConfig LoadForRun(const std::string& path, const char* env_token);
 
 }  // namespace yfe::config

@@ -5,6 +5,7 @@
 #include <set>
 
 #include "config/config.h"
+#include "config/flags.h"
 #include "config/schema.h"
 #include "metrics/catalog.h"
 #include "support/test_support.h"
@@ -70,6 +71,37 @@ TEST(Contract, ConfigurationDocShowsTheDeclaredDefaults) {
     EXPECT_NE(cell.find("`" + k.default_value + "`"), std::string::npos)
         << k.path << ": declared default " << k.default_value << ", documented " << cell;
   }
+}
+
+// The flag table (flags.cc) is the one declaration of the flags: the docs' flag table names
+// exactly them, --help shows each, and the README names no other.
+TEST(Contract, FlagsDocListsExactlyTheFlags) {
+  std::string doc = testing::ReadFile(std::string(YFE_SOURCE_DIR) + "/docs/configuration.md");
+  std::set<std::string> documented = Matches(doc, "\\| `--([a-z][a-z.-]*)` \\|");
+  std::set<std::string> code;
+  const std::string usage = config::Usage();
+  for (const config::FlagDef& f : config::AllFlags()) {
+    code.insert(std::string(f.name));
+    EXPECT_NE(usage.find("  --" + std::string(f.name)), std::string::npos) << f.name;
+    EXPECT_FALSE(f.help.empty()) << f.name;
+  }
+  EXPECT_EQ(documented, code);
+  for (const char* readme : {"/README.md", "/README.zh-CN.md"}) {
+    std::string text = testing::ReadFile(std::string(YFE_SOURCE_DIR) + readme);
+    for (const auto& flag : Matches(text, "(?:^|[^A-Za-z0-9-])--([a-z][a-z.-]*[a-z])")) {
+      EXPECT_TRUE(code.count(flag)) << readme << " names --" << flag << ", which is no flag";
+    }
+  }
+}
+
+// --help shows each flag's default as Flags{} has it.
+TEST(Contract, UsageShowsTheDefaultsOfFlags) {
+  const std::string usage = config::Usage();
+  EXPECT_NE(usage.find("--web.listen-address=ADDR   address to listen on (default \":9847\")"),
+            std::string::npos)
+      << usage;
+  EXPECT_NE(usage.find("(default 2048)"), std::string::npos) << usage;
+  EXPECT_NE(usage.find("(default \"info\")"), std::string::npos) << usage;
 }
 
 TEST(Contract, ExampleConfigIsValid) {
