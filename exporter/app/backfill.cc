@@ -332,10 +332,9 @@ int RunBackfill(const config::Flags& flags, const char* env_token) {
         "ranges longer than the step are right)",
         {{"step", FormatDuration(flags.backfill_step)}});
   }
-  std::string token_error;
-  auto token = config::ResolveToken(cfg.api, env_token, &token_error);
-  if (!token) {
-    logging::Error("invalid config", {{"err", token_error}});
+  auto token = config::ResolveToken(cfg.api, env_token);
+  if (!token.ok()) {
+    logging::Error("invalid config", {{"err", token.error()}});
     return 1;
   }
   logging::RegisterSecret(token->token);
