@@ -65,13 +65,19 @@ std::string AsStatus(const Value* v) {
   return s;
 }
 
+// The status and times of a job, or of a stage (in its stageInfo).
+template <typename T>
+void DecodeProgress(const Value& v, T& item) {
+  item.status = AsStatus(Member(v, "status"));
+  item.start_ms = AsTime(Member(v, "startTime"));
+  item.end_ms = AsTime(Member(v, "endTime"));
+}
+
 Job DecodeJob(const Value& v) {
   Job job;
   job.sign = AsString(Member(v, "jobSign"));
   job.name = AsString(Member(v, "name"));
-  job.status = AsStatus(Member(v, "status"));
-  job.start_ms = AsTime(Member(v, "startTime"));
-  job.end_ms = AsTime(Member(v, "endTime"));
+  DecodeProgress(v, job);
   return job;
 }
 
@@ -82,9 +88,7 @@ Stage DecodeStage(const Value& v) {
   const Value* info = Member(v, "stageInfo");
   if (info && info->IsObject()) {
     if (stage.name.empty()) stage.name = AsString(Member(*info, "name"));
-    stage.status = AsStatus(Member(*info, "status"));
-    stage.start_ms = AsTime(Member(*info, "startTime"));
-    stage.end_ms = AsTime(Member(*info, "endTime"));
+    DecodeProgress(*info, stage);
     const Value* jobs = Member(*info, "jobs");
     if (jobs && jobs->IsArray()) {
       for (const Value& j : jobs->GetArray()) {
