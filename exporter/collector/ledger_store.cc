@@ -166,6 +166,16 @@ bool GetFlag(std::string_view s, bool& v) {
   return true;
 }
 
+// Fields [from, end) as values, appended to out.
+bool GetValues(const std::vector<std::string_view>& f, size_t from, std::vector<double>& out) {
+  for (size_t i = from; i < f.size(); ++i) {
+    double v = 0;
+    if (!GetValue(f[i], v)) return false;
+    out.push_back(v);
+  }
+  return true;
+}
+
 bool Get(std::string_view s, int64_t& v) { return GetInt(s, v); }
 bool Get(std::string_view s, size_t& v) { return GetCount(s, v); }
 bool Get(std::string_view s, double& v) { return GetValue(s, v); }
@@ -302,12 +312,7 @@ class LedgerParser {
         f_.size() != 2 + n) {
       return "bad buckets line";
     }
-    for (size_t i = 0; i < n; ++i) {
-      double b = 0;
-      if (!GetValue(f_[2 + i], b)) return "bad bucket";
-      snap.buckets.push_back(b);
-    }
-    return "";
+    return GetValues(f_, 2, snap.buckets) ? "" : "bad bucket";
   }
 
   // The next pipeline's ledger into snap, or the end line (then *end is set).
@@ -380,11 +385,7 @@ class LedgerParser {
         f_.size() != 5 + k) {
       return "bad histogram";
     }
-    for (size_t j = 0; j < k; ++j) {
-      double c = 0;
-      if (!GetValue(f_[5 + j], c)) return "bad histogram bucket";
-      h.counts.push_back(c);
-    }
+    if (!GetValues(f_, 5, h.counts)) return "bad histogram bucket";
     if (!l.durations.emplace(status, std::move(h)).second) return "histogram twice";
     return "";
   }

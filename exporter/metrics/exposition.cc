@@ -39,16 +39,11 @@ void AppendHelpEscaped(std::string& out, std::string_view help) {
   AppendEscaped(out, help, kHelpEscapes);
 }
 
-const char* TypeName(Type t) {
-  switch (t) {
-    case Type::kCounter:
-      return "counter";
-    case Type::kHistogram:
-      return "histogram";
-    case Type::kGauge:
-      return "gauge";
-  }
-  return "untyped";
+std::string_view TypeName(Type t) {
+  // Indexed by Type.
+  static constexpr std::string_view kNames[] = {"gauge", "counter", "histogram"};
+  const auto i = static_cast<size_t>(t);
+  return i < std::size(kNames) ? kNames[i] : "untyped";
 }
 
 void AppendLabel(std::string& out, const Label& l) {
