@@ -404,7 +404,7 @@ App::~App() {
 std::string App::Version() { return YFE_VERSION; }
 std::string App::Revision() { return YFE_REVISION; }
 
-Result<bool> App::Load() {
+Status App::Load() {
   std::lock_guard load_lock(load_mu_);  // concurrent reloads wait for each other
   try {
     return LoadLocked();
@@ -420,9 +420,11 @@ Result<bool> App::Load() {
   }
 }
 
-Result<bool> App::LoadLocked() {
-  // LoadConfigFile registers api.token and the api.token_file content for redaction first.
-  config::ConfigLoad load = config::LoadConfigFile(flags_.config_file);
+Status App::LoadLocked() {
+  // The file's secrets are registered for redaction before any of its errors is logged.
+  config::LoadedConfig loaded =
+      config::LoadForRun(flags_.config_file, std::getenv("YUNXIAO_TOKEN"));
+  const config::ConfigLoad& load = loaded.load;
   for (const auto& w : load.warnings) logging::Warn("config", {{"warning", w}});
   if (!load.ok()) {
     std::string all;
@@ -432,15 +434,9 @@ Result<bool> App::LoadLocked() {
     }
     return Error(logging::Redacted(all));
   }
-  std::string token_error;
-  auto token = config::ResolveToken(load.config.api, std::getenv("YUNXIAO_TOKEN"), &token_error);
-  if (!token) {
-    logging::Error("invalid config", {{"err", token_error}});
-    return Error(logging::Redacted(token_error));
-  }
-  const std::string origin = token->origin;
+  const std::string origin = loaded.token.origin;
   auto token_store =
-      std::make_shared<config::TokenStore>(std::move(*token), load.config.api.token_file);
+      std::make_shared<config::TokenStore>(std::move(loaded.token), load.config.api.token_file);
 
   // The transport (its token bucket, 429 pause and connections) carries over unless one of
   // its settings changed: reloads cannot multiply API traffic.
@@ -450,7 +446,7 @@ Result<bool> App::LoadLocked() {
     upstream = std::make_shared<Upstream>(key, self_metrics_);
   upstream->SetToken(token_store);
 
-  if (auto history = PrepareHistory(load.config.collect); !history.ok()) return history;
+  if (Status history = PrepareHistory(load.config.collect); !history.ok()) return history;
   // The new configuration starts before the old one stops, so that no scrape finds none,
   // taking over the old one's cache; then the old one's requests end and its threads join.
   // (The run history is shared and thread-safe: a run is counted once, whichever poll
@@ -467,12 +463,12 @@ Result<bool> App::LoadLocked() {
   upstream_ = std::move(upstream);
   old.reset();  // scrapes still using it hold their own reference
   LogLoaded(flags_, load.config, next->Count(), origin);
-  return true;
+  return Ok();
 }
 
 // The run history and its state file outlive reloads: made by the first load, adjusted
 // by the next ones.
-Result<bool> App::PrepareHistory(const config::CollectConfig& collect) {
+Status App::PrepareHistory(const config::CollectConfig& collect) {
   const std::string& state_dir = collect.state_dir;
   if (!history_) {
     if (!state_dir.empty()) {
@@ -493,7 +489,7 @@ Result<bool> App::PrepareHistory(const config::CollectConfig& collect) {
     }
   }
   history_->SetMaxPending(collect.history_max_pending);
-  return true;
+  return Ok();
 }
 
 void App::Stop() {

@@ -333,7 +333,7 @@ class LedgerParser {
     if (!GetLine(f_, "pipeline", id, l.baselined, l.watermark, nt, ns, nr, nm, nh) || id.empty()) {
       return "bad pipeline line";
     }
-    if (snap.pipelines.count(id)) return "pipeline " + id + " twice";
+    if (snap.pipelines.contains(id)) return "pipeline " + id + " twice";
     std::string err = Records(l, nt, ns, nr, nm, nh);
     if (err.empty()) snap.pipelines.emplace(std::move(id), std::move(l));
     return err;
