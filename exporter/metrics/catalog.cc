@@ -169,11 +169,9 @@ std::span<const MetricDef* const> AllMetrics() {
   static const std::vector<const MetricDef*> all = [] {
     std::vector<const MetricDef*> a;
     for (const MetricDef& d : kPipelineMetrics) a.push_back(&d);
-    a.insert(a.end(), {&kUp, &kScrapeDuration, &kBuildInfo, &kApiRequests, &kApiRequestDuration,
-                       &kApiRateLimited, &kApiInFlight, &kApiQueued, &kCacheRequests,
-                       &kDecodeErrors, &kRunsTruncated, &kDiscovered, &kDiscoveryErrors,
-                       &kRunsTotal, &kRunDurationHistogram});
-    a.push_back(&kRunsResumedTotal);
+#define YFE_ADDRESS_OF(name) &name,
+    a.insert(a.end(), {YFE_OTHER_METRICS(YFE_ADDRESS_OF)});
+#undef YFE_ADDRESS_OF
     return a;
   }();
   return all;
