@@ -483,18 +483,40 @@ std::vector<std::shared_ptr<Collector::Entry>> Collector::Fetch(
     self_metrics_.CountCache(false, static_cast<double>(misses));
   }
   for (auto& [e, fetch_name] : to_start) StartFlight(e, deadline, fetch_name);
-  if (progress) {
-    // Reports every 5 s until done or out of time.
-    while (!countdown->WaitFor(std::min<std::chrono::nanoseconds>(
-               std::chrono::seconds(5),
-               std::max(std::chrono::nanoseconds(0), deadline - clock_.Now()))) &&
-           clock_.Now() < deadline) {
-      progress(countdown->Remaining());
-    }
-  } else {
-    countdown->WaitFor(std::max(std::chrono::nanoseconds(0), deadline - clock_.Now()));
-  }
+  Await(*countdown, targets, deadline, to_start.size() >= kGroupSize, progress);
   return targets;
+}
+
+void Collector::Await(Countdown& countdown, const std::vector<std::shared_ptr<Entry>>& targets,
+                      Clock::Steady deadline, bool prebuild,
+                      const std::function<void(size_t)>& progress) {
+  // While waiting: the groups whose members have landed are compressed (every 100 ms, when
+  // the fetch is long enough to have whole groups land) and progress is reported every 5 s.
+  // The waits are on the real clock (see Countdown), bounded by the budget left.
+  using Real = std::chrono::steady_clock;
+  constexpr auto kPrebuildEvery = std::chrono::milliseconds(100);
+  constexpr auto kProgressEvery = std::chrono::seconds(5);
+  const auto real_end =
+      Real::now() + std::max(std::chrono::nanoseconds(0), deadline - clock_.Now());
+  auto next_progress = Real::now() + kProgressEvery;
+  while (true) {
+    std::chrono::nanoseconds slice = real_end - Real::now();
+    if (prebuild) slice = std::min<std::chrono::nanoseconds>(slice, kPrebuildEvery);
+    if (progress) slice = std::min<std::chrono::nanoseconds>(slice, next_progress - Real::now());
+    if (countdown.WaitFor(std::max(std::chrono::nanoseconds(0), slice))) return;
+    if (Real::now() >= real_end || clock_.Now() >= deadline) return;
+    if (prebuild) Prebuild(targets);
+    if (progress && Real::now() >= next_progress) {
+      progress(countdown.Remaining());
+      next_progress = Real::now() + kProgressEvery;
+    }
+  }
+}
+
+size_t Collector::PrebuiltGroups() const {
+  std::lock_guard lock(render_mu_);
+  return static_cast<size_t>(std::count_if(prebuilt_.begin(), prebuilt_.end(),
+                                           [](const auto& g) { return g != nullptr; }));
 }
 
 // kGroupSize consecutive targets: for each run family, the group's lines of that family
@@ -512,6 +534,17 @@ struct Collector::Group {
   std::vector<Status> status;
   std::array<std::shared_ptr<const http::Segment>, kRunMetricCount> run;  // null: no lines
   std::shared_ptr<const http::Segment> success, last_success;
+
+  // Whether this group shows exactly rows [first, last): the same run texts (by identity)
+  // and the same fetch state.
+  bool Shows(const std::vector<Row>& rows, size_t first, size_t last) const;
+};
+
+// One target as a render sees it.
+struct Collector::Row {
+  Group::Status status;
+  std::shared_ptr<const Snapshot> snapshot;  // null: nothing to serve
+  bool in_flight = false;                    // a fetch of it is running
 };
 
 // One cache generation: what every scrape of an unchanged cache shares.
@@ -529,6 +562,183 @@ std::shared_ptr<const http::Segment> Compress(std::string_view text, int level) 
 
 }  // namespace
 
+std::vector<Collector::Row> Collector::Rows(const std::vector<std::shared_ptr<Entry>>& targets) {
+  std::vector<Row> rows;
+  rows.reserve(targets.size());
+  const auto now = clock_.Now();
+  std::lock_guard lock(mu_);
+  for (auto& e : targets) {
+    Row row;
+    // The outcome of the last fetch that finished: a fetch still in flight (another
+    // scrape's) does not make a healthy pipeline flap to 0.
+    row.status.success = e->last_ok;
+    if (e->good && (row.status.success || now - e->good->fetched_at <= options_.max_stale)) {
+      row.snapshot = e->good;
+      row.status.served = true;
+      row.status.success_wall_seconds = e->good->success_wall_seconds;
+    }
+    row.status.prefix = e->Prefix();
+    row.in_flight = e->flight != nullptr;
+    rows.push_back(std::move(row));
+  }
+  return rows;
+}
+
+std::shared_ptr<const Collector::Group> Collector::BuildGroup(const std::vector<Row>& rows,
+                                                              size_t first, size_t last,
+                                                              const Group* old) {
+  auto group = std::make_shared<Group>();
+  for (size_t i = first; i < last; ++i) {
+    group->members.push_back(rows[i].snapshot ? rows[i].snapshot->text : nullptr);
+    group->status.push_back(rows[i].status);
+  }
+  if (old && old->members == group->members) {
+    group->run = old->run;
+  } else {
+    std::string scratch;
+    std::array<std::string, kRunMetricCount> family;
+    for (const auto& m : group->members) {
+      if (!m) continue;
+      scratch.clear();
+      if (!http::InflateSegment(m->all, scratch)) continue;  // cannot happen: ours
+      size_t at = 0;
+      for (size_t f = 0; f < kRunMetricCount; ++f) {
+        family[f].append(scratch, at, m->bytes[f]);
+        at += m->bytes[f];
+      }
+    }
+    for (size_t f = 0; f < kRunMetricCount; ++f) {
+      group->run[f] = Compress(family[f], kSegmentLevel);
+    }
+  }
+  if (old && old->status == group->status) {
+    group->success = old->success;
+    group->last_success = old->last_success;
+  } else {
+    const auto& ok_def = kPipelineMetrics[metrics::kFetchSuccess];
+    const auto& ts_def = kPipelineMetrics[metrics::kFetchLastSuccess];
+    std::string ok, ts;
+    for (const auto& st : group->status) {
+      metrics::AppendSample(ok, ok_def.name, *st.prefix, {}, st.success);
+      if (st.served) {
+        metrics::AppendSample(ts, ts_def.name, *st.prefix, {}, st.success_wall_seconds);
+      }
+    }
+    group->success = Compress(ok, kSegmentLevel);
+    group->last_success = Compress(ts, kSegmentLevel);
+  }
+  return group;
+}
+
+bool Collector::Group::Shows(const std::vector<Row>& rows, size_t first, size_t last) const {
+  if (members.size() != last - first) return false;
+  for (size_t i = first; i < last; ++i) {
+    const auto& r = rows[i];
+    if (members[i - first].get() != (r.snapshot ? r.snapshot->text.get() : nullptr) ||
+        status[i - first] != r.status) {
+      return false;
+    }
+  }
+  return true;
+}
+
+void Collector::Prebuild(const std::vector<std::shared_ptr<Entry>>& targets) {
+  const auto rows = Rows(targets);
+  const size_t groups = (rows.size() + kGroupSize - 1) / kGroupSize;
+  for (size_t g = 0; g < groups; ++g) {
+    const size_t first = g * kGroupSize;
+    const size_t last = std::min(rows.size(), first + kGroupSize);
+    bool settled = true;
+    for (size_t i = first; i < last && settled; ++i) settled = !rows[i].in_flight;
+    if (!settled) continue;
+    std::shared_ptr<const Group> old;
+    {
+      std::lock_guard lock(render_mu_);
+      if (prebuilt_.size() != groups) {
+        prebuilt_.assign(groups, nullptr);
+        prebuilding_.assign(groups, false);
+      }
+      if (prebuilding_[g]) continue;  // another waiting scrape is on it
+      if (prebuilt_[g] && prebuilt_[g]->Shows(rows, first, last)) continue;
+      if (generation_ && g < generation_->groups.size()) old = generation_->groups[g];
+      if (old && old->Shows(rows, first, last)) continue;
+      prebuilding_[g] = true;
+    }
+    auto built = BuildGroup(rows, first, last, old.get());  // outside the lock
+    std::lock_guard lock(render_mu_);
+    if (prebuilt_.size() == groups) {
+      prebuilt_[g] = std::move(built);
+      prebuilding_[g] = false;
+    }
+  }
+}
+
+std::shared_ptr<const http::SegmentList> Collector::Assemble(const Generation& next) const {
+  // Families in catalog order; all samples of one family are contiguous, each family under
+  // its header.
+  auto list = std::make_shared<http::SegmentList>();
+  auto family_run = [&](const metrics::MetricDef& def, std::string_view note, auto segment_of) {
+    bool header = false;
+    for (const auto& g : next.groups) {
+      const auto& seg = segment_of(*g);
+      if (!seg) continue;
+      if (!header) {
+        std::string h;
+        metrics::AppendHeader(h, def, note);
+        list->Append(Compress(h, kSegmentLevel));
+        header = true;
+      }
+      list->Append(seg);
+    }
+  };
+  for (size_t f = 0; f < kRunMetricCount; ++f) {
+    family_run(
+        kPipelineMetrics[f], cache_note_, [f](const Group& g) -> const auto& { return g.run[f]; });
+  }
+  family_run(
+      kPipelineMetrics[metrics::kFetchSuccess], "",
+      [](const Group& g) -> const auto& { return g.success; });
+  family_run(
+      kPipelineMetrics[metrics::kFetchLastSuccess], "",
+      [](const Group& g) -> const auto& { return g.last_success; });
+  return list;
+}
+
+std::shared_ptr<const http::SegmentList> Collector::RenderPipelines(
+    const std::vector<std::shared_ptr<Entry>>& targets) {
+  const auto rows = Rows(targets);
+  // One render at a time: concurrent scrapes of an unchanged cache find the generation the
+  // first one built and share it.
+  std::lock_guard lock(render_mu_);
+  const auto previous = generation_;
+  const size_t groups = (rows.size() + kGroupSize - 1) / kGroupSize;
+  auto next = std::make_shared<Generation>();
+  next->groups.reserve(groups);
+  bool changed = !previous || previous->groups.size() != groups;
+  for (size_t g = 0; g < groups; ++g) {
+    const size_t first = g * kGroupSize;
+    const size_t last = std::min(rows.size(), first + kGroupSize);
+    const Group* old =
+        previous && g < previous->groups.size() ? previous->groups[g].get() : nullptr;
+    if (old && old->Shows(rows, first, last)) {
+      next->groups.push_back(previous->groups[g]);
+      continue;
+    }
+    changed = true;
+    if (prebuilt_.size() == groups && prebuilt_[g] && prebuilt_[g]->Shows(rows, first, last)) {
+      next->groups.push_back(prebuilt_[g]);  // built while the fetch was still running
+    } else {
+      next->groups.push_back(BuildGroup(rows, first, last, old));
+    }
+  }
+  prebuilt_.clear();
+  prebuilding_.clear();
+  if (!changed) return previous->segments;
+  next->segments = Assemble(*next);
+  generation_ = next;
+  return next->segments;
+}
+
 std::shared_ptr<const http::Body> Collector::Render(
     const std::vector<std::shared_ptr<Entry>>& targets, Clock::Steady start) {
   std::vector<ExtraRenderer> extra;
@@ -536,139 +746,7 @@ std::shared_ptr<const http::Body> Collector::Render(
     std::lock_guard lock(mu_);
     extra = extra_;
   }
-
-  struct Row {
-    Group::Status status;
-    std::shared_ptr<const Snapshot> snapshot;  // null: nothing to serve
-  };
-  std::vector<Row> rows;
-  rows.reserve(targets.size());
-  const auto now = clock_.Now();
-  {
-    std::lock_guard lock(mu_);
-    for (auto& e : targets) {
-      Row row;
-      // The outcome of the last fetch that finished: a fetch still in flight (another
-      // scrape's) does not make a healthy pipeline flap to 0.
-      row.status.success = e->last_ok;
-      if (e->good && (row.status.success || now - e->good->fetched_at <= options_.max_stale)) {
-        row.snapshot = e->good;
-        row.status.served = true;
-        row.status.success_wall_seconds = e->good->success_wall_seconds;
-      }
-      row.status.prefix = e->Prefix();
-      rows.push_back(std::move(row));
-    }
-  }
-
-  std::shared_ptr<const http::SegmentList> head;
-  {
-    // One render at a time: concurrent scrapes of an unchanged cache find the generation
-    // the first one built and share it.
-    std::lock_guard lock(render_mu_);
-    const auto previous = generation_;
-    const size_t groups = (rows.size() + kGroupSize - 1) / kGroupSize;
-    auto next = std::make_shared<Generation>();
-    next->groups.reserve(groups);
-    bool changed = !previous || previous->groups.size() != groups;
-    std::string scratch;
-    std::array<std::string, kRunMetricCount> family;
-    for (size_t g = 0; g < groups; ++g) {
-      const size_t first = g * kGroupSize;
-      const size_t last = std::min(rows.size(), first + kGroupSize);
-      const Group* old =
-          previous && g < previous->groups.size() ? previous->groups[g].get() : nullptr;
-      bool same_run = old && old->members.size() == last - first;
-      bool same_status = same_run;
-      for (size_t i = first; i < last && (same_run || same_status); ++i) {
-        const auto& r = rows[i];
-        same_run = same_run &&
-                   old->members[i - first].get() == (r.snapshot ? r.snapshot->text.get() : nullptr);
-        same_status = same_status && old->status[i - first] == r.status;
-      }
-      if (same_run && same_status) {
-        next->groups.push_back(previous->groups[g]);
-        continue;
-      }
-      changed = true;
-      auto group = std::make_shared<Group>();
-      for (size_t i = first; i < last; ++i) {
-        group->members.push_back(rows[i].snapshot ? rows[i].snapshot->text : nullptr);
-        group->status.push_back(rows[i].status);
-      }
-      if (same_run) {
-        group->run = old->run;
-      } else {
-        for (auto& f : family) f.clear();
-        for (const auto& m : group->members) {
-          if (!m) continue;
-          scratch.clear();
-          if (!http::InflateSegment(m->all, scratch)) continue;  // cannot happen: ours
-          size_t at = 0;
-          for (size_t f = 0; f < kRunMetricCount; ++f) {
-            family[f].append(scratch, at, m->bytes[f]);
-            at += m->bytes[f];
-          }
-        }
-        for (size_t f = 0; f < kRunMetricCount; ++f) {
-          group->run[f] = Compress(family[f], kSegmentLevel);
-        }
-      }
-      if (same_status) {
-        group->success = old->success;
-        group->last_success = old->last_success;
-      } else {
-        const auto& ok_def = kPipelineMetrics[metrics::kFetchSuccess];
-        const auto& ts_def = kPipelineMetrics[metrics::kFetchLastSuccess];
-        std::string ok, ts;
-        for (const auto& st : group->status) {
-          metrics::AppendSample(ok, ok_def.name, *st.prefix, {}, st.success);
-          if (st.served) {
-            metrics::AppendSample(ts, ts_def.name, *st.prefix, {}, st.success_wall_seconds);
-          }
-        }
-        group->success = Compress(ok, kSegmentLevel);
-        group->last_success = Compress(ts, kSegmentLevel);
-      }
-      next->groups.push_back(std::move(group));
-    }
-
-    if (!changed) {
-      head = previous->segments;
-    } else {
-      // Families in catalog order; all samples of one family are contiguous, each family
-      // under its header.
-      auto list = std::make_shared<http::SegmentList>();
-      auto family_run = [&](const metrics::MetricDef& def, std::string_view note, auto segment_of) {
-        bool header = false;
-        for (const auto& g : next->groups) {
-          const auto& seg = segment_of(*g);
-          if (!seg) continue;
-          if (!header) {
-            std::string h;
-            metrics::AppendHeader(h, def, note);
-            list->Append(Compress(h, kSegmentLevel));
-            header = true;
-          }
-          list->Append(seg);
-        }
-      };
-      for (size_t f = 0; f < kRunMetricCount; ++f) {
-        family_run(
-            kPipelineMetrics[f],
-            cache_note_, [f](const Group& g) -> const auto& { return g.run[f]; });
-      }
-      family_run(
-          kPipelineMetrics[metrics::kFetchSuccess], "",
-          [](const Group& g) -> const auto& { return g.success; });
-      family_run(
-          kPipelineMetrics[metrics::kFetchLastSuccess], "",
-          [](const Group& g) -> const auto& { return g.last_success; });
-      next->segments = std::move(list);
-      head = next->segments;
-      generation_ = std::move(next);
-    }
-  }
+  auto head = RenderPipelines(targets);
 
   // The tail changes on every scrape; it is small and compressed each time.
   std::string out;

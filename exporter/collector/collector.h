@@ -25,6 +25,7 @@
 
 #include "flowapi/client.h"
 #include "http/body.h"
+#include "http/gzip_segments.h"
 #include "metrics/self_metrics.h"
 #include "metrics/translate.h"
 #include "util/clock.h"
@@ -89,6 +90,9 @@ class Collector {
   using ExtraRenderer = std::function<void(std::string& out)>;
   void AddExtraRenderer(ExtraRenderer r);
 
+  // For tests: groups compressed ahead of the render while a fetch runs (see Prebuild).
+  size_t PrebuiltGroups() const;
+
  private:
   struct Entry;
   struct Flight;
@@ -97,11 +101,24 @@ class Collector {
   struct PipelineText;
   struct Group;
   struct Generation;
+  struct Row;
 
   std::vector<std::shared_ptr<Entry>> Fetch(std::chrono::nanoseconds budget,
                                             const std::function<void(size_t)>& progress);
+  void Await(Countdown& countdown, const std::vector<std::shared_ptr<Entry>>& targets,
+             Clock::Steady deadline, bool prebuild, const std::function<void(size_t)>& progress);
   std::shared_ptr<const http::Body> Render(const std::vector<std::shared_ptr<Entry>>& targets,
                                            Clock::Steady start);
+  // The pipelines' part of the exposition: the current generation, rebuilt where it changed.
+  std::shared_ptr<const http::SegmentList> RenderPipelines(
+      const std::vector<std::shared_ptr<Entry>>& targets);
+  std::vector<Row> Rows(const std::vector<std::shared_ptr<Entry>>& targets);
+  std::shared_ptr<const Group> BuildGroup(const std::vector<Row>& rows, size_t first, size_t last,
+                                          const Group* old);
+  std::shared_ptr<const http::SegmentList> Assemble(const Generation& next) const;
+  // While a long fetch runs: builds the groups whose members have all landed, so that the
+  // render at its end has little left to compress (the work overlaps the API's latency).
+  void Prebuild(const std::vector<std::shared_ptr<Entry>>& targets);
   void StartFlight(const std::shared_ptr<Entry>& e, Clock::Steady deadline, bool fetch_name);
   void OnFlightResult(const std::shared_ptr<Entry>& e, bool is_run, flowapi::ApiResult r);
   void FinishFlight(const std::shared_ptr<Entry>& e);
@@ -124,8 +141,10 @@ class Collector {
   std::vector<ExtraRenderer> extra_;
 
   // The compressed exposition of the pipelines (Render builds it, one render at a time).
-  std::mutex render_mu_;
-  std::shared_ptr<const Generation> generation_;  // guarded by render_mu_
+  mutable std::mutex render_mu_;
+  std::shared_ptr<const Generation> generation_;        // guarded by render_mu_
+  std::vector<std::shared_ptr<const Group>> prebuilt_;  // guarded by render_mu_; see Prebuild
+  std::vector<bool> prebuilding_;                       // guarded by render_mu_
 };
 
 }  // namespace yfe::collector
