@@ -25,10 +25,13 @@
 
 #include "flowapi/client.h"
 #include "http/body.h"
-#include "http/gzip_segments.h"
 #include "metrics/self_metrics.h"
 #include "metrics/translate.h"
 #include "util/clock.h"
+
+namespace yfe::http {
+struct SegmentList;
+}  // namespace yfe::http
 
 namespace yfe::collector {
 
@@ -101,27 +104,38 @@ class Collector {
   struct PipelineText;
   struct Group;
   struct Generation;
+
   struct Row;
 
-  std::vector<std::shared_ptr<Entry>> Fetch(std::chrono::nanoseconds budget,
+  // A scrape counts its cache hits and misses; the start-up warm-up does not.
+  enum class FetchMode { kScrape, kWarmUp };
+  // Fetches what is not fresh; progress (may be null) is called every 5 s with the number
+  // of fetches not yet done.
+  std::vector<std::shared_ptr<Entry>> Fetch(std::chrono::nanoseconds budget, FetchMode mode,
                                             const std::function<void(size_t)>& progress);
+  // Waits for a fetch's answers (up to the deadline), prebuilding groups meanwhile.
   void Await(Countdown& countdown, const std::vector<std::shared_ptr<Entry>>& targets,
              Clock::Steady deadline, bool prebuild, const std::function<void(size_t)>& progress);
+  void Prebuild(const std::vector<std::shared_ptr<Entry>>& targets);
   std::shared_ptr<const http::Body> Render(const std::vector<std::shared_ptr<Entry>>& targets,
                                            Clock::Steady start);
-  // The pipelines' part of the exposition: the current generation, rebuilt where it changed.
-  std::shared_ptr<const http::SegmentList> RenderPipelines(
-      const std::vector<std::shared_ptr<Entry>>& targets);
-  std::vector<Row> Rows(const std::vector<std::shared_ptr<Entry>>& targets);
-  std::shared_ptr<const Group> BuildGroup(const std::vector<Row>& rows, size_t first, size_t last,
-                                          const Group* old);
-  std::shared_ptr<const http::SegmentList> Assemble(const Generation& next) const;
-  // While a long fetch runs: builds the groups whose members have all landed, so that the
-  // render at its end has little left to compress (the work overlaps the API's latency).
-  void Prebuild(const std::vector<std::shared_ptr<Entry>>& targets);
+  std::vector<Row> RowsOf(const std::vector<std::shared_ptr<Entry>>& targets);
+  std::shared_ptr<const http::SegmentList> Segments(const std::vector<Row>& rows);
+  static std::shared_ptr<const Group> GroupOf(const std::vector<Row>& rows, size_t first,
+                                              size_t last, const std::shared_ptr<const Group>* old);
+  static void CompressRuns(Group& group);
+  std::shared_ptr<const http::SegmentList> SegmentListOf(const Generation& next) const;
   void StartFlight(const std::shared_ptr<Entry>& e, Clock::Steady deadline, bool fetch_name);
   void OnFlightResult(const std::shared_ptr<Entry>& e, bool is_run, flowapi::ApiResult r);
   void FinishFlight(const std::shared_ptr<Entry>& e);
+  bool CheckExistenceFirst(const std::shared_ptr<Entry>& e);
+  void ApplyName(Entry& e, const Flight& flight);
+  std::shared_ptr<Snapshot> NewSnapshot(size_t body_hash, const std::string& name) const;
+  std::shared_ptr<Snapshot> SnapshotOf(Entry& e, const Flight& flight,
+                                       const std::shared_ptr<const Snapshot>& previous,
+                                       const std::string& name, bool exists, std::string& error);
+  void Settle(const std::shared_ptr<Entry>& e, Flight& flight, std::shared_ptr<Snapshot> fresh,
+              const std::string& error);
   std::chrono::nanoseconds FailureBackoff(int failures) const;
   std::chrono::nanoseconds MaxFailureBackoff() const;
   void NoteTruncation(Entry& e, const metrics::RunFragments& f);
@@ -142,9 +156,11 @@ class Collector {
 
   // The compressed exposition of the pipelines (Render builds it, one render at a time).
   mutable std::mutex render_mu_;
-  std::shared_ptr<const Generation> generation_;        // guarded by render_mu_
-  std::vector<std::shared_ptr<const Group>> prebuilt_;  // guarded by render_mu_; see Prebuild
-  std::vector<bool> prebuilding_;                       // guarded by render_mu_
+  std::shared_ptr<const Generation> generation_;  // guarded by render_mu_
+  // Groups built ahead of the render while a fetch runs (Prebuild), and which are being
+  // built; guarded by render_mu_, dropped by each render.
+  std::vector<std::shared_ptr<const Group>> prebuilt_;
+  std::vector<bool> prebuilding_;
 };
 
 }  // namespace yfe::collector

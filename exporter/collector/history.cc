@@ -25,6 +25,11 @@ std::string TriggerOf(const model::RunSummary& run) {
   return std::string(model::TriggerModeName(run.trigger_mode));
 }
 
+double ValueOr0(const std::map<RunLedger::Key, double>& counters, const RunLedger::Key& key) {
+  auto it = counters.find(key);
+  return it == counters.end() ? 0 : it->second;
+}
+
 }  // namespace
 
 RunHistory::RunHistory(std::vector<double> buckets, const Clock& clock)
@@ -126,16 +131,16 @@ void RunHistory::Track(const std::string& pipeline_id, RunLedger& l, const model
   l.tracked[run.id] = {EpochMs(clock_.WallNow()), run.status};
 }
 
-// The whole decision table for one run seen in a poll, in one place.
+// The decision table for one run seen in a poll: by what the ledger knows of it, tracked
+// (HandleTracked), never handled or handled long ago (HandleUnknown), or remembered
+// (HandleRemembered).
 void RunHistory::Handle(const std::string& pipeline_id, PipelineState& st,
                         const model::RunSummary& run, bool by_id) {
   RunLedger& l = st.ledger;
-  const bool finished = model::IsFinished(run.status);
   const RunLedger::Seen now_seen{run.end_ms, run.status, TriggerOf(run), true, true, by_id};
-
-  // Tracked: its finish counts, whenever it comes.
   if (auto t = l.tracked.find(run.id); t != l.tracked.end()) {
-    if (!finished) {
+    // Tracked: its finish counts, whenever it comes.
+    if (!model::IsFinished(run.status)) {
       t->second.status = run.status;
       return;
     }
@@ -144,28 +149,36 @@ void RunHistory::Handle(const std::string& pipeline_id, PipelineState& st,
     l.seen[run.id] = now_seen;
     return;
   }
+  if (l.seen.contains(run.id)) return HandleRemembered(pipeline_id, l, run, now_seen);
+  HandleUnknown(pipeline_id, l, run, now_seen);
+}
 
-  auto s = l.seen.find(run.id);
-  if (s == l.seen.end()) {
-    if (run.id > l.watermark) {  // new since the last poll
-      if (!finished) return Track(pipeline_id, l, run);
-      if (l.baselined) CountFinish(l, run);
-      l.seen[run.id] = now_seen;
-      l.seen[run.id].counted = l.baselined;
-      return;
-    }
-    // Handled long ago (or skipped): whether its finish was counted is not known.
-    if (finished) {
-      l.seen[run.id] = now_seen;
-      l.seen[run.id].counted = false;
-      return;
-    }
-    logging::Info(
-        "run history: an earlier run is running again",
-        {{"pipeline_id", pipeline_id}, {"run_id", std::to_string(run.id)}, {"status", run.status}});
-    return Track(pipeline_id, l, run);
+void RunHistory::HandleUnknown(const std::string& pipeline_id, RunLedger& l,
+                               const model::RunSummary& run, const RunLedger::Seen& now_seen) {
+  const bool finished = model::IsFinished(run.status);
+  if (run.id > l.watermark) {  // new since the last poll
+    if (!finished) return Track(pipeline_id, l, run);
+    if (l.baselined) CountFinish(l, run);
+    l.seen[run.id] = now_seen;
+    l.seen[run.id].counted = l.baselined;
+    return;
   }
+  // Handled long ago (or skipped): whether its finish was counted is not known.
+  if (finished) {
+    l.seen[run.id] = now_seen;
+    l.seen[run.id].counted = false;
+    return;
+  }
+  logging::Info(
+      "run history: an earlier run is running again",
+      {{"pipeline_id", pipeline_id}, {"run_id", std::to_string(run.id)}, {"status", run.status}});
+  Track(pipeline_id, l, run);
+}
 
+void RunHistory::HandleRemembered(const std::string& pipeline_id, RunLedger& l,
+                                  const model::RunSummary& run, const RunLedger::Seen& now_seen) {
+  const bool finished = model::IsFinished(run.status);
+  auto s = l.seen.find(run.id);
   RunLedger::Seen& was = s->second;
   if (!was.finished) {  // given up while unfinished
     if (!finished) return;
@@ -183,14 +196,12 @@ void RunHistory::Handle(const std::string& pipeline_id, PipelineState& st,
     l.seen.erase(s);
     return Track(pipeline_id, l, run);
   }
-  if (was.by_id) {
+  if (was.by_id && run.status == was.status) {
     // The end derived from GetPipelineRun may differ from the list's endTime: take the
     // list's as the reference rather than reading a difference as a new finish.
-    if (run.status == was.status) {
-      was.end_ms = run.end_ms;
-      was.by_id = false;
-      return;
-    }
+    was.end_ms = run.end_ms;
+    was.by_id = false;
+    return;
   }
   if (run.end_ms > was.end_ms || was.by_id) {
     // Resumed and finished again between two polls.
@@ -261,37 +272,8 @@ void RunHistory::FinishPoll(const std::string& id, bool complete) {
   PollState poll = std::move(it->second.poll);
   it->second.poll = PollState{};
   it->second.shown = true;
-
-  // Give up on runs unfinished for longer than collect.history_max_pending.
-  const int64_t now_ms = EpochMs(clock_.WallNow());
-  const int64_t max_ms =
-      std::chrono::duration_cast<std::chrono::milliseconds>(max_pending_).count();
-  for (auto t = l.tracked.begin(); t != l.tracked.end();) {
-    if (now_ms - t->second.since_ms <= max_ms) {
-      ++t;
-      continue;
-    }
-    logging::Warn(
-        "run history: a run has not finished within collect.history_max_pending; "
-        "giving up on it (its finish is not counted unless seen on page 1)",
-        {{"pipeline_id", id},
-         {"run_id", std::to_string(t->first)},
-         {"status", t->second.status},
-         {"waited", FormatDuration(std::chrono::milliseconds(now_ms - t->second.since_ms))}});
-    l.seen[t->first] = {0, t->second.status, "", false, false};
-    t = l.tracked.erase(t);
-  }
-
-  if (!l.baselined) {
-    // Start the usual series at 0 so that the first finished run shows in increase().
-    for (const auto& trigger : poll.triggers) {
-      for (const char* status : {"SUCCESS", "FAIL", "CANCELED"}) l.runs[{status, trigger}] += 0;
-      l.resumed[{"FAIL", trigger}] += 0;
-    }
-    for (const char* status : {"SUCCESS", "FAIL"}) HistogramFor(l, status);
-    l.baselined = true;
-  }
-
+  GiveUpStale(id, l);
+  if (!l.baselined) EndBaseline(l, poll);
   if (complete || poll.capped) {
     if (poll.capped && poll.oldest > l.watermark + 1) {
       logging::Warn(
@@ -318,6 +300,39 @@ void RunHistory::FinishPoll(const std::string& id, bool complete) {
   }
 }
 
+// Gives up on runs unfinished for longer than collect.history_max_pending.
+void RunHistory::GiveUpStale(const std::string& id, RunLedger& l) {
+  const int64_t now_ms = EpochMs(clock_.WallNow());
+  const int64_t max_ms =
+      std::chrono::duration_cast<std::chrono::milliseconds>(max_pending_).count();
+  for (auto t = l.tracked.begin(); t != l.tracked.end();) {
+    if (now_ms - t->second.since_ms <= max_ms) {
+      ++t;
+      continue;
+    }
+    logging::Warn(
+        "run history: a run has not finished within collect.history_max_pending; "
+        "giving up on it (its finish is not counted unless seen on page 1)",
+        {{"pipeline_id", id},
+         {"run_id", std::to_string(t->first)},
+         {"status", t->second.status},
+         {"waited", FormatDuration(std::chrono::milliseconds(now_ms - t->second.since_ms))}});
+    l.seen[t->first] = {0, t->second.status, "", false, false};
+    t = l.tracked.erase(t);
+  }
+}
+
+// Ends the baseline: starts the usual series at 0 so that the first finished run shows in
+// increase().
+void RunHistory::EndBaseline(RunLedger& l, const PollState& poll) {
+  for (const auto& trigger : poll.triggers) {
+    for (const char* status : {"SUCCESS", "FAIL", "CANCELED"}) l.runs[{status, trigger}] += 0;
+    l.resumed[{"FAIL", trigger}] += 0;
+  }
+  for (const char* status : {"SUCCESS", "FAIL"}) HistogramFor(l, status);
+  l.baselined = true;
+}
+
 void RunHistory::Retain(const std::set<std::string>& ids) {
   std::lock_guard lock(mu_);
   for (auto it = pipelines_.begin(); it != pipelines_.end();) {
@@ -338,22 +353,23 @@ size_t RunHistory::TrackedIds(const std::string& id) const {
   return it == pipelines_.end() ? 0 : it->second.ledger.tracked.size();
 }
 
+const RunLedger* RunHistory::LedgerOf(const std::string& id) const {
+  auto it = pipelines_.find(id);
+  return it == pipelines_.end() ? nullptr : &it->second.ledger;
+}
+
 double RunHistory::Count(const std::string& id, const std::string& status,
                          const std::string& trigger) const {
   std::lock_guard lock(mu_);
-  auto it = pipelines_.find(id);
-  if (it == pipelines_.end()) return 0;
-  auto r = it->second.ledger.runs.find({status, trigger});
-  return r == it->second.ledger.runs.end() ? 0 : r->second;
+  const RunLedger* l = LedgerOf(id);
+  return l ? ValueOr0(l->runs, {status, trigger}) : 0;
 }
 
 double RunHistory::Resumed(const std::string& id, const std::string& status,
                            const std::string& trigger) const {
   std::lock_guard lock(mu_);
-  auto it = pipelines_.find(id);
-  if (it == pipelines_.end()) return 0;
-  auto r = it->second.ledger.resumed.find({status, trigger});
-  return r == it->second.ledger.resumed.end() ? 0 : r->second;
+  const RunLedger* l = LedgerOf(id);
+  return l ? ValueOr0(l->resumed, {status, trigger}) : 0;
 }
 
 double RunHistory::DurationCount(const std::string& id, const std::string& status) const {
@@ -380,15 +396,15 @@ void RunHistory::Render(std::string& out,
     const RunLedger& l = it->second.ledger;
     const std::string prefix = metrics::PipelinePrefix({id, name});
     for (const auto& [key, n] : l.runs) {
-      metrics::AppendSample(runs_text, metrics::kRunsTotal.name, prefix,
-                            {{"status", key.first}, {"trigger_mode", key.second}}, n);
+      metrics::AppendSample(runs_text, metrics::kRunsTotal, prefix, {key.first, key.second}, n);
     }
     for (const auto& [key, n] : l.resumed) {
-      metrics::AppendSample(resumed_text, metrics::kRunsResumedTotal.name, prefix,
-                            {{"status", key.first}, {"trigger_mode", key.second}}, n);
+      metrics::AppendSample(resumed_text, metrics::kRunsResumedTotal, prefix,
+                            {key.first, key.second}, n);
     }
     for (const auto& [status, h] : l.durations) {
-      const std::string p = metrics::ExtendPrefix(prefix, {{"status", status}});
+      const std::string p =
+          metrics::ExtendPrefix(prefix, metrics::kRunDurationHistogram, {status}).text;
       double cumulative = 0;
       for (size_t i = 0; i < les.size() && i < h.counts.size(); ++i) {
         cumulative += h.counts[i];

@@ -149,6 +149,13 @@ class RunHistory {
   };
   void Handle(const std::string& pipeline_id, PipelineState& st, const model::RunSummary& run,
               bool by_id = false);
+  void HandleUnknown(const std::string& pipeline_id, RunLedger& l, const model::RunSummary& run,
+                     const RunLedger::Seen& now_seen);
+  void HandleRemembered(const std::string& pipeline_id, RunLedger& l, const model::RunSummary& run,
+                        const RunLedger::Seen& now_seen);
+  void GiveUpStale(const std::string& pipeline_id, RunLedger& l);
+  void EndBaseline(RunLedger& l, const PollState& poll);
+  const RunLedger* LedgerOf(const std::string& pipeline_id) const;  // under mu_
   void CountFinish(RunLedger& l, const model::RunSummary& run);
   void Track(const std::string& pipeline_id, RunLedger& l, const model::RunSummary& run);
   RunLedger::Histogram& HistogramFor(RunLedger& l, const std::string& status);

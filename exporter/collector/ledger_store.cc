@@ -61,6 +61,20 @@ void PutDouble(std::string& out, double v) {
   out.append(buf, r.ptr);
 }
 
+void Put(std::string& out, std::string_view s) { PutString(out, s); }
+void Put(std::string& out, int64_t v) { PutInt(out, v); }
+void Put(std::string& out, size_t v) { PutInt(out, static_cast<int64_t>(v)); }
+void Put(std::string& out, bool v) { PutInt(out, v ? 1 : 0); }
+void Put(std::string& out, double v) { PutDouble(out, v); }
+
+// One record line: its tag, then each field written by its type.
+template <typename... T>
+void PutLine(std::string& out, std::string_view tag, const T&... v) {
+  out += tag;
+  (Put(out, v), ...);
+  out += '\n';
+}
+
 uint32_t Crc(std::string_view text) {
   uLong crc = crc32(0L, Z_NULL, 0);
   // zlib takes uInt lengths: feed it in pieces.
@@ -152,6 +166,30 @@ bool GetFlag(std::string_view s, bool& v) {
   return true;
 }
 
+// Fields [from, end) as values, appended to out.
+bool GetValues(const std::vector<std::string_view>& f, size_t from, std::vector<double>& out) {
+  for (size_t i = from; i < f.size(); ++i) {
+    double v = 0;
+    if (!GetValue(f[i], v)) return false;
+    out.push_back(v);
+  }
+  return true;
+}
+
+bool Get(std::string_view s, int64_t& v) { return GetInt(s, v); }
+bool Get(std::string_view s, size_t& v) { return GetCount(s, v); }
+bool Get(std::string_view s, double& v) { return GetValue(s, v); }
+bool Get(std::string_view s, std::string& v) { return GetString(s, v); }
+bool Get(std::string_view s, bool& v) { return GetFlag(s, v); }
+
+// Reads a record line written by PutLine: exactly this tag and one field per value.
+template <typename... T>
+bool GetLine(const std::vector<std::string_view>& f, std::string_view tag, T&... v) {
+  if (f.size() != 1 + sizeof...(T) || f[0] != tag) return false;
+  size_t i = 1;
+  return (Get(f[i++], v) && ...);
+}
+
 std::string UtcStamp() {
   std::time_t t = std::time(nullptr);
   std::tm tm{};
@@ -173,70 +211,37 @@ class LedgerWriter {
  public:
   explicit LedgerWriter(const std::vector<double>& buckets, size_t pipelines_hint = 0) {
     out_.reserve(64 + pipelines_hint * 2048);
-    out_ += kMagic;
-    out_ += "\nversion";
-    PutInt(out_, LedgerStore::kVersion);
-    out_ += "\nbuckets";
+    PutLine(out_, kMagic);
+    PutLine(out_, "version", int64_t{LedgerStore::kVersion});
+    out_ += "buckets";
     PutInt(out_, static_cast<int64_t>(buckets.size()));
     for (double b : buckets) PutDouble(out_, b);
     out_ += '\n';
   }
 
   void Add(const std::string& id, const RunLedger& l) {
-    std::string& out = out_;
     ++pipelines_;
-    out += "pipeline";
-    PutString(out, id);
-    PutInt(out, l.baselined ? 1 : 0);
-    PutInt(out, l.watermark);
-    PutInt(out, static_cast<int64_t>(l.tracked.size()));
-    PutInt(out, static_cast<int64_t>(l.seen.size()));
-    PutInt(out, static_cast<int64_t>(l.runs.size()));
-    PutInt(out, static_cast<int64_t>(l.resumed.size()));
-    PutInt(out, static_cast<int64_t>(l.durations.size()));
-    out += '\n';
-    for (const auto& [run_id, t] : l.tracked) {
-      out += 't';
-      PutInt(out, run_id);
-      PutInt(out, t.since_ms);
-      PutString(out, t.status);
-      out += '\n';
-    }
+    PutLine(out_, "pipeline", id, l.baselined, l.watermark, l.tracked.size(), l.seen.size(),
+            l.runs.size(), l.resumed.size(), l.durations.size());
+    for (const auto& [run_id, t] : l.tracked) PutLine(out_, "t", run_id, t.since_ms, t.status);
     for (const auto& [run_id, s] : l.seen) {
-      out += 's';
-      PutInt(out, run_id);
-      PutInt(out, s.end_ms);
-      PutString(out, s.status);
-      PutString(out, s.trigger);
-      PutInt(out, s.finished ? 1 : 0);
-      PutInt(out, s.counted ? 1 : 0);
-      PutInt(out, s.by_id ? 1 : 0);
-      out += '\n';
+      PutLine(out_, "s", run_id, s.end_ms, s.status, s.trigger, s.finished, s.counted, s.by_id);
     }
-    for (const auto* counters : {&l.runs, &l.resumed}) {
-      for (const auto& [key, n] : *counters) {
-        out += counters == &l.runs ? 'r' : 'm';
-        PutString(out, key.first);
-        PutString(out, key.second);
-        PutDouble(out, n);
-        out += '\n';
-      }
-    }
+    for (const auto& [key, n] : l.runs) PutLine(out_, "r", key.first, key.second, n);
+    for (const auto& [key, n] : l.resumed) PutLine(out_, "m", key.first, key.second, n);
     for (const auto& [status, h] : l.durations) {
-      out += 'h';
-      PutString(out, status);
-      PutDouble(out, h.sum);
-      PutDouble(out, h.count);
-      PutInt(out, static_cast<int64_t>(h.counts.size()));
-      for (double c : h.counts) PutDouble(out, c);
-      out += '\n';
+      out_ += 'h';
+      PutString(out_, status);
+      PutDouble(out_, h.sum);
+      PutDouble(out_, h.count);
+      PutInt(out_, static_cast<int64_t>(h.counts.size()));
+      for (double c : h.counts) PutDouble(out_, c);
+      out_ += '\n';
     }
   }
 
   std::string Finish() && {
-    out_ += "end";
-    PutInt(out_, static_cast<int64_t>(pipelines_));
-    out_ += '\n';
+    PutLine(out_, "end", pipelines_);
     char crc[16];
     std::snprintf(crc, sizeof crc, "%08x", Crc(out_));
     out_ += "crc32 ";
@@ -258,122 +263,156 @@ std::string SerializeLedger(const LedgerSnapshot& snapshot) {
   return std::move(w).Finish();
 }
 
-Result<LedgerSnapshot> ParseLedger(std::string_view text) {
-  // The checksum first: it covers everything before its own line.
+namespace {
+
+std::string VersionError(std::string_view version) {
+  return "format version " + std::string(version) + ", this exporter reads version " +
+         std::to_string(LedgerStore::kVersion);
+}
+
+// The checksum line covers everything before it. Returns where it starts, or the error.
+Result<size_t> CheckChecksum(std::string_view text) {
   if (text.empty()) return Error("the file is empty");
   const size_t crc_at = text.rfind("crc32 ");
   if (crc_at == std::string_view::npos || (crc_at > 0 && text[crc_at - 1] != '\n')) {
     return Error("truncated: no checksum line");
   }
-  {
-    std::string_view crc_line = text.substr(crc_at + 6);
-    if (crc_line.size() != 9 || crc_line.back() != '\n') return Error("truncated checksum line");
-    char want[16];
-    std::snprintf(want, sizeof want, "%08x", Crc(text.substr(0, crc_at)));
-    if (crc_line.substr(0, 8) != want) {
-      // A file of another version may be laid out differently: say so rather than "corrupt".
-      Reader r(text);
-      std::vector<std::string_view> f;
-      int64_t v = 0;
-      if (r.Line(f) && f.size() == 1 && f[0] == kMagic && r.Line(f) && f.size() == 2 &&
-          f[0] == "version" && GetInt(f[1], v) && v != LedgerStore::kVersion) {
-        return Error("format version " + std::string(f[1]) + ", this exporter reads version " +
-                     std::to_string(LedgerStore::kVersion));
-      }
-      return Error("checksum mismatch (the file was changed or partly written)");
-    }
-  }
-  Reader r(text.substr(0, crc_at));
+  std::string_view crc_line = text.substr(crc_at + 6);
+  if (crc_line.size() != 9 || crc_line.back() != '\n') return Error("truncated checksum line");
+  char want[16];
+  std::snprintf(want, sizeof want, "%08x", Crc(text.substr(0, crc_at)));
+  if (crc_line.substr(0, 8) == want) return crc_at;
+  // A file of another version may be laid out differently: say so rather than "corrupt".
+  Reader r(text);
   std::vector<std::string_view> f;
-  auto bad = [&](const std::string& what) {
-    return Error("line " + std::to_string(r.line()) + ": " + what);
-  };
-  if (!r.Line(f) || f.size() != 1 || f[0] != kMagic) return bad("not a run ledger file");
-  int64_t version = 0;
-  if (!r.Line(f) || f.size() != 2 || f[0] != "version" || !GetInt(f[1], version)) {
-    return bad("no format version");
+  int64_t v = 0;
+  if (r.Line(f) && f.size() == 1 && f[0] == kMagic && r.Line(f) && f.size() == 2 &&
+      f[0] == "version" && GetInt(f[1], v) && v != LedgerStore::kVersion) {
+    return Error(VersionError(f[1]));
   }
-  if (version != LedgerStore::kVersion) {
-    return Error("format version " + std::to_string(version) + ", this exporter reads version " +
-                 std::to_string(LedgerStore::kVersion));
+  return Error("checksum mismatch (the file was changed or partly written)");
+}
+
+// Reads the records of one ledger ('t', 's', 'r', 'm', 'h' lines, in that order) after
+// its pipeline line. Returns the error text of the first bad line, empty when all are good.
+class LedgerParser {
+ public:
+  explicit LedgerParser(Reader& r) : r_(r) {}
+
+  // The magic and version lines; the version read, to be checked by the caller.
+  std::string Header(int64_t& version) {
+    if (!r_.Line(f_) || f_.size() != 1 || f_[0] != kMagic) return "not a run ledger file";
+    if (!r_.Line(f_) || !GetLine(f_, "version", version)) return "no format version";
+    return "";
   }
-  LedgerSnapshot snap;
-  size_t n = 0;
-  if (!r.Line(f) || f.size() < 2 || f[0] != "buckets" || !GetCount(f[1], n) || f.size() != 2 + n) {
-    return bad("bad buckets line");
-  }
-  for (size_t i = 0; i < n; ++i) {
-    double b = 0;
-    if (!GetValue(f[2 + i], b)) return bad("bad bucket");
-    snap.buckets.push_back(b);
-  }
-  while (true) {
-    if (!r.Line(f)) return bad("truncated: no end line");
-    if (f[0] == "end") {
-      size_t pipelines = 0;
-      if (f.size() != 2 || !GetCount(f[1], pipelines) || pipelines != snap.pipelines.size()) {
-        return bad("bad end line");
-      }
-      if (r.Line(f)) return bad("text after the end line");
-      return snap;
+
+  std::string Buckets(LedgerSnapshot& snap) {
+    size_t n = 0;
+    if (!r_.Line(f_) || f_.size() < 2 || f_[0] != "buckets" || !GetCount(f_[1], n) ||
+        f_.size() != 2 + n) {
+      return "bad buckets line";
     }
-    size_t nt = 0, ns = 0, nr = 0, nm = 0, nh = 0;
+    return GetValues(f_, 2, snap.buckets) ? "" : "bad bucket";
+  }
+
+  // The next pipeline's ledger into snap, or the end line (then *end is set).
+  std::string Next(LedgerSnapshot& snap, bool* end) {
+    if (!r_.Line(f_)) return "truncated: no end line";
+    if (f_[0] == "end") {
+      size_t pipelines = 0;
+      if (!GetLine(f_, "end", pipelines) || pipelines != snap.pipelines.size()) {
+        return "bad end line";
+      }
+      if (r_.Line(f_)) return "text after the end line";
+      *end = true;
+      return "";
+    }
     std::string id;
     RunLedger l;
-    if (f.size() != 9 || f[0] != "pipeline" || !GetString(f[1], id) || id.empty() ||
-        !GetFlag(f[2], l.baselined) || !GetInt(f[3], l.watermark) || !GetCount(f[4], nt) ||
-        !GetCount(f[5], ns) || !GetCount(f[6], nr) || !GetCount(f[7], nm) || !GetCount(f[8], nh)) {
-      return bad("bad pipeline line");
+    size_t nt = 0, ns = 0, nr = 0, nm = 0, nh = 0;
+    if (!GetLine(f_, "pipeline", id, l.baselined, l.watermark, nt, ns, nr, nm, nh) || id.empty()) {
+      return "bad pipeline line";
     }
-    if (snap.pipelines.count(id)) return bad("pipeline " + id + " twice");
+    if (snap.pipelines.count(id)) return "pipeline " + id + " twice";
+    std::string err = Records(l, nt, ns, nr, nm, nh);
+    if (err.empty()) snap.pipelines.emplace(std::move(id), std::move(l));
+    return err;
+  }
+
+ private:
+  std::string Records(RunLedger& l, size_t nt, size_t ns, size_t nr, size_t nm, size_t nh) {
     for (size_t i = 0; i < nt; ++i) {
       int64_t run_id = 0;
       RunLedger::Tracked t;
-      if (!r.Line(f) || f.size() != 4 || f[0] != "t" || !GetInt(f[1], run_id) ||
-          !GetInt(f[2], t.since_ms) || !GetString(f[3], t.status) ||
+      if (!r_.Line(f_) || !GetLine(f_, "t", run_id, t.since_ms, t.status) ||
           !l.tracked.emplace(run_id, t).second) {
-        return bad("bad tracked run");
+        return "bad tracked run";
       }
     }
     for (size_t i = 0; i < ns; ++i) {
       int64_t run_id = 0;
       RunLedger::Seen s;
-      if (!r.Line(f) || f.size() != 8 || f[0] != "s" || !GetInt(f[1], run_id) ||
-          !GetInt(f[2], s.end_ms) || !GetString(f[3], s.status) || !GetString(f[4], s.trigger) ||
-          !GetFlag(f[5], s.finished) || !GetFlag(f[6], s.counted) || !GetFlag(f[7], s.by_id) ||
+      if (!r_.Line(f_) ||
+          !GetLine(f_, "s", run_id, s.end_ms, s.status, s.trigger, s.finished, s.counted,
+                   s.by_id) ||
           !l.seen.emplace(run_id, s).second) {
-        return bad("bad remembered run");
+        return "bad remembered run";
       }
     }
     for (auto [counters, count, tag] : {std::tuple{&l.runs, nr, "r"}, {&l.resumed, nm, "m"}}) {
       for (size_t i = 0; i < count; ++i) {
         RunLedger::Key key;
         double v = 0;
-        if (!r.Line(f) || f.size() != 4 || f[0] != tag || !GetString(f[1], key.first) ||
-            !GetString(f[2], key.second) || !GetValue(f[3], v) ||
+        if (!r_.Line(f_) || !GetLine(f_, tag, key.first, key.second, v) ||
             !counters->emplace(key, v).second) {
-          return bad("bad counter");
+          return "bad counter";
         }
       }
     }
     for (size_t i = 0; i < nh; ++i) {
-      std::string status;
-      RunLedger::Histogram h;
-      size_t k = 0;
-      if (!r.Line(f) || f.size() < 5 || f[0] != "h" || !GetString(f[1], status) ||
-          !GetValue(f[2], h.sum) || !GetValue(f[3], h.count) || !GetCount(f[4], k) ||
-          f.size() != 5 + k) {
-        return bad("bad histogram");
-      }
-      for (size_t j = 0; j < k; ++j) {
-        double c = 0;
-        if (!GetValue(f[5 + j], c)) return bad("bad histogram bucket");
-        h.counts.push_back(c);
-      }
-      if (!l.durations.emplace(status, std::move(h)).second) return bad("histogram twice");
+      std::string err = Histogram(l);
+      if (!err.empty()) return err;
     }
-    snap.pipelines.emplace(std::move(id), std::move(l));
+    return "";
   }
+
+  std::string Histogram(RunLedger& l) {
+    std::string status;
+    RunLedger::Histogram h;
+    size_t k = 0;
+    if (!r_.Line(f_) || f_.size() < 5 || f_[0] != "h" || !GetString(f_[1], status) ||
+        !GetValue(f_[2], h.sum) || !GetValue(f_[3], h.count) || !GetCount(f_[4], k) ||
+        f_.size() != 5 + k) {
+      return "bad histogram";
+    }
+    if (!GetValues(f_, 5, h.counts)) return "bad histogram bucket";
+    if (!l.durations.emplace(status, std::move(h)).second) return "histogram twice";
+    return "";
+  }
+
+  Reader& r_;
+  std::vector<std::string_view> f_;
+};
+
+}  // namespace
+
+Result<LedgerSnapshot> ParseLedger(std::string_view text) {
+  auto crc_at = CheckChecksum(text);
+  if (!crc_at.ok()) return Error(crc_at.error());
+  Reader r(text.substr(0, *crc_at));
+  LedgerParser parser(r);
+  auto bad = [&](const std::string& what) {
+    return Error("line " + std::to_string(r.line()) + ": " + what);
+  };
+  int64_t version = 0;
+  if (std::string err = parser.Header(version); !err.empty()) return bad(err);
+  if (version != LedgerStore::kVersion) return Error(VersionError(std::to_string(version)));
+  LedgerSnapshot snap;
+  if (std::string err = parser.Buckets(snap); !err.empty()) return bad(err);
+  for (bool end = false; !end;) {
+    if (std::string err = parser.Next(snap, &end); !err.empty()) return bad(err);
+  }
+  return snap;
 }
 
 LedgerStore::LedgerStore(std::string dir)

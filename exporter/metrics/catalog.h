@@ -9,7 +9,7 @@
 
 namespace yfe::metrics {
 
-enum class Type { kGauge, kCounter, kHistogram };
+enum class Type { kGauge, kCounter, kHistogram };  // exposition.cc names them in this order
 
 struct MetricDef {
   std::string_view name;
