@@ -506,18 +506,34 @@ std::vector<std::shared_ptr<Collector::Entry>> Collector::Fetch(
     self_metrics_.CountCache(false, static_cast<double>(misses));
   }
   for (auto& [e, fetch_name] : to_start) StartFlight(e, deadline, fetch_name);
-  if (progress) {
-    // Reports every 5 s until done or out of time.
-    while (!countdown->WaitFor(std::min<std::chrono::nanoseconds>(
-               std::chrono::seconds(5),
-               std::max(std::chrono::nanoseconds(0), deadline - clock_.Now()))) &&
-           clock_.Now() < deadline) {
-      progress(countdown->Remaining());
-    }
-  } else {
-    countdown->WaitFor(std::max(std::chrono::nanoseconds(0), deadline - clock_.Now()));
-  }
+  Await(*countdown, targets, deadline, to_start.size() >= kGroupSize, progress);
   return targets;
+}
+
+void Collector::Await(Countdown& countdown, const std::vector<std::shared_ptr<Entry>>& targets,
+                      Clock::Steady deadline, bool prebuild,
+                      const std::function<void(size_t)>& progress) {
+  // While waiting: the groups whose members have landed are compressed (every 100 ms, when
+  // the fetch is long enough to have whole groups land) and progress is reported every 5 s.
+  // The waits are on the real clock (see Countdown), bounded by the budget left.
+  using Real = std::chrono::steady_clock;
+  constexpr auto kPrebuildEvery = std::chrono::milliseconds(100);
+  constexpr auto kProgressEvery = std::chrono::seconds(5);
+  const auto real_end =
+      Real::now() + std::max(std::chrono::nanoseconds(0), deadline - clock_.Now());
+  auto next_progress = Real::now() + kProgressEvery;
+  while (true) {
+    std::chrono::nanoseconds slice = real_end - Real::now();
+    if (prebuild) slice = std::min<std::chrono::nanoseconds>(slice, kPrebuildEvery);
+    if (progress) slice = std::min<std::chrono::nanoseconds>(slice, next_progress - Real::now());
+    if (countdown.WaitFor(std::max(std::chrono::nanoseconds(0), slice))) return;
+    if (Real::now() >= real_end || clock_.Now() >= deadline) return;
+    if (prebuild) Prebuild(targets);
+    if (progress && Real::now() >= next_progress) {
+      progress(countdown.Remaining());
+      next_progress = Real::now() + kProgressEvery;
+    }
+  }
 }
 
 // kGroupSize consecutive targets: for each run family, the group's lines of that family
@@ -556,6 +572,7 @@ std::shared_ptr<const http::Segment> Compress(std::string_view text, int level) 
 struct Collector::Row {
   Group::Status status;
   std::shared_ptr<const Snapshot> snapshot;  // null: nothing to serve
+  bool in_flight = false;                    // a fetch of it is running
 };
 
 std::shared_ptr<const http::Body> Collector::Render(
@@ -597,6 +614,7 @@ std::vector<Collector::Row> Collector::RowsOf(const std::vector<std::shared_ptr<
       row.status.success_wall_seconds = e->good->success_wall_seconds;
     }
     row.status.prefix = e->Prefix();
+    row.in_flight = e->flight != nullptr;
     rows.push_back(std::move(row));
   }
   return rows;
@@ -616,13 +634,60 @@ std::shared_ptr<const http::SegmentList> Collector::Segments(const std::vector<R
     const size_t first = g * kGroupSize;
     const size_t last = std::min(rows.size(), first + kGroupSize);
     const auto* old = previous && g < previous->groups.size() ? &previous->groups[g] : nullptr;
-    next->groups.push_back(GroupOf(rows, first, last, old));
+    const bool ready = prebuilt_.size() == groups && prebuilt_[g] &&
+                       GroupOf(rows, first, last, &prebuilt_[g]) == prebuilt_[g];
+    // A group built while the fetch was still running (Prebuild), if it still shows these rows.
+    next->groups.push_back(ready ? prebuilt_[g] : GroupOf(rows, first, last, old));
     changed = changed || !old || next->groups.back() != *old;
   }
+  prebuilt_.clear();
+  prebuilding_.clear();
   if (!changed) return previous->segments;
   next->segments = SegmentListOf(*next);
   generation_ = next;
   return next->segments;
+}
+
+// While a long fetch runs: the groups whose members have all landed are built ahead of the
+// render at its end, which then has only the last groups left to compress (the work overlaps
+// the API's latency). Two waiting scrapes do not build the same group.
+void Collector::Prebuild(const std::vector<std::shared_ptr<Entry>>& targets) {
+  const auto rows = RowsOf(targets);
+  const size_t groups = (rows.size() + kGroupSize - 1) / kGroupSize;
+  for (size_t g = 0; g < groups; ++g) {
+    const size_t first = g * kGroupSize;
+    const size_t last = std::min(rows.size(), first + kGroupSize);
+    if (std::any_of(rows.begin() + first, rows.begin() + last,
+                    [](const Row& r) { return r.in_flight; })) {
+      continue;
+    }
+    std::shared_ptr<const Group> base;  // what the render would start from
+    {
+      std::lock_guard lock(render_mu_);
+      if (prebuilt_.size() != groups) {
+        prebuilt_.assign(groups, nullptr);
+        prebuilding_.assign(groups, false);
+      }
+      if (prebuilding_[g]) continue;
+      base = prebuilt_[g] ? prebuilt_[g]
+                          : (generation_ && g < generation_->groups.size() ? generation_->groups[g]
+                                                                           : nullptr);
+      if (base && GroupOf(rows, first, last, &base) == base) continue;  // nothing to do
+      prebuilding_[g] = true;
+    }
+    auto built = GroupOf(rows, first, last, base ? &base : nullptr);  // outside the lock
+    std::lock_guard lock(render_mu_);
+    if (prebuilt_.size() == groups) {
+      prebuilt_[g] = std::move(built);
+      prebuilding_[g] = false;
+    }
+  }
+}
+
+size_t Collector::PrebuiltGroups() const {
+  std::lock_guard lock(render_mu_);
+  return static_cast<size_t>(std::count_if(prebuilt_.begin(), prebuilt_.end(),
+                                           [](const auto& g) { return g != nullptr; }));
 }
 
 // Rows [first, last) as a group: `old` itself when nothing changed, else a new group that

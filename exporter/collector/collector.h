@@ -93,6 +93,9 @@ class Collector {
   using ExtraRenderer = std::function<void(std::string& out)>;
   void AddExtraRenderer(ExtraRenderer r);
 
+  // For tests: groups compressed ahead of the render while a fetch runs (see Prebuild).
+  size_t PrebuiltGroups() const;
+
  private:
   struct Entry;
   struct Flight;
@@ -110,6 +113,10 @@ class Collector {
   // of fetches not yet done.
   std::vector<std::shared_ptr<Entry>> Fetch(std::chrono::nanoseconds budget, FetchMode mode,
                                             const std::function<void(size_t)>& progress);
+  // Waits for a fetch's answers (up to the deadline), prebuilding groups meanwhile.
+  void Await(Countdown& countdown, const std::vector<std::shared_ptr<Entry>>& targets,
+             Clock::Steady deadline, bool prebuild, const std::function<void(size_t)>& progress);
+  void Prebuild(const std::vector<std::shared_ptr<Entry>>& targets);
   std::shared_ptr<const http::Body> Render(const std::vector<std::shared_ptr<Entry>>& targets,
                                            Clock::Steady start);
   std::vector<Row> RowsOf(const std::vector<std::shared_ptr<Entry>>& targets);
@@ -148,8 +155,12 @@ class Collector {
   std::vector<ExtraRenderer> extra_;
 
   // The compressed exposition of the pipelines (Render builds it, one render at a time).
-  std::mutex render_mu_;
+  mutable std::mutex render_mu_;
   std::shared_ptr<const Generation> generation_;  // guarded by render_mu_
+  // Groups built ahead of the render while a fetch runs (Prebuild), and which are being
+  // built; guarded by render_mu_, dropped by each render.
+  std::vector<std::shared_ptr<const Group>> prebuilt_;
+  std::vector<bool> prebuilding_;
 };
 
 }  // namespace yfe::collector
