@@ -463,6 +463,8 @@ Result<bool> App::LoadLocked() {
       store_ = *store;
     }
     history_ = std::make_shared<collector::RunHistory>(load.config.collect.history_buckets);
+    history_->SetJobHistory(load.config.collect.job_history,
+                            load.config.collect.job_history_buckets);
     if (store_) history_->Restore(store_->Load());
   } else {
     history_->SetBuckets(load.config.collect.history_buckets);
@@ -472,6 +474,7 @@ Result<bool> App::LoadLocked() {
     }
   }
   history_->SetMaxPending(load.config.collect.history_max_pending);
+  history_->SetJobHistory(load.config.collect.job_history, load.config.collect.job_history_buckets);
   // The new configuration starts before the old one stops, so that no scrape finds none,
   // taking over the old one's cache; then the old one's requests end and its threads join.
   // (The run history is shared and thread-safe: a run is counted once, whichever poll

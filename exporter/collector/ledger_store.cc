@@ -152,6 +152,64 @@ bool GetFlag(std::string_view s, bool& v) {
   return true;
 }
 
+// f[at] is a count n followed by n values, the end of the line.
+bool GetValues(const std::vector<std::string_view>& f, size_t at, std::vector<double>& out) {
+  size_t n = 0;
+  if (f.size() <= at || !GetCount(f[at], n) || f.size() != at + 1 + n) return false;
+  out.clear();
+  for (size_t i = 0; i < n; ++i) {
+    double v = 0;
+    if (!GetValue(f[at + 1 + i], v)) return false;
+    out.push_back(v);
+  }
+  return true;
+}
+
+// A histogram: sum count k c1..ck from f[at] to the end of the line.
+bool GetHistogram(const std::vector<std::string_view>& f, size_t at, RunLedger::Histogram& h) {
+  return f.size() > at + 2 && GetValue(f[at], h.sum) && GetValue(f[at + 1], h.count) &&
+         GetValues(f, at + 2, h.counts);
+}
+
+// The records of a "jobs" block (version 2); an error text, empty when all is well.
+std::string ParseJobs(Reader& r, size_t records, RunLedger& l) {
+  std::vector<std::string_view> f;
+  for (size_t i = 0; i < records; ++i) {
+    if (!r.Line(f)) return "truncated job history";
+    const std::string_view tag = f[0];
+    RunLedger::JobId id;
+    auto job = [&] {
+      return f.size() >= 4 && GetString(f[1], std::get<0>(id)) &&
+             GetString(f[2], std::get<1>(id)) && GetString(f[3], std::get<2>(id));
+    };
+    std::string s;
+    double v = 0;
+    bool ok = false;
+    if (tag == "p") {
+      int64_t run_id = 0;
+      RunLedger::PendingDetail p;
+      ok = f.size() == 5 && GetInt(f[1], run_id) && GetInt(f[2], p.after_ms) &&
+           GetInt(f[3], p.end_ms) && GetInt(f[4], p.attempts) &&
+           l.pending_details.emplace(run_id, p).second;
+    } else if (tag == "j") {
+      ok = f.size() == 6 && job() && GetString(f[4], s) && GetValue(f[5], v) &&
+           l.job_runs.emplace(std::pair{id, s}, v).second;
+    } else if (tag == "J") {
+      RunLedger::Histogram h;
+      ok = job() && GetHistogram(f, 4, h) && l.job_durations.emplace(id, std::move(h)).second;
+    } else if (tag == "S") {
+      RunLedger::Histogram h;
+      ok = f.size() > 2 && GetString(f[1], s) && GetHistogram(f, 2, h) &&
+           l.stage_durations.emplace(s, std::move(h)).second;
+    } else if (tag == "x") {
+      ok = f.size() == 3 && GetString(f[1], s) && GetValue(f[2], v) &&
+           l.jobs_skipped.emplace(s, v).second;
+    }
+    if (!ok) return "bad job history record";
+  }
+  return "";
+}
+
 std::string UtcStamp() {
   std::time_t t = std::time(nullptr);
   std::tm tm{};
@@ -171,7 +229,8 @@ namespace {
 // own state under its lock, without a copy).
 class LedgerWriter {
  public:
-  explicit LedgerWriter(const std::vector<double>& buckets, size_t pipelines_hint = 0) {
+  LedgerWriter(const std::vector<double>& buckets, const std::vector<double>& job_buckets,
+               size_t pipelines_hint = 0) {
     out_.reserve(64 + pipelines_hint * 2048);
     out_ += kMagic;
     out_ += "\nversion";
@@ -179,6 +238,9 @@ class LedgerWriter {
     out_ += "\nbuckets";
     PutInt(out_, static_cast<int64_t>(buckets.size()));
     for (double b : buckets) PutDouble(out_, b);
+    out_ += "\njob_buckets";  // version 2
+    PutInt(out_, static_cast<int64_t>(job_buckets.size()));
+    for (double b : job_buckets) PutDouble(out_, b);
     out_ += '\n';
   }
 
@@ -231,6 +293,58 @@ class LedgerWriter {
       for (double c : h.counts) PutDouble(out, c);
       out += '\n';
     }
+    AddJobs(l);
+  }
+
+  // Job history (version 2): "jobs <records>" then its records, after the pipeline's others.
+  void AddJobs(const RunLedger& l) {
+    std::string& out = out_;
+    const size_t n = l.pending_details.size() + l.job_runs.size() + l.job_durations.size() +
+                     l.stage_durations.size() + l.jobs_skipped.size();
+    if (n == 0) return;
+    out += "jobs";
+    PutInt(out, static_cast<int64_t>(n));
+    out += '\n';
+    for (const auto& [run_id, p] : l.pending_details) {
+      out += 'p';
+      for (int64_t v : {run_id, p.after_ms, p.end_ms, p.attempts}) PutInt(out, v);
+      out += '\n';
+    }
+    auto put_job = [&](char tag, const RunLedger::JobId& id) {
+      out += tag;
+      PutString(out, std::get<0>(id));
+      PutString(out, std::get<1>(id));
+      PutString(out, std::get<2>(id));
+    };
+    for (const auto& [key, v] : l.job_runs) {
+      put_job('j', key.first);
+      PutString(out, key.second);
+      PutDouble(out, v);
+      out += '\n';
+    }
+    for (const auto& [id, h] : l.job_durations) {
+      put_job('J', id);
+      PutHistogram(h);
+    }
+    for (const auto& [stage, h] : l.stage_durations) {
+      out += 'S';
+      PutString(out, stage);
+      PutHistogram(h);
+    }
+    for (const auto& [reason, v] : l.jobs_skipped) {
+      out += 'x';
+      PutString(out, reason);
+      PutDouble(out, v);
+      out += '\n';
+    }
+  }
+
+  void PutHistogram(const RunLedger::Histogram& h) {
+    PutDouble(out_, h.sum);
+    PutDouble(out_, h.count);
+    PutInt(out_, static_cast<int64_t>(h.counts.size()));
+    for (double c : h.counts) PutDouble(out_, c);
+    out_ += '\n';
   }
 
   std::string Finish() && {
@@ -253,7 +367,7 @@ class LedgerWriter {
 }  // namespace
 
 std::string SerializeLedger(const LedgerSnapshot& snapshot) {
-  LedgerWriter w(snapshot.buckets, snapshot.pipelines.size());
+  LedgerWriter w(snapshot.buckets, snapshot.job_buckets, snapshot.pipelines.size());
   for (const auto& [id, l] : snapshot.pipelines) w.Add(id, l);
   return std::move(w).Finish();
 }
@@ -276,8 +390,9 @@ Result<LedgerSnapshot> ParseLedger(std::string_view text) {
       std::vector<std::string_view> f;
       int64_t v = 0;
       if (r.Line(f) && f.size() == 1 && f[0] == kMagic && r.Line(f) && f.size() == 2 &&
-          f[0] == "version" && GetInt(f[1], v) && v != LedgerStore::kVersion) {
-        return Error("format version " + std::string(f[1]) + ", this exporter reads version " +
+          f[0] == "version" && GetInt(f[1], v) && (v < 1 || v > LedgerStore::kVersion)) {
+        return Error("format version " + std::string(f[1]) +
+                     ", this exporter reads versions 1 to " +
                      std::to_string(LedgerStore::kVersion));
       }
       return Error("checksum mismatch (the file was changed or partly written)");
@@ -293,9 +408,9 @@ Result<LedgerSnapshot> ParseLedger(std::string_view text) {
   if (!r.Line(f) || f.size() != 2 || f[0] != "version" || !GetInt(f[1], version)) {
     return bad("no format version");
   }
-  if (version != LedgerStore::kVersion) {
-    return Error("format version " + std::to_string(version) + ", this exporter reads version " +
-                 std::to_string(LedgerStore::kVersion));
+  if (version < 1 || version > LedgerStore::kVersion) {
+    return Error("format version " + std::to_string(version) +
+                 ", this exporter reads versions 1 to " + std::to_string(LedgerStore::kVersion));
   }
   LedgerSnapshot snap;
   size_t n = 0;
@@ -307,8 +422,23 @@ Result<LedgerSnapshot> ParseLedger(std::string_view text) {
     if (!GetValue(f[2 + i], b)) return bad("bad bucket");
     snap.buckets.push_back(b);
   }
+  // Version 1 files have no job history: read as such (job history starts from zero).
+  if (version >= 2 && (!r.Line(f) || f[0] != "job_buckets" || !GetValues(f, 1, snap.job_buckets))) {
+    return bad("bad job_buckets line");
+  }
+  RunLedger* last = nullptr;  // the pipeline the records read belong to
+  const RunLedger* with_jobs = nullptr;
   while (true) {
     if (!r.Line(f)) return bad("truncated: no end line");
+    if (f[0] == "jobs" && version >= 2) {
+      size_t records = 0;
+      if (last == nullptr || last == with_jobs || f.size() != 2 || !GetCount(f[1], records)) {
+        return bad("bad jobs line");
+      }
+      if (std::string err = ParseJobs(r, records, *last); !err.empty()) return bad(err);
+      with_jobs = last;
+      continue;
+    }
     if (f[0] == "end") {
       size_t pipelines = 0;
       if (f.size() != 2 || !GetCount(f[1], pipelines) || pipelines != snap.pipelines.size()) {
@@ -372,7 +502,7 @@ Result<LedgerSnapshot> ParseLedger(std::string_view text) {
       }
       if (!l.durations.emplace(status, std::move(h)).second) return bad("histogram twice");
     }
-    snap.pipelines.emplace(std::move(id), std::move(l));
+    last = &snap.pipelines.emplace(std::move(id), std::move(l)).first->second;
   }
 }
 
@@ -497,7 +627,8 @@ bool LedgerStore::Commit(const RunHistory& history) {
   std::lock_guard lock(mu_);
   std::optional<LedgerWriter> w;
   history.VisitLedgers(
-      [&](const std::vector<double>& buckets, size_t pipelines) { w.emplace(buckets, pipelines); },
+      [&](const std::vector<double>& buckets, const std::vector<double>& job_buckets,
+          size_t pipelines) { w.emplace(buckets, job_buckets, pipelines); },
       [&](const std::string& id, const RunLedger& l) { w->Add(id, l); });
   return WriteLocked(std::move(*w).Finish());
 }

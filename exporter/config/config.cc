@@ -43,7 +43,9 @@ constexpr std::string_view kCollectKeys[] = {"stages",
                                              "max_jobs_per_stage",
                                              "max_run_bytes",
                                              "history_max_pending",
-                                             "state_dir"};
+                                             "state_dir",
+                                             "job_history",
+                                             "job_history_buckets"};
 
 // Upper bounds of the durations (docs/configuration.md): generous, and far from the
 // ~292 years at which now + d overflows a nanosecond clock.
@@ -255,6 +257,32 @@ void ParseApi(Checker& c, const YAML::Node& api, ApiConfig& out, bool& edition_s
   c.String(api, "tls_ca_file", "api.tls_ca_file", out.tls_ca_file);
 }
 
+// A list of histogram bucket bounds in seconds (collect.<key>): positive, finite, strictly
+// increasing; +Inf is implicit.
+void ParseBuckets(Checker& c, const YAML::Node& n, const char* key, std::vector<double>& out) {
+  YAML::Node b = n[key];
+  if (!b || b.IsNull()) return;
+  const std::string name = std::string("\"collect.") + key + "\"";
+  if (!b.IsSequence() || b.size() == 0) {
+    return c.Error(b, name + " must be a non-empty list of seconds");
+  }
+  std::vector<double> buckets;
+  for (const auto& item : b) {
+    double v = 0;
+    if (!item.IsScalar() || !YAML::convert<double>::decode(item, v) || !(v > 0) ||
+        !std::isfinite(v)) {
+      return c.Error(item, name +
+                               " entries must be positive finite numbers (the +Inf bucket is "
+                               "implicit)");
+    }
+    if (!buckets.empty() && v <= buckets.back()) {
+      return c.Error(item, name + " must be strictly increasing");
+    }
+    buckets.push_back(v);
+  }
+  out = buckets;
+}
+
 void ParseCollect(Checker& c, const YAML::Node& n, CollectConfig& out) {
   c.OnlyKeys(n, "collect.", kCollectKeys);
   c.Bool(n, "stages", "collect.stages", out.stages);
@@ -281,29 +309,12 @@ void ParseCollect(Checker& c, const YAML::Node& n, CollectConfig& out) {
   if (!out.state_dir.empty() && !out.history) {
     c.Warn(n["state_dir"], "\"collect.state_dir\" has no effect without collect.history: true");
   }
-  if (YAML::Node b = n["history_buckets"]; b && !b.IsNull()) {
-    if (!b.IsSequence() || b.size() == 0) {
-      c.Error(b, "\"collect.history_buckets\" must be a non-empty list of seconds");
-    } else {
-      std::vector<double> buckets;
-      for (const auto& item : b) {
-        double v = 0;
-        if (!item.IsScalar() || !YAML::convert<double>::decode(item, v) || !(v > 0) ||
-            !std::isfinite(v)) {
-          c.Error(item,
-                  "\"collect.history_buckets\" entries must be positive finite numbers (the "
-                  "+Inf bucket is implicit)");
-          return;
-        }
-        if (!buckets.empty() && v <= buckets.back()) {
-          c.Error(item, "\"collect.history_buckets\" must be strictly increasing");
-          return;
-        }
-        buckets.push_back(v);
-      }
-      out.history_buckets = buckets;
-    }
+  ParseBuckets(c, n, "history_buckets", out.history_buckets);
+  c.Bool(n, "job_history", "collect.job_history", out.job_history);
+  if (out.job_history && !out.history) {
+    c.Warn(n["job_history"], "\"collect.job_history\" has no effect without collect.history: true");
   }
+  ParseBuckets(c, n, "job_history_buckets", out.job_history_buckets);
 }
 
 void ParsePipelines(Checker& c, const YAML::Node& n, std::vector<PipelineConfig>& out) {

@@ -71,6 +71,10 @@ extern const MetricDef kDiscoveryErrors;
 extern const MetricDef kRunsTotal;
 extern const MetricDef kRunsResumedTotal;
 extern const MetricDef kRunDurationHistogram;
+extern const MetricDef kJobRunsTotal;
+extern const MetricDef kJobRunDurationHistogram;
+extern const MetricDef kStageRunDurationHistogram;
+extern const MetricDef kJobHistoryRunsSkipped;
 
 // Every metric name the exporter may serve, for docs and lint tests.
 std::span<const MetricDef* const> AllMetrics();
