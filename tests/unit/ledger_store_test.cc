@@ -380,6 +380,43 @@ TEST(LedgerStore, ConcurrentCommitsRendersAndReloads) {
 
 // The cost of a commit at 1,000 pipelines (docs/scaling.md): a pipeline with 30 remembered
 // runs, 2 tracked, 9 counters and two 11-bucket histograms.
+// Job history's share of the ledger: 1,000 pipelines of 5 stages × 4 jobs, each job seen
+// with two statuses, 10-bucket histograms (docs/scaling.md).
+TEST(LedgerStore, JobHistoryOfAThousandPipelinesFitsTheLedger) {
+  LedgerSnapshot s;
+  s.buckets = {60};
+  s.job_buckets = {5, 15, 30, 60, 120, 300, 600, 1200, 1800, 3600};
+  for (int p = 0; p < 1000; ++p) {
+    RunLedger& l = s.pipelines[std::to_string(100000 + p)];
+    l.baselined = true;
+    for (int st = 0; st < 5; ++st) {
+      const std::string stage = "stage " + std::to_string(st);
+      l.stage_durations[stage] = {std::vector<double>(10, 100), 123456.5, 1000};
+      for (int j = 0; j < 4; ++j) {
+        const RunLedger::JobId id{stage, "job-" + std::to_string(st) + "-" + std::to_string(j),
+                                  "Maven 构建 " + std::to_string(j)};
+        l.job_runs[{id, "SUCCESS"}] = 1000 + p;
+        l.job_runs[{id, "FAIL"}] = 12;
+        l.job_durations[id] = {std::vector<double>(10, 100), 123456.5, 1012};
+      }
+    }
+  }
+  TempDir dir;
+  auto store = LedgerStore::Open(dir.path());
+  ASSERT_TRUE(store.ok());
+  const auto start = std::chrono::steady_clock::now();
+  ASSERT_TRUE((*store)->Save(s));
+  const auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(
+                      std::chrono::steady_clock::now() - start)
+                      .count();
+  const auto bytes = fs::file_size((*store)->path());
+  std::printf("job history of 1000 pipelines: commit %lld ms, %llu bytes\n",
+              static_cast<long long>(ms), static_cast<unsigned long long>(bytes));
+  EXPECT_LT(bytes, 16u << 20);
+  EXPECT_LT(ms, 5000);  // generous: a shared CI machine
+  ExpectEqual(s, (*store)->Load());
+}
+
 TEST(LedgerStore, CommitOfAThousandPipelinesIsSmall) {
   LedgerSnapshot s;
   s.buckets = {10, 30, 60, 120, 300, 600, 1200, 1800, 3600, 7200, 14400};
