@@ -17,6 +17,10 @@
 //   PollRunHistory(api, h, ids, deadline, on_decode_error);  // every history_interval
 //   h.Render(out, named_pipelines);
 //
+// With collect.job_history, each counted finish also waits in the ledger for its detail
+// (GetPipelineRun, fetched by PollRunHistory in the same poll, retried on failure) whose
+// jobs and stages are then counted (collector/job_history.h).
+//
 // Thread-safe. The state outlives configuration reloads (owned by the App).
 #pragma once
 
