@@ -153,7 +153,7 @@ bool GetFlag(std::string_view s, bool& v) {
 }
 
 // f[at] is a count n followed by n values, the end of the line.
-bool GetValues(const std::vector<std::string_view>& f, size_t at, std::vector<double>& out) {
+bool GetCountedValues(const std::vector<std::string_view>& f, size_t at, std::vector<double>& out) {
   size_t n = 0;
   if (f.size() <= at || !GetCount(f[at], n) || f.size() != at + 1 + n) return false;
   out.clear();
@@ -168,7 +168,7 @@ bool GetValues(const std::vector<std::string_view>& f, size_t at, std::vector<do
 // A histogram: sum count k c1..ck from f[at] to the end of the line.
 bool GetHistogram(const std::vector<std::string_view>& f, size_t at, RunLedger::Histogram& h) {
   return f.size() > at + 2 && GetValue(f[at], h.sum) && GetValue(f[at + 1], h.count) &&
-         GetValues(f, at + 2, h.counts);
+         GetCountedValues(f, at + 2, h.counts);
 }
 
 // The records of a "jobs" block (version 2); an error text, empty when all is well.
@@ -423,7 +423,8 @@ Result<LedgerSnapshot> ParseLedger(std::string_view text) {
     snap.buckets.push_back(b);
   }
   // Version 1 files have no job history: read as such (job history starts from zero).
-  if (version >= 2 && (!r.Line(f) || f[0] != "job_buckets" || !GetValues(f, 1, snap.job_buckets))) {
+  if (version >= 2 &&
+      (!r.Line(f) || f[0] != "job_buckets" || !GetCountedValues(f, 1, snap.job_buckets))) {
     return bad("bad job_buckets line");
   }
   RunLedger* last = nullptr;  // the pipeline the records read belong to
