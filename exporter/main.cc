@@ -106,6 +106,11 @@ int Run(const config::Flags& flags, const http::WebConfig& web, const sigset_t& 
                  {"telemetry_path", flags.telemetry_path},
                  {"tls", tls ? "true" : "false"},
                  {"basic_auth", web.basic_auth_users.empty() ? "false" : "true"}});
+  // The one stable line on stdout (docs/configuration.md, "Output"): scripts read the port
+  // here, never in the log, whose wording may change.
+  const std::string host = listen->host.empty() ? "0.0.0.0" : listen->host;
+  std::cout << "listening on " << (host.find(':') != std::string::npos ? "[" + host + "]" : host)
+            << ":" << *port << std::endl;
 
   // Shutdown is bounded whatever the clients and the upstream do: the server closes every
   // connection at once; should anything still hold the process after kShutdownDeadline

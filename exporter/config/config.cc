@@ -185,7 +185,8 @@ bool ValidPipelineId(const std::string& id) {
   });
 }
 
-// scheme://host[:port] with an optional trailing slash; returns the host or an error text.
+// scheme://host[:port] with an optional trailing slash: fills scheme and host and returns
+// true, or fills error and returns false.
 bool SplitEndpoint(const std::string& endpoint, std::string& scheme, std::string& host,
                    std::string& error) {
   auto sep = endpoint.find("://");

@@ -19,7 +19,7 @@ Result<int> ParseInt(const std::string& flag, const std::string& v) {
 Result<bool> ValidTelemetryPath(const std::string& path) {
   const std::string what = "flag --web.telemetry-path: \"" + path + "\" ";
   if (path.empty() || path.front() != '/') return Error(what + "must start with /");
-  if (path == "/" || path.rfind("/-/", 0) == 0) {
+  if (path == "/" || path.starts_with("/-/")) {
     return Error(what + "is taken by the landing page or the /-/ endpoints");
   }
   if (path.size() > 1024) return Error("flag --web.telemetry-path is longer than 1024 characters");
@@ -67,7 +67,7 @@ Result<Flags> ParseFlags(const std::vector<std::string>& args) {
   Flags f;
   for (size_t i = 0; i < args.size(); ++i) {
     std::string arg = args[i];
-    if (arg.rfind("--", 0) != 0) return Error("unexpected argument \"" + arg + "\" (see --help)");
+    if (!arg.starts_with("--")) return Error("unexpected argument \"" + arg + "\" (see --help)");
     arg.erase(0, 2);
     std::string name = arg, value;
     bool has_value = false;

@@ -4,7 +4,6 @@
 
 #include "config/flags.h"
 #include "support/test_support.h"
-#include "util/duration.h"
 #include "util/log.h"
 
 namespace yfe::config {
@@ -229,18 +228,6 @@ TEST(ResolveToken, FileThenEnvironmentThenLiteral) {
   EXPECT_FALSE(ResolveToken(api, "pt-abc\r\nX-Evil: 1", &err));
   EXPECT_EQ(err.find("pt-abc"), std::string::npos);
   EXPECT_NE(err.find("control characters"), std::string::npos);
-}
-
-TEST(Duration, GoStyle) {
-  EXPECT_EQ(*ParseDuration("500ms"), std::chrono::milliseconds(500));
-  EXPECT_EQ(*ParseDuration("1m30s"), std::chrono::seconds(90));
-  EXPECT_EQ(*ParseDuration("1.5h"), std::chrono::minutes(90));
-  EXPECT_EQ(*ParseDuration("0"), std::chrono::seconds(0));
-  for (const char* bad : {"", "10", "s", "-1s", "1x", "1e3s", "10 s"}) {
-    EXPECT_FALSE(ParseDuration(bad).ok()) << bad;
-  }
-  EXPECT_EQ(FormatDuration(std::chrono::seconds(90)), "1m30s");
-  EXPECT_EQ(FormatDuration(std::chrono::milliseconds(250)), "250ms");
 }
 
 TEST(Flags, DefaultsAndValues) {

@@ -33,7 +33,7 @@ TEST(Contract, MetricsDocListsExactlyTheCatalog) {
 TEST(Contract, CatalogNamesFollowPrometheusConventions) {
   for (const metrics::MetricDef* d : metrics::AllMetrics()) {
     std::string n(d->name);
-    EXPECT_EQ(n.rfind("yunxiao_flow_", 0), 0u) << n;
+    EXPECT_TRUE(n.starts_with("yunxiao_flow_")) << n;
     bool total = n.size() > 6 && n.compare(n.size() - 6, 6, "_total") == 0;
     EXPECT_EQ(total, d->type == metrics::Type::kCounter) << n;  // _total only on counters
     EXPECT_FALSE(d->help.empty()) << n;
