@@ -12,8 +12,6 @@
 namespace yfe::testing {
 namespace {
 
-constexpr const char* kFrozen = "--clock=frozen:1795000000";
-
 int64_t SimNowMs(Simulator& sim) {
   rapidjson::Document d;
   d.Parse(sim.Control("GET", "/-/sim/clock").body.c_str());
@@ -94,10 +92,11 @@ std::string Differences(Simulator& sim, const std::string& text,
 }
 
 std::string Config(Simulator& sim, const std::vector<std::string>& ids, const std::string& dir) {
-  return sim.Config(ids, "central", "",
-                    "collect:\n  history: true\n  history_interval: 1s\n  job_history: true\n"
-                    "  state_dir: " +
-                        dir + "\n");
+  return sim.Config({.ids = ids,
+                     .collect = {{"history", "true"},
+                                 {"history_interval", "1s"},
+                                 {"job_history", "true"},
+                                 {"state_dir", dir}}});
 }
 
 bool Agrees(Simulator& sim, Exporter& exp, const std::vector<std::string>& ids, int64_t since,
@@ -135,7 +134,7 @@ void FailAndResume(Simulator& sim, Exporter& exp, const std::string& id) {
 }
 
 TEST(JobHistory, MatchesTheSimulatorPerJobSignOverADayAndAcrossRestarts) {
-  Simulator sim({"--pipelines=2", kFrozen});
+  Simulator sim({.pipelines = 2, .frozen = true});
   const auto ids = sim.PipelineIds();
   ASSERT_EQ(ids.size(), 2u);
   TempDir state;
