@@ -606,10 +606,9 @@ int RunApiCheck(const config::Flags& flags, const char* env_token, std::ostream&
     print(text);
     return 1;
   }
-  std::string error;
-  auto token = config::ResolveToken(load.config.api, env_token, &error);
-  if (!token) {
-    print("✘ " + error + "\napi.check: no usable API token\n");
+  auto token = config::ResolveToken(load.config.api, env_token);
+  if (!token.ok()) {
+    print("✘ " + token.error() + "\napi.check: no usable API token\n");
     return 1;
   }
   logging::RegisterSecret(token->token);

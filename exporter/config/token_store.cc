@@ -33,13 +33,13 @@ std::string TokenStore::Get() {
   next_check_ = now + std::chrono::seconds(1);
   std::string stamp = Stamp(file_);
   if (stamp.empty() || stamp == file_stamp_) return token_;
-  std::string error;
-  std::string fresh = ReadTokenFile(file_, &error);
-  if (fresh.empty()) {
+  auto read = ReadTokenFile(file_);
+  if (!read.ok()) {
     logging::Warn("token file changed but cannot be used; keeping the previous token",
-                  {{"file", file_}, {"err", error}});
+                  {{"file", file_}, {"err", read.error()}});
     return token_;
   }
+  const std::string& fresh = *read;
   file_stamp_ = stamp;
   if (fresh != token_) {
     logging::RegisterSecret(fresh);
