@@ -156,6 +156,10 @@ struct FinishEvent {
   int64_t end_time = 0;
   bool superseded = false;  // the run was resumed after this finish
   int64_t start_time = 0;   // the run's start (its duration at this finish: end - start)
+  // With jobs: the stages and jobs this finish ran to a final status (SUCCESS, FAIL,
+  // CANCELED): all those of a run's first finish; after a resume, those that started after
+  // the finish it resumed from (the ones that ran again). Stages hold only such jobs.
+  std::vector<StageView> stages;
 };
 
 // Outcome of a control operation on one run.
@@ -202,7 +206,9 @@ class World {
                        int64_t duration_ms);
   // Ground truth for run history: every finish with since_ms < end_time <= now, ordered by
   // end time. Empty optional: unknown pipeline.
-  std::optional<std::vector<FinishEvent>> Finishes(int64_t pipeline_id, int64_t since_ms) const;
+  // with_jobs: each finish with the stages and jobs it ran (FinishEvent::stages).
+  std::optional<std::vector<FinishEvent>> Finishes(int64_t pipeline_id, int64_t since_ms,
+                                                   bool with_jobs = false) const;
   bool ClearOverride(int64_t pipeline_id);
   bool SetRawLatest(int64_t pipeline_id, RawLatest raw);
   bool ClearRawLatest(int64_t pipeline_id);

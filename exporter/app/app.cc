@@ -480,6 +480,7 @@ Status App::PrepareHistory(const config::CollectConfig& collect) {
       store_ = *store;
     }
     history_ = std::make_shared<collector::RunHistory>(collect.history_buckets);
+    history_->SetJobHistory(collect.job_history, collect.job_history_buckets);
     if (store_) history_->Restore(store_->Load());
   } else {
     history_->SetBuckets(collect.history_buckets);
@@ -489,6 +490,7 @@ Status App::PrepareHistory(const config::CollectConfig& collect) {
     }
   }
   history_->SetMaxPending(collect.history_max_pending);
+  history_->SetJobHistory(collect.job_history, collect.job_history_buckets);
   return Ok();
 }
 

@@ -5,6 +5,7 @@
 #include <future>
 #include <memory>
 
+#include "collector/job_history.h"
 #include "metrics/catalog.h"
 #include "metrics/exposition.h"
 #include "metrics/translate.h"
@@ -48,10 +49,25 @@ void RunHistory::SetMaxPending(std::chrono::nanoseconds max_pending) {
   max_pending_ = max_pending;
 }
 
+void RunHistory::SetJobHistory(bool enabled, std::vector<double> buckets) {
+  std::lock_guard lock(mu_);
+  jobs_enabled_ = enabled;
+  const bool same_buckets = buckets == job_buckets_;
+  job_buckets_ = std::move(buckets);
+  for (auto& [id, st] : pipelines_) {
+    if (!enabled) st.ledger.pending_details.clear();
+    if (same_buckets) continue;
+    // Histograms with other buckets cannot continue: they start again.
+    for (auto& [job, h] : st.ledger.job_durations) h = {std::vector<double>(job_buckets_.size())};
+    st.ledger.stage_durations.clear();
+  }
+}
+
 LedgerSnapshot RunHistory::Snapshot() const {
   std::lock_guard lock(mu_);
   LedgerSnapshot snap;
   snap.buckets = buckets_;
+  snap.job_buckets = job_buckets_;
   for (const auto& [id, st] : pipelines_) {
     if (st.ledger.baselined) snap.pipelines.emplace(id, st.ledger);
   }
@@ -59,10 +75,11 @@ LedgerSnapshot RunHistory::Snapshot() const {
 }
 
 void RunHistory::VisitLedgers(
-    const std::function<void(const std::vector<double>&, size_t)>& begin,
+    const std::function<void(const std::vector<double>&, const std::vector<double>&, size_t)>&
+        begin,
     const std::function<void(const std::string&, const RunLedger&)>& each) const {
   std::lock_guard lock(mu_);
-  begin(buckets_, pipelines_.size());
+  begin(buckets_, job_buckets_, pipelines_.size());
   for (const auto& [id, st] : pipelines_) {
     if (st.ledger.baselined) each(id, st.ledger);
   }
@@ -71,9 +88,15 @@ void RunHistory::VisitLedgers(
 void RunHistory::Restore(LedgerSnapshot snapshot) {
   std::lock_guard lock(mu_);
   const bool same_buckets = snapshot.buckets == buckets_;
+  const bool same_job_buckets = snapshot.job_buckets == job_buckets_;
   size_t reset = 0;
   for (auto& [id, ledger] : snapshot.pipelines) {
     if (!ledger.baselined) continue;
+    if (!same_job_buckets) {  // job histograms start again (their keys, the caps, stay)
+      for (auto& [job, h] : ledger.job_durations) h = {std::vector<double>(job_buckets_.size())};
+      ledger.stage_durations.clear();
+    }
+    if (!jobs_enabled_) ledger.pending_details.clear();
     if (!same_buckets && !ledger.durations.empty()) {
       ledger.durations.clear();
       ++reset;
@@ -83,6 +106,11 @@ void RunHistory::Restore(LedgerSnapshot snapshot) {
     for (auto h = ledger.durations.begin(); h != ledger.durations.end();) {
       h = h->second.counts.size() == buckets_.size() ? std::next(h) : ledger.durations.erase(h);
     }
+    for (auto& [job, h] : ledger.job_durations) {
+      if (h.counts.size() != job_buckets_.size()) h = {std::vector<double>(job_buckets_.size())};
+    }
+    std::erase_if(ledger.stage_durations,
+                  [&](const auto& e) { return e.second.counts.size() != job_buckets_.size(); });
     PipelineState& st = pipelines_[id];
     st.ledger = std::move(ledger);
     st.poll = PollState{};
@@ -102,8 +130,17 @@ RunLedger::Histogram& RunHistory::HistogramFor(RunLedger& l, const std::string& 
   return h;
 }
 
-void RunHistory::CountFinish(RunLedger& l, const model::RunSummary& run) {
+void RunHistory::CountFinish(const std::string& pipeline_id, RunLedger& l,
+                             const model::RunSummary& run, int64_t jobs_after_ms) {
   l.runs[{run.status, TriggerOf(run)}] += 1;
+  if (jobs_enabled_) {
+    // Its jobs are counted when its detail comes (this poll, or a later one after a failure).
+    l.pending_details[run.id] = {jobs_after_ms, run.end_ms, 0};
+    if (l.pending_details.size() > jobs::kMaxPendingDetails) {
+      GiveUpDetail(pipeline_id, l, l.pending_details.begin()->first,
+                   "too many finished runs wait for their detail");
+    }
+  }
   if (run.start_ms > 0 && run.end_ms >= run.start_ms) {
     double seconds = static_cast<double>(run.end_ms - run.start_ms) / 1000.0;
     auto& h = HistogramFor(l, run.status);
@@ -114,7 +151,16 @@ void RunHistory::CountFinish(RunLedger& l, const model::RunSummary& run) {
   }
 }
 
-void RunHistory::Track(const std::string& pipeline_id, RunLedger& l, const model::RunSummary& run) {
+void RunHistory::GiveUpDetail(const std::string& pipeline_id, RunLedger& l, int64_t run_id,
+                              const std::string& why) {
+  if (l.pending_details.erase(run_id) == 0) return;
+  l.jobs_skipped[std::string(jobs::kSkippedDetail)] += 1;
+  logging::Warn("job history: giving up on a run's jobs: " + why,
+                {{"pipeline_id", pipeline_id}, {"run_id", std::to_string(run_id)}});
+}
+
+void RunHistory::Track(const std::string& pipeline_id, RunLedger& l, const model::RunSummary& run,
+                       int64_t jobs_after_ms) {
   if (l.tracked.size() >= kMaxTracked) {
     // Bounded: the run waiting longest is given up first.
     auto oldest = std::min_element(l.tracked.begin(), l.tracked.end(), [](auto& a, auto& b) {
@@ -128,7 +174,31 @@ void RunHistory::Track(const std::string& pipeline_id, RunLedger& l, const model
     l.seen[oldest->first] = {0, oldest->second.status, "", false, false};
     l.tracked.erase(oldest);
   }
-  l.tracked[run.id] = {EpochMs(clock_.WallNow()), run.status};
+  l.tracked[run.id] = {EpochMs(clock_.WallNow()), run.status, jobs_after_ms};
+}
+
+namespace {
+
+// Where the jobs of a resumed run's next finish start: after the finish it resumed from,
+// or, when that finish's detail is still pending, after where that one would have started
+// (its jobs are then counted with the next finish's detail, once).
+int64_t JobsAfter(RunLedger& l, int64_t run_id, const RunLedger::Seen& was) {
+  if (auto p = l.pending_details.find(run_id); p != l.pending_details.end()) {
+    const int64_t after = p->second.after_ms;
+    l.pending_details.erase(p);
+    return after;
+  }
+  return was.end_ms;
+}
+
+}  // namespace
+
+// Resumed (a retried or skipped job, a passed checkpoint): the outcome counted before is
+// taken back in runs_resumed_total; the next finish is counted again.
+void RunHistory::Resume(const std::string& pipeline_id, RunLedger& l, const model::RunSummary& run,
+                        const RunLedger::Seen& was) {
+  if (was.counted) l.resumed[{was.status, was.trigger}] += 1;
+  Track(pipeline_id, l, run, JobsAfter(l, run.id, was));
 }
 
 // The decision table for one run seen in a poll: by what the ledger knows of it, tracked
@@ -144,7 +214,7 @@ void RunHistory::Handle(const std::string& pipeline_id, PipelineState& st,
       t->second.status = run.status;
       return;
     }
-    CountFinish(l, run);
+    CountFinish(pipeline_id, l, run, t->second.jobs_after_ms);
     l.tracked.erase(t);
     l.seen[run.id] = now_seen;
     return;
@@ -157,8 +227,8 @@ void RunHistory::HandleUnknown(const std::string& pipeline_id, RunLedger& l,
                                const model::RunSummary& run, const RunLedger::Seen& now_seen) {
   const bool finished = model::IsFinished(run.status);
   if (run.id > l.watermark) {  // new since the last poll
-    if (!finished) return Track(pipeline_id, l, run);
-    if (l.baselined) CountFinish(l, run);
+    if (!finished) return Track(pipeline_id, l, run, 0);
+    if (l.baselined) CountFinish(pipeline_id, l, run, 0);
     l.seen[run.id] = now_seen;
     l.seen[run.id].counted = l.baselined;
     return;
@@ -172,7 +242,8 @@ void RunHistory::HandleUnknown(const std::string& pipeline_id, RunLedger& l,
   logging::Info(
       "run history: an earlier run is running again",
       {{"pipeline_id", pipeline_id}, {"run_id", std::to_string(run.id)}, {"status", run.status}});
-  Track(pipeline_id, l, run);
+  // Its earlier finish is not known: its jobs count from now on (never twice).
+  Track(pipeline_id, l, run, EpochMs(clock_.WallNow()));
 }
 
 void RunHistory::HandleRemembered(const std::string& pipeline_id, RunLedger& l,
@@ -182,19 +253,17 @@ void RunHistory::HandleRemembered(const std::string& pipeline_id, RunLedger& l,
   RunLedger::Seen& was = s->second;
   if (!was.finished) {  // given up while unfinished
     if (!finished) return;
-    CountFinish(l, run);
+    CountFinish(pipeline_id, l, run, 0);
     was = now_seen;
     return;
   }
   if (!finished) {
-    // Resumed (a retried or skipped job, a passed checkpoint): the outcome counted before
-    // is taken back in runs_resumed_total; the next finish is counted again.
-    if (was.counted) l.resumed[{was.status, was.trigger}] += 1;
     logging::Debug(
         "run history: a finished run is running again",
         {{"pipeline_id", pipeline_id}, {"run_id", std::to_string(run.id)}, {"was", was.status}});
+    Resume(pipeline_id, l, run, was);
     l.seen.erase(s);
-    return Track(pipeline_id, l, run);
+    return;
   }
   if (was.by_id && run.status == was.status) {
     // The end derived from GetPipelineRun may differ from the list's endTime: take the
@@ -206,7 +275,7 @@ void RunHistory::HandleRemembered(const std::string& pipeline_id, RunLedger& l,
   if (run.end_ms > was.end_ms || was.by_id) {
     // Resumed and finished again between two polls.
     if (was.counted) l.resumed[{was.status, was.trigger}] += 1;
-    if (l.baselined) CountFinish(l, run);
+    if (l.baselined) CountFinish(pipeline_id, l, run, JobsAfter(l, run.id, was));
     was = now_seen;
     was.counted = l.baselined;
   }
@@ -254,6 +323,57 @@ void RunHistory::ObserveRun(const std::string& id, const model::RunSummary& run)
   auto it = pipelines_.find(id);
   if (it == pipelines_.end() || !it->second.ledger.tracked.contains(run.id)) return;
   Handle(id, it->second, run, /*by_id=*/true);
+}
+
+std::vector<int64_t> RunHistory::PendingDetails(const std::string& id) const {
+  std::lock_guard lock(mu_);
+  std::vector<int64_t> out;
+  auto it = pipelines_.find(id);
+  if (!jobs_enabled_ || it == pipelines_.end()) return out;
+  for (const auto& [run_id, p] : it->second.ledger.pending_details) out.push_back(run_id);
+  return out;
+}
+
+void RunHistory::ObserveDetail(const std::string& id, int64_t run_id,
+                               const model::PipelineRun& run) {
+  std::lock_guard lock(mu_);
+  auto it = pipelines_.find(id);
+  if (it == pipelines_.end()) return;
+  RunLedger& l = it->second.ledger;
+  auto p = l.pending_details.find(run_id);
+  if (p == l.pending_details.end()) return;
+  if (!model::IsFinished(run.status)) {
+    // Resumed since: the list shows it next poll and its next finish counts these jobs.
+    if (++p->second.attempts >= jobs::kMaxDetailAttempts) {
+      GiveUpDetail(id, l, run_id, "its detail never showed it finished");
+    }
+    return;
+  }
+  if (!jobs::CountDetail(l, run, p->second, job_buckets_)) {
+    l.jobs_skipped[std::string(jobs::kSkippedCap)] += 1;
+    logging::Debug("job history: jobs beyond the caps not counted",
+                   {{"pipeline_id", id}, {"run_id", std::to_string(run_id)}});
+  }
+  l.pending_details.erase(p);
+}
+
+void RunHistory::DetailFailed(const std::string& id, int64_t run_id, bool gone) {
+  std::lock_guard lock(mu_);
+  auto it = pipelines_.find(id);
+  if (it == pipelines_.end()) return;
+  RunLedger& l = it->second.ledger;
+  auto p = l.pending_details.find(run_id);
+  if (p == l.pending_details.end()) return;
+  if (gone) return GiveUpDetail(id, l, run_id, "the run no longer exists");
+  if (++p->second.attempts >= jobs::kMaxDetailAttempts) {
+    GiveUpDetail(id, l, run_id, "its detail could not be fetched");
+  }
+}
+
+RunLedger RunHistory::LedgerOf(const std::string& id) const {
+  std::lock_guard lock(mu_);
+  auto it = pipelines_.find(id);
+  return it == pipelines_.end() ? RunLedger{} : it->second.ledger;
 }
 
 void RunHistory::Forget(const std::string& id, int64_t run_id) {
@@ -390,11 +510,13 @@ void RunHistory::Render(std::string& out,
   std::vector<std::string> les(buckets_.size());
   for (size_t i = 0; i < buckets_.size(); ++i) metrics::AppendValue(les[i], buckets_[i]);
   std::string runs_text, resumed_text, durations_text;
+  jobs::Text job_text(job_buckets_);
   for (const auto& [id, name] : pipelines) {
     auto it = pipelines_.find(id);
     if (it == pipelines_.end() || !it->second.ledger.baselined || !it->second.shown) continue;
     const RunLedger& l = it->second.ledger;
     const std::string prefix = metrics::PipelinePrefix({id, name});
+    if (jobs_enabled_) job_text.Add(prefix, l);
     for (const auto& [key, n] : l.runs) {
       metrics::AppendSample(runs_text, metrics::kRunsTotal, prefix, {key.first, key.second}, n);
     }
@@ -427,6 +549,7 @@ void RunHistory::Render(std::string& out,
     metrics::AppendHeader(out, metrics::kRunDurationHistogram);
     out += durations_text;
   }
+  job_text.AppendTo(out);
 }
 
 // ---- Polling: I/O around the ledger ----
@@ -461,13 +584,45 @@ model::RunSummary SummaryOf(int64_t run_id, const model::PipelineRun& run) {
   return s;
 }
 
-void FetchUnseen(const std::shared_ptr<Poll>& p, const std::string& id, bool complete) {
-  std::vector<int64_t> unseen = p->history.Unseen(id);
-  if (unseen.empty()) {
+// Job history: the detail of each counted finish whose jobs are not counted yet, then the
+// end of the pipeline's poll.
+void FetchDetails(const std::shared_ptr<Poll>& p, const std::string& id, bool complete) {
+  std::vector<int64_t> pending = p->history.PendingDetails(id);
+  if (pending.empty()) {
     p->history.FinishPoll(id, complete);
     p->Finish();
     return;
   }
+  auto left = std::make_shared<std::atomic<size_t>>(pending.size());
+  for (int64_t run_id : pending) {
+    p->api.GetRun(id, run_id, p->deadline, [p, id, run_id, complete, left](flowapi::ApiResult r) {
+      if (r.ok) {
+        auto run = model::DecodePipelineRun(r.body);
+        if (run.ok()) {
+          p->history.ObserveDetail(id, run_id, *run);
+        } else {
+          p->on_decode_error(flowapi::kGetRun);
+          p->history.DetailFailed(id, run_id, false);
+        }
+      } else {
+        if (r.status != 404) {
+          logging::Warn(
+              "job history: cannot fetch a finished run's detail; trying again next poll",
+              {{"pipeline_id", id}, {"run_id", std::to_string(run_id)}, {"err", r.error}});
+        }
+        p->history.DetailFailed(id, run_id, r.status == 404);
+      }
+      if (--*left == 0) {
+        p->history.FinishPoll(id, complete);
+        p->Finish();
+      }
+    });
+  }
+}
+
+void FetchUnseen(const std::shared_ptr<Poll>& p, const std::string& id, bool complete) {
+  std::vector<int64_t> unseen = p->history.Unseen(id);
+  if (unseen.empty()) return FetchDetails(p, id, complete);
   auto left = std::make_shared<std::atomic<size_t>>(unseen.size());
   for (int64_t run_id : unseen) {
     p->api.GetRun(id, run_id, p->deadline, [p, id, run_id, complete, left](flowapi::ApiResult r) {
@@ -475,6 +630,7 @@ void FetchUnseen(const std::shared_ptr<Poll>& p, const std::string& id, bool com
         auto run = model::DecodePipelineRun(r.body);
         if (run.ok() && !run->status.empty()) {
           p->history.ObserveRun(id, SummaryOf(run_id, *run));
+          p->history.ObserveDetail(id, run_id, *run);  // no second request for its jobs
         } else {
           p->on_decode_error(flowapi::kGetRun);
           logging::Warn("run history: cannot decode a tracked run",
@@ -488,10 +644,7 @@ void FetchUnseen(const std::shared_ptr<Poll>& p, const std::string& id, bool com
         logging::Warn("run history: cannot fetch a tracked run; trying again next poll",
                       {{"pipeline_id", id}, {"run_id", std::to_string(run_id)}, {"err", r.error}});
       }
-      if (--*left == 0) {
-        p->history.FinishPoll(id, complete);
-        p->Finish();
-      }
+      if (--*left == 0) FetchDetails(p, id, complete);
     });
   }
 }

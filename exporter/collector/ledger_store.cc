@@ -171,6 +171,15 @@ bool GetValues(const std::vector<std::string_view>& f, size_t from, std::vector<
   for (size_t i = from; i < f.size(); ++i) {
     double v = 0;
     if (!GetValue(f[i], v)) return false;
+
+// f[at] is a count n followed by n values, the end of the line.
+bool GetCountedValues(const std::vector<std::string_view>& f, size_t at, std::vector<double>& out) {
+  size_t n = 0;
+  if (f.size() <= at || !GetCount(f[at], n) || f.size() != at + 1 + n) return false;
+  out.clear();
+  for (size_t i = 0; i < n; ++i) {
+    double v = 0;
+    if (!GetValue(f[at + 1 + i], v)) return false;
     out.push_back(v);
   }
   return true;
@@ -188,6 +197,50 @@ bool GetLine(const std::vector<std::string_view>& f, std::string_view tag, T&...
   if (f.size() != 1 + sizeof...(T) || f[0] != tag) return false;
   size_t i = 1;
   return (Get(f[i++], v) && ...);
+
+// A histogram: sum count k c1..ck from f[at] to the end of the line.
+bool GetHistogram(const std::vector<std::string_view>& f, size_t at, RunLedger::Histogram& h) {
+  return f.size() > at + 2 && GetValue(f[at], h.sum) && GetValue(f[at + 1], h.count) &&
+         GetCountedValues(f, at + 2, h.counts);
+}
+
+// The records of a "jobs" block (version 2); an error text, empty when all is well.
+std::string ParseJobs(Reader& r, size_t records, RunLedger& l) {
+  std::vector<std::string_view> f;
+  for (size_t i = 0; i < records; ++i) {
+    if (!r.Line(f)) return "truncated job history";
+    const std::string_view tag = f[0];
+    RunLedger::JobId id;
+    auto job = [&] {
+      return f.size() >= 4 && GetString(f[1], std::get<0>(id)) &&
+             GetString(f[2], std::get<1>(id)) && GetString(f[3], std::get<2>(id));
+    };
+    std::string s;
+    double v = 0;
+    bool ok = false;
+    if (tag == "p") {
+      int64_t run_id = 0;
+      RunLedger::PendingDetail p;
+      ok = f.size() == 5 && GetInt(f[1], run_id) && GetInt(f[2], p.after_ms) &&
+           GetInt(f[3], p.end_ms) && GetInt(f[4], p.attempts) &&
+           l.pending_details.emplace(run_id, p).second;
+    } else if (tag == "j") {
+      ok = f.size() == 6 && job() && GetString(f[4], s) && GetValue(f[5], v) &&
+           l.job_runs.emplace(std::pair{id, s}, v).second;
+    } else if (tag == "J") {
+      RunLedger::Histogram h;
+      ok = job() && GetHistogram(f, 4, h) && l.job_durations.emplace(id, std::move(h)).second;
+    } else if (tag == "S") {
+      RunLedger::Histogram h;
+      ok = f.size() > 2 && GetString(f[1], s) && GetHistogram(f, 2, h) &&
+           l.stage_durations.emplace(s, std::move(h)).second;
+    } else if (tag == "x") {
+      ok = f.size() == 3 && GetString(f[1], s) && GetValue(f[2], v) &&
+           l.jobs_skipped.emplace(s, v).second;
+    }
+    if (!ok) return "bad job history record";
+  }
+  return "";
 }
 
 std::string UtcStamp() {
@@ -209,13 +262,17 @@ namespace {
 // own state under its lock, without a copy).
 class LedgerWriter {
  public:
-  explicit LedgerWriter(const std::vector<double>& buckets, size_t pipelines_hint = 0) {
+  LedgerWriter(const std::vector<double>& buckets, const std::vector<double>& job_buckets,
+               size_t pipelines_hint = 0) {
     out_.reserve(64 + pipelines_hint * 2048);
     PutLine(out_, kMagic);
     PutLine(out_, "version", int64_t{LedgerStore::kVersion});
     out_ += "buckets";
     PutInt(out_, static_cast<int64_t>(buckets.size()));
     for (double b : buckets) PutDouble(out_, b);
+    out_ += "\njob_buckets";  // version 2
+    PutInt(out_, static_cast<int64_t>(job_buckets.size()));
+    for (double b : job_buckets) PutDouble(out_, b);
     out_ += '\n';
   }
 
@@ -238,6 +295,58 @@ class LedgerWriter {
       for (double c : h.counts) PutDouble(out_, c);
       out_ += '\n';
     }
+    AddJobs(l);
+  }
+
+  // Job history (version 2): "jobs <records>" then its records, after the pipeline's others.
+  void AddJobs(const RunLedger& l) {
+    std::string& out = out_;
+    const size_t n = l.pending_details.size() + l.job_runs.size() + l.job_durations.size() +
+                     l.stage_durations.size() + l.jobs_skipped.size();
+    if (n == 0) return;
+    out += "jobs";
+    PutInt(out, static_cast<int64_t>(n));
+    out += '\n';
+    for (const auto& [run_id, p] : l.pending_details) {
+      out += 'p';
+      for (int64_t v : {run_id, p.after_ms, p.end_ms, p.attempts}) PutInt(out, v);
+      out += '\n';
+    }
+    auto put_job = [&](char tag, const RunLedger::JobId& id) {
+      out += tag;
+      PutString(out, std::get<0>(id));
+      PutString(out, std::get<1>(id));
+      PutString(out, std::get<2>(id));
+    };
+    for (const auto& [key, v] : l.job_runs) {
+      put_job('j', key.first);
+      PutString(out, key.second);
+      PutDouble(out, v);
+      out += '\n';
+    }
+    for (const auto& [id, h] : l.job_durations) {
+      put_job('J', id);
+      PutHistogram(h);
+    }
+    for (const auto& [stage, h] : l.stage_durations) {
+      out += 'S';
+      PutString(out, stage);
+      PutHistogram(h);
+    }
+    for (const auto& [reason, v] : l.jobs_skipped) {
+      out += 'x';
+      PutString(out, reason);
+      PutDouble(out, v);
+      out += '\n';
+    }
+  }
+
+  void PutHistogram(const RunLedger::Histogram& h) {
+    PutDouble(out_, h.sum);
+    PutDouble(out_, h.count);
+    PutInt(out_, static_cast<int64_t>(h.counts.size()));
+    for (double c : h.counts) PutDouble(out_, c);
+    out_ += '\n';
   }
 
   std::string Finish() && {
@@ -258,7 +367,7 @@ class LedgerWriter {
 }  // namespace
 
 std::string SerializeLedger(const LedgerSnapshot& snapshot) {
-  LedgerWriter w(snapshot.buckets, snapshot.pipelines.size());
+  LedgerWriter w(snapshot.buckets, snapshot.job_buckets, snapshot.pipelines.size());
   for (const auto& [id, l] : snapshot.pipelines) w.Add(id, l);
   return std::move(w).Finish();
 }
@@ -266,7 +375,7 @@ std::string SerializeLedger(const LedgerSnapshot& snapshot) {
 namespace {
 
 std::string VersionError(std::string_view version) {
-  return "format version " + std::string(version) + ", this exporter reads version " +
+  return "format version " + std::string(version) + ", this exporter reads versions 1 to " +
          std::to_string(LedgerStore::kVersion);
 }
 
@@ -287,7 +396,7 @@ Result<size_t> CheckChecksum(std::string_view text) {
   std::vector<std::string_view> f;
   int64_t v = 0;
   if (r.Line(f) && f.size() == 1 && f[0] == kMagic && r.Line(f) && f.size() == 2 &&
-      f[0] == "version" && GetInt(f[1], v) && v != LedgerStore::kVersion) {
+      f[0] == "version" && GetInt(f[1], v) && (v < 1 || v > LedgerStore::kVersion)) {
     return Error(VersionError(f[1]));
   }
   return Error("checksum mismatch (the file was changed or partly written)");
@@ -315,9 +424,28 @@ class LedgerParser {
     return GetValues(f_, 2, snap.buckets) ? "" : "bad bucket";
   }
 
-  // The next pipeline's ledger into snap, or the end line (then *end is set).
-  std::string Next(LedgerSnapshot& snap, bool* end) {
+  // Version 2 and later: the job history's buckets. Version 1 files have no job history:
+  // read as such (job history starts from zero).
+  std::string JobBuckets(LedgerSnapshot& snap, int64_t version) {
+    if (version < 2) return "";
+    if (!r_.Line(f_) || f_[0] != "job_buckets" || !GetCountedValues(f_, 1, snap.job_buckets)) {
+      return "bad job_buckets line";
+    }
+    return "";
+  }
+
+  // The next pipeline's ledger into snap (or the job history of the one before it, from
+  // version 2), or the end line (then *end is set).
+  std::string Next(LedgerSnapshot& snap, int64_t version, bool* end) {
     if (!r_.Line(f_)) return "truncated: no end line";
+    if (f_[0] == "jobs" && version >= 2) {
+      size_t records = 0;
+      if (last_ == nullptr || last_ == with_jobs_ || f_.size() != 2 || !GetCount(f_[1], records)) {
+        return "bad jobs line";
+      }
+      with_jobs_ = last_;
+      return ParseJobs(r_, records, *last_);
+    }
     if (f_[0] == "end") {
       size_t pipelines = 0;
       if (!GetLine(f_, "end", pipelines) || pipelines != snap.pipelines.size()) {
@@ -335,7 +463,7 @@ class LedgerParser {
     }
     if (snap.pipelines.contains(id)) return "pipeline " + id + " twice";
     std::string err = Records(l, nt, ns, nr, nm, nh);
-    if (err.empty()) snap.pipelines.emplace(std::move(id), std::move(l));
+    if (err.empty()) last_ = &snap.pipelines.emplace(std::move(id), std::move(l)).first->second;
     return err;
   }
 
@@ -392,6 +520,8 @@ class LedgerParser {
 
   Reader& r_;
   std::vector<std::string_view> f_;
+  RunLedger* last_ = nullptr;             // the pipeline the records read belong to
+  const RunLedger* with_jobs_ = nullptr;  // the last one whose jobs block was read
 };
 
 }  // namespace
@@ -406,11 +536,14 @@ Result<LedgerSnapshot> ParseLedger(std::string_view text) {
   };
   int64_t version = 0;
   if (std::string err = parser.Header(version); !err.empty()) return bad(err);
-  if (version != LedgerStore::kVersion) return Error(VersionError(std::to_string(version)));
+  if (version < 1 || version > LedgerStore::kVersion) {
+    return Error(VersionError(std::to_string(version)));
+  }
   LedgerSnapshot snap;
   if (std::string err = parser.Buckets(snap); !err.empty()) return bad(err);
+  if (std::string err = parser.JobBuckets(snap, version); !err.empty()) return bad(err);
   for (bool end = false; !end;) {
-    if (std::string err = parser.Next(snap, &end); !err.empty()) return bad(err);
+    if (std::string err = parser.Next(snap, version, &end); !err.empty()) return bad(err);
   }
   return snap;
 }
@@ -536,7 +669,8 @@ bool LedgerStore::Commit(const RunHistory& history) {
   std::lock_guard lock(mu_);
   std::optional<LedgerWriter> w;
   history.VisitLedgers(
-      [&](const std::vector<double>& buckets, size_t pipelines) { w.emplace(buckets, pipelines); },
+      [&](const std::vector<double>& buckets, const std::vector<double>& job_buckets,
+          size_t pipelines) { w.emplace(buckets, job_buckets, pipelines); },
       [&](const std::string& id, const RunLedger& l) { w->Add(id, l); });
   return WriteLocked(std::move(*w).Finish());
 }

@@ -74,7 +74,11 @@ extern const std::array<MetricDef, kPipelineMetricCount> kPipelineMetrics;
   X(kDiscoveryErrors) \
   X(kRunsTotal) \
   X(kRunsResumedTotal) \
-  X(kRunDurationHistogram)
+  X(kRunDurationHistogram) \
+  X(kJobRunsTotal) \
+  X(kJobRunDurationHistogram) \
+  X(kStageRunDurationHistogram) \
+  X(kJobHistoryRunsSkipped)
 // clang-format on
 
 #define YFE_DECLARE_METRIC(name) extern const MetricDef name;
