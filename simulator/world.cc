@@ -740,8 +740,8 @@ std::optional<std::vector<FinishEvent>> World::Finishes(int64_t pipeline_id, int
   auto add = [&](const RunPlan& plan) {
     for (const RunPlan::EarlierFinish& e : plan.earlier_finishes) {
       if (e.end > since_ms && e.end <= now) {
-        out.push_back({plan.run_id, e.outcome, e.end, true, plan.start,
-                       with_jobs ? e.stages : StageList{}});
+        out.push_back(
+            {plan.run_id, e.outcome, e.end, true, plan.start, with_jobs ? e.stages : StageList{}});
       }
     }
     if (!plan.hold_running && plan.end > since_ms && plan.end <= now) {

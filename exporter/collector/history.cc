@@ -473,7 +473,7 @@ size_t RunHistory::TrackedIds(const std::string& id) const {
   return it == pipelines_.end() ? 0 : it->second.ledger.tracked.size();
 }
 
-const RunLedger* RunHistory::LedgerOf(const std::string& id) const {
+const RunLedger* RunHistory::FindLedger(const std::string& id) const {
   auto it = pipelines_.find(id);
   return it == pipelines_.end() ? nullptr : &it->second.ledger;
 }
@@ -481,14 +481,14 @@ const RunLedger* RunHistory::LedgerOf(const std::string& id) const {
 double RunHistory::Count(const std::string& id, const std::string& status,
                          const std::string& trigger) const {
   std::lock_guard lock(mu_);
-  const RunLedger* l = LedgerOf(id);
+  const RunLedger* l = FindLedger(id);
   return l ? ValueOr0(l->runs, {status, trigger}) : 0;
 }
 
 double RunHistory::Resumed(const std::string& id, const std::string& status,
                            const std::string& trigger) const {
   std::lock_guard lock(mu_);
-  const RunLedger* l = LedgerOf(id);
+  const RunLedger* l = FindLedger(id);
   return l ? ValueOr0(l->resumed, {status, trigger}) : 0;
 }
 

@@ -192,7 +192,7 @@ class RunHistory {
                         const RunLedger::Seen& now_seen);
   void GiveUpStale(const std::string& pipeline_id, RunLedger& l);
   void EndBaseline(RunLedger& l, const PollState& poll);
-  const RunLedger* LedgerOf(const std::string& pipeline_id) const;  // under mu_
+  const RunLedger* FindLedger(const std::string& pipeline_id) const;  // under mu_
   void CountFinish(const std::string& pipeline_id, RunLedger& l, const model::RunSummary& run,
                    int64_t jobs_after_ms);
   void Track(const std::string& pipeline_id, RunLedger& l, const model::RunSummary& run,

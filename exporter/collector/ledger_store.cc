@@ -171,6 +171,10 @@ bool GetValues(const std::vector<std::string_view>& f, size_t from, std::vector<
   for (size_t i = from; i < f.size(); ++i) {
     double v = 0;
     if (!GetValue(f[i], v)) return false;
+    out.push_back(v);
+  }
+  return true;
+}
 
 // f[at] is a count n followed by n values, the end of the line.
 bool GetCountedValues(const std::vector<std::string_view>& f, size_t at, std::vector<double>& out) {
@@ -197,6 +201,7 @@ bool GetLine(const std::vector<std::string_view>& f, std::string_view tag, T&...
   if (f.size() != 1 + sizeof...(T) || f[0] != tag) return false;
   size_t i = 1;
   return (Get(f[i++], v) && ...);
+}
 
 // A histogram: sum count k c1..ck from f[at] to the end of the line.
 bool GetHistogram(const std::vector<std::string_view>& f, size_t at, RunLedger::Histogram& h) {
