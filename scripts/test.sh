@@ -3,8 +3,9 @@
 #   1. every test: unit, integration (real binaries over HTTP, real Prometheus, promtool) and
 #      the deploy checks, in build/ (preset default: gcc, RelWithDebInfo)
 #   2. the libFuzzer targets for a bounded time (preset asan: clang, ASan+UBSan)
-#   3. unit and integration tests under ASan+UBSan (build-asan/)
-#   4. unit and integration tests under TSan (build-tsan/)
+#   3. unit tests under ASan+UBSan (build-asan/), then the integration tests (build/'s test
+#      driver) against build-asan's exporter
+#   4. the same under TSan (build-tsan/)
 # tests/CMakeLists.txt labels the tests; the asan and tsan test presets choose by label.
 # Each sanitizer build compiles at the lowest CPU priority (nice 19) while the previous
 # phase's tests run: those mostly wait on processes and sockets, so the build takes the idle
@@ -14,6 +15,10 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/install-deps.sh test
 jobs=$(nproc)
+# Tests in flight: most integration tests wait on processes, sockets and timers, so four per
+# core keep the CPU busy; the CPU-heavy and tightly timed ones take several slots each
+# (tests/CMakeLists.txt, YFE_HEAVY_TESTS). TEST_PARALLEL overrides.
+tests_parallel=${TEST_PARALLEL:-$((jobs * 4))}
 phase() { echo; echo "=== $* ($(date +%T))"; }
 
 # A background build: its own process group (so it can be stopped), its output in a file.
@@ -42,18 +47,22 @@ if [[ "${SKIP_SANITIZERS:-0}" != "1" ]]; then
   start_build asan
 fi
 phase "tests: unit, integration, deploy"
-ctest --preset default --parallel "$jobs"
+ctest --preset default --parallel "$tests_parallel"
 
 if [[ "${SKIP_SANITIZERS:-0}" != "1" ]]; then
   finish_build asan
   start_build tsan
   phase "fuzz decode → translate → exposition for ${FUZZ_SECONDS:-60}s, then repo URLs"
   scripts/fuzz.sh "${FUZZ_SECONDS:-60}" build-asan
-  phase "tests under ASan+UBSan"
-  ctest --preset asan --parallel "$jobs"
+  phase "unit tests under ASan+UBSan"
+  ctest --preset asan --parallel "$tests_parallel"
+  phase "integration tests against the ASan+UBSan exporter"
+  ctest --preset asan-integration --parallel "$tests_parallel"
 
   finish_build tsan
-  phase "tests under TSan"
-  ctest --preset tsan --parallel "$jobs"
+  phase "unit tests under TSan"
+  ctest --preset tsan --parallel "$tests_parallel"
+  phase "integration tests against the TSan exporter"
+  ctest --preset tsan-integration --parallel "$tests_parallel"
 fi
 phase "all tests passed"

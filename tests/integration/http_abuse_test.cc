@@ -19,17 +19,6 @@
 #include "support/raw_http.h"
 
 // Sanitizer builds keep freed memory in quarantine and shadow: RSS says nothing there.
-#if defined(__SANITIZE_ADDRESS__) || defined(__SANITIZE_THREAD__)
-#define YFE_SANITIZED 1
-#elif defined(__has_feature)
-#if __has_feature(address_sanitizer) || __has_feature(thread_sanitizer)
-#define YFE_SANITIZED 1
-#endif
-#endif
-#ifndef YFE_SANITIZED
-#define YFE_SANITIZED 0
-#endif
-
 namespace yfe::testing {
 namespace {
 

@@ -90,19 +90,16 @@ HttpResult Simulator::Control(const std::string& method, const std::string& path
 
 Exporter::Exporter(const std::string& config, ExporterOptions options) {
   std::string path = dir_.Write("config.yaml", config);
-  // YFE_EXPORTER_BIN in the environment: another build (benchmarks compare two builds).
-  const char* bin = std::getenv("YFE_EXPORTER_BIN");
-  std::vector<std::string> argv = {bin != nullptr && *bin != '\0' ? bin : YFE_EXPORTER_BIN,
-                                   "--config.file=" + path, "--web.listen-address=127.0.0.1:0"};
+  std::vector<std::string> argv = {YFE_EXPORTER_BIN, "--config.file=" + path,
+                                   "--web.listen-address=127.0.0.1:0"};
   argv.insert(argv.end(), options.flags.begin(), options.flags.end());
   std::map<std::string, std::string> env = options.env;
   if (!options.token.empty()) env["YUNXIAO_TOKEN"] = options.token;
   process_ = std::make_unique<Process>(argv, env);
-  // The port from the stable stdout line (docs/configuration.md, "Output"); a build from
-  // before that line (benchmarks compare builds) only logs it.
-  const bool other_build = bin != nullptr && *bin != '\0';
-  port_ = process_->WaitForPort(other_build ? "msg=listening address=127.0.0.1:"
-                                            : "listening on 127.0.0.1:");
+  // The port from the stable stdout line (docs/configuration.md, "Output"), or from the log
+  // line for a build from before that line (benchmarks compare builds).
+  port_ = process_->WaitForPort("listening on 127.0.0.1:", std::chrono::seconds(30),
+                                "msg=listening address=127.0.0.1:");
   // The one wait on log text that remains: nothing else tells that the start-up fetch
   // ended without a scrape, which would disturb the cache counters tests assert on.
   if (options.warm && port_ > 0 &&

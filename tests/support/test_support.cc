@@ -134,9 +134,14 @@ int Process::Stop(int signal, std::chrono::milliseconds timeout) {
   return Wait(timeout);
 }
 
-int Process::WaitForPort(const std::string& marker, std::chrono::milliseconds timeout) {
-  std::regex re(std::regex_replace(marker, std::regex(R"([.^$|()\[\]{}*+?\\])"), R"(\$&)") +
-                "(\\d+)");
+int Process::WaitForPort(const std::string& marker, std::chrono::milliseconds timeout,
+                         const std::string& or_marker) {
+  auto escape = [](const std::string& text) {
+    return std::regex_replace(text, std::regex(R"([.^$|()\[\]{}*+?\\])"), R"(\$&)");
+  };
+  std::string either = escape(marker);
+  if (!or_marker.empty()) either = "(?:" + either + "|" + escape(or_marker) + ")";
+  std::regex re(either + "(\\d+)");
   int port = 0;
   Eventually(
       [&] {

@@ -15,6 +15,25 @@
 #include <string>
 #include <vector>
 
+// Where the sources and the binaries under test are: the build directory's generated
+// test_paths.cc (tests/CMakeLists.txt) holds them, so that no other test file depends on the
+// build directory and a compiler cache shares them between checkouts and builds.
+namespace yfe::testing::paths {
+const char* SourceDir();
+// The exporter the integration tests start: this build's, or YFE_EXPORTER_BIN from the
+// environment (the sanitizer test presets run these tests against their build's exporter;
+// the benchmarks compare two builds).
+const char* ExporterBin();
+const char* SimulatorBin();
+// Whether the exporter under test runs under ASan or TSan (slower: some bounds relax): this
+// test binary is sanitized, or YFE_EXPORTER_SANITIZER in the environment names a sanitizer.
+bool ExporterIsSanitized();
+}  // namespace yfe::testing::paths
+#define YFE_SOURCE_DIR (::yfe::testing::paths::SourceDir())
+#define YFE_EXPORTER_BIN (::yfe::testing::paths::ExporterBin())
+#define YFE_SIMULATOR_BIN (::yfe::testing::paths::SimulatorBin())
+#define YFE_SANITIZED (::yfe::testing::paths::ExporterIsSanitized())
+
 namespace yfe::testing {
 
 // A directory removed (recursively) when the object dies.
@@ -41,9 +60,11 @@ class Process {
   pid_t pid() const { return pid_; }
   std::string Stdout() const;
   std::string Stderr() const;
-  // Waits until the output (stdout + stderr) contains `marker` followed by a port number.
+  // Waits until the output (stdout + stderr) contains `marker` (or `or_marker`, when given)
+  // followed by a port number.
   int WaitForPort(const std::string& marker,
-                  std::chrono::milliseconds timeout = std::chrono::seconds(20));
+                  std::chrono::milliseconds timeout = std::chrono::seconds(20),
+                  const std::string& or_marker = "");
   bool WaitForOutput(const std::string& text,
                      std::chrono::milliseconds timeout = std::chrono::seconds(10));
   // Sends a signal and waits for exit; returns the exit status (or -signal).

@@ -20,10 +20,10 @@
 // process under RLIMIT_NPROC: TSan cannot start threads there, and the ASan build's child
 // hung until the ctest timeout.
 #if defined(__SANITIZE_THREAD__) || defined(__SANITIZE_ADDRESS__)
-#define YFE_SANITIZED 1
+#define YFE_IN_PROCESS_SANITIZED 1
 #elif defined(__has_feature)
 #if __has_feature(thread_sanitizer) || __has_feature(address_sanitizer)
-#define YFE_SANITIZED 1
+#define YFE_IN_PROCESS_SANITIZED 1
 #endif
 #endif
 
@@ -171,7 +171,7 @@ TEST_F(AppTest, ConcurrentReloadsAreSerialized) {
 // user (root ignores the limit).
 TEST_F(AppTest, ThreadExhaustionFailsTheReloadNotTheProcess) {
   if (geteuid() != 0) GTEST_SKIP() << "needs root to switch to an unused uid";
-#ifdef YFE_SANITIZED
+#ifdef YFE_IN_PROCESS_SANITIZED
   GTEST_SKIP() << "sanitizer runtimes cannot run a multi-threaded fork under RLIMIT_NPROC";
 #endif
   std::string config = Config("  cache_ttl: 1h\n");
