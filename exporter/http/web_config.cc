@@ -95,8 +95,8 @@ void DeclareHttpServer(Section http, std::map<std::string, std::string>& out) {
   http.Entries("headers", "a mapping of header names to values", "extra response headers",
                [&](const YAML::Node& k, const YAML::Node& v) {
                  const std::string name = k.IsScalar() ? k.Scalar() : "";
-                 const std::string value = v.IsScalar() ? v.Scalar() : "";
-                 if (!k.IsScalar() || !v.IsScalar() || name.empty() ||
+                 const std::string value = v.IsScalar() ? v.Scalar() : "";  // null: ""
+                 if (!k.IsScalar() || !(v.IsScalar() || v.IsNull()) || name.empty() ||
                      name.find_first_of(":\r\n") != std::string::npos ||
                      value.find_first_of("\r\n") != std::string::npos) {
                    c.Error(k, "\"" + http.Path("headers") + "\": invalid header " + name);

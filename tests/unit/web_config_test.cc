@@ -97,6 +97,17 @@ TEST(WebConfig, UnknownNestedKeyIsReportedWithItsLine) {
             "headers, http2)");
 }
 
+TEST(WebConfig, ResponseHeaders) {
+  auto w = ParseWebConfig(
+      "http_server_config:\n  headers:\n    X-Frame-Options: deny\n    X-Empty:\n", "web.yml");
+  ASSERT_TRUE(w.ok()) << w.error();
+  EXPECT_EQ(w.config.headers,
+            (std::map<std::string, std::string>{{"X-Empty", ""}, {"X-Frame-Options", "deny"}}));
+  auto bad = ParseWebConfig("http_server_config:\n  headers:\n    \"Bad:Name\": x\n", "web.yml");
+  ASSERT_EQ(bad.errors.size(), 1u);
+  EXPECT_EQ(bad.errors[0], "web.yml:3: \"http_server_config.headers\": invalid header Bad:Name");
+}
+
 TEST(WebConfig, KeysAreDeclaredOnce) {
   std::vector<std::string> paths;
   for (const config::KeyInfo& k : WebConfigKeys()) paths.push_back(k.path);
