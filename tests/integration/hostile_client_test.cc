@@ -195,7 +195,7 @@ TEST_F(ServerBounds, AHeaderFloodCostsAtMostTheHeaderLimitAndNothingStays) {
   RecordProperty("rss_before_kb", static_cast<int>(rss_before));
   RecordProperty("rss_after_kb", static_cast<int>(rss_after));
   RecordProperty("hwm_after_kb", static_cast<int>(hwm_after));
-  if (!YFE_SANITIZED) {
+  if (!YFE_EXPORTER_SANITIZED) {
     EXPECT_LT(rss_after - rss_before, 4 * 1024) << rss_before << " kB -> " << rss_after;
     EXPECT_LT(hwm_after - hwm_before, 8 * 1024) << hwm_before << " kB -> " << hwm_after;
   }
@@ -370,8 +370,8 @@ TEST(HostileClients, EveryBoundHoldsAtOnce) {
   const auto test_start = Clock::now();
   // Sanitizer builds run 5-20 times slower: fewer pipelines and a looser bound there; the
   // figures that count are those of the ordinary build.
-  const int pipelines = YFE_SANITIZED ? 100 : 1000;
-  const double scrape_bound = YFE_SANITIZED ? 10 : 2;
+  const int pipelines = YFE_EXPORTER_SANITIZED ? 100 : 1000;
+  const double scrape_bound = YFE_EXPORTER_SANITIZED ? 10 : 2;
   Simulator sim({.pipelines = pipelines,
                  .frozen = true,
                  .flags = {"--stages=5", "--jobs-per-stage=4", "--threads=16"}});
@@ -552,7 +552,7 @@ TEST(HostileClients, EveryBoundHoldsAtOnce) {
       Seconds(test_start), flooded.c_str());
   EXPECT_GE(scrape_seconds.size(), 10u);
   EXPECT_TRUE(failures.empty()) << failures.size() << " bad scrapes, first: " << failures[0];
-  if (!YFE_SANITIZED) {
+  if (!YFE_EXPORTER_SANITIZED) {
     EXPECT_LT(hwm, 128 * 1024) << "peak RSS";
     EXPECT_LT(rss_max.load(), 128 * 1024);
   }

@@ -18,7 +18,6 @@
 #include "support/harness.h"
 #include "support/raw_http.h"
 
-// Sanitizer builds keep freed memory in quarantine and shadow: RSS says nothing there.
 namespace yfe::testing {
 namespace {
 
@@ -214,7 +213,7 @@ TEST_F(HttpAbuse, MemoryDoesNotGrowOver2000Requests) {
   const long after = RssKb(pid);
   RecordProperty("rss_before_kb", static_cast<int>(before));
   RecordProperty("rss_after_kb", static_cast<int>(after));
-  if (!YFE_SANITIZED) {
+  if (!YFE_EXPORTER_SANITIZED) {
     EXPECT_LT(after - before, 20 * 1024) << "RSS " << before << " kB -> " << after << " kB";
   }
   EXPECT_TRUE(exp_->process().Running());

@@ -32,7 +32,7 @@ bool ExporterIsSanitized();
 #define YFE_SOURCE_DIR (::yfe::testing::paths::SourceDir())
 #define YFE_EXPORTER_BIN (::yfe::testing::paths::ExporterBin())
 #define YFE_SIMULATOR_BIN (::yfe::testing::paths::SimulatorBin())
-#define YFE_SANITIZED (::yfe::testing::paths::ExporterIsSanitized())
+#define YFE_EXPORTER_SANITIZED (::yfe::testing::paths::ExporterIsSanitized())
 
 namespace yfe::testing {
 
