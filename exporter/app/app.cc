@@ -10,6 +10,7 @@
 #include <utility>
 
 #include "collector/collector.h"
+#include "collector/delivery.h"
 #include "collector/discovery.h"
 #include "collector/history.h"
 #include "collector/ledger_store.h"
@@ -217,12 +218,14 @@ class Pipeline {
   Pipeline(const config::Config& cfg, const config::Flags& flags,
            std::shared_ptr<Upstream> upstream, metrics::SelfMetrics& self_metrics,
            std::shared_ptr<collector::RunHistory> history, const Pipeline* previous,
-           std::shared_ptr<collector::LedgerStore> store)
+           std::shared_ptr<collector::LedgerStore> store,
+           std::shared_ptr<collector::Delivery> delivery = nullptr)
       : cfg_(cfg),
         flags_(flags),
         self_metrics_(self_metrics),
         history_(std::move(history)),
         store_(std::move(store)),
+        delivery_(std::move(delivery)),
         upstream_(std::move(upstream)),
         client_(cfg.api, *upstream_->transport),
         session_(client_),
@@ -231,6 +234,10 @@ class Pipeline {
     if (cfg_.collect.history) {
       collector_.AddExtraRenderer(
           [this](std::string& out) { history_->Render(out, collector_.Named()); });
+      if (delivery_ && delivery_->Enabled()) {
+        collector_.AddExtraRenderer(
+            [this](std::string& out) { delivery_->Render(out, *history_, collector_.Named()); });
+      }
     }
     try {
       if (cfg_.discovery.enabled) {
@@ -350,6 +357,7 @@ class Pipeline {
     history_->Retain(ids);
     if (ids.empty()) return false;
     const auto deadline = SystemClock::Instance().Now() + cfg_.collect.history_interval;
+    if (delivery_ && delivery_->Enabled()) delivery_->Prepare(session_, named, deadline);
     collector::PollRunHistory(
         session_, *history_, ids, deadline,
         [this](std::string_view endpoint) { self_metrics_.CountDecodeError(endpoint); });
@@ -378,6 +386,7 @@ class Pipeline {
   metrics::SelfMetrics& self_metrics_;
   std::shared_ptr<collector::RunHistory> history_;
   std::shared_ptr<collector::LedgerStore> store_;  // null: collect.state_dir not set
+  std::shared_ptr<collector::Delivery> delivery_;  // null: none
   std::shared_ptr<Upstream> upstream_;
   flowapi::FlowClient client_;
   Session session_;  // what this configuration's objects use: answered in full on Stop()
@@ -463,9 +472,12 @@ Result<bool> App::LoadLocked() {
       store_ = *store;
     }
     history_ = std::make_shared<collector::RunHistory>(load.config.collect.history_buckets);
+    delivery_ = std::make_shared<collector::Delivery>(load.config.delivery);
+    history_->SetObserver(delivery_);
     if (store_) history_->Restore(store_->Load());
   } else {
     history_->SetBuckets(load.config.collect.history_buckets);
+    delivery_->SetConfig(load.config.delivery);
     if (state_dir != (store_ ? store_->dir() : std::string())) {
       logging::Warn("a new collect.state_dir takes effect at the next restart",
                     {{"state_dir", store_ ? store_->dir() : std::string("(none)")}});
@@ -480,7 +492,7 @@ Result<bool> App::LoadLocked() {
   // Fetches on their way land in the old cache first, which the new one takes over.
   if (old) old->WaitIdle(kReloadQuiesce);
   auto next = std::make_shared<Pipeline>(load.config, flags_, upstream, self_metrics_, history_,
-                                         old.get(), store_);
+                                         old.get(), store_, delivery_);
   {
     std::lock_guard lock(mu_);
     current_ = next;

@@ -43,6 +43,19 @@ void RunHistory::SetMaxPending(std::chrono::nanoseconds max_pending) {
   max_pending_ = max_pending;
 }
 
+void RunHistory::SetObserver(std::shared_ptr<RunObserver> observer) {
+  std::lock_guard lock(mu_);
+  observer_ = std::move(observer);
+}
+
+void RunHistory::VisitShown(
+    const std::function<void(const std::string&, const RunLedger&)>& each) const {
+  std::lock_guard lock(mu_);
+  for (const auto& [id, st] : pipelines_) {
+    if (st.ledger.baselined && st.shown) each(id, st.ledger);
+  }
+}
+
 LedgerSnapshot RunHistory::Snapshot() const {
   std::lock_guard lock(mu_);
   LedgerSnapshot snap;
@@ -97,8 +110,17 @@ RunLedger::Histogram& RunHistory::HistogramFor(RunLedger& l, const std::string& 
   return h;
 }
 
-void RunHistory::CountFinish(RunLedger& l, const model::RunSummary& run) {
+void RunHistory::TakeBack(const std::string& pipeline_id, RunLedger& l, int64_t run_id,
+                          const RunLedger::Seen& was) {
+  if (!was.counted) return;
+  l.resumed[{was.status, was.trigger}] += 1;
+  if (observer_) observer_->TakenBack(pipeline_id, l, run_id, was.status);
+}
+
+void RunHistory::CountFinish(const std::string& pipeline_id, RunLedger& l,
+                             const model::RunSummary& run) {
   l.runs[{run.status, TriggerOf(run)}] += 1;
+  if (observer_) observer_->Counted(pipeline_id, l, run);
   if (run.start_ms > 0 && run.end_ms >= run.start_ms) {
     double seconds = static_cast<double>(run.end_ms - run.start_ms) / 1000.0;
     auto& h = HistogramFor(l, run.status);
@@ -139,7 +161,7 @@ void RunHistory::Handle(const std::string& pipeline_id, PipelineState& st,
       t->second.status = run.status;
       return;
     }
-    CountFinish(l, run);
+    CountFinish(pipeline_id, l, run);
     l.tracked.erase(t);
     l.seen[run.id] = now_seen;
     return;
@@ -149,7 +171,7 @@ void RunHistory::Handle(const std::string& pipeline_id, PipelineState& st,
   if (s == l.seen.end()) {
     if (run.id > l.watermark) {  // new since the last poll
       if (!finished) return Track(pipeline_id, l, run);
-      if (l.baselined) CountFinish(l, run);
+      if (l.baselined) CountFinish(pipeline_id, l, run);
       l.seen[run.id] = now_seen;
       l.seen[run.id].counted = l.baselined;
       return;
@@ -169,14 +191,14 @@ void RunHistory::Handle(const std::string& pipeline_id, PipelineState& st,
   RunLedger::Seen& was = s->second;
   if (!was.finished) {  // given up while unfinished
     if (!finished) return;
-    CountFinish(l, run);
+    CountFinish(pipeline_id, l, run);
     was = now_seen;
     return;
   }
   if (!finished) {
     // Resumed (a retried or skipped job, a passed checkpoint): the outcome counted before
     // is taken back in runs_resumed_total; the next finish is counted again.
-    if (was.counted) l.resumed[{was.status, was.trigger}] += 1;
+    TakeBack(pipeline_id, l, run.id, was);
     logging::Debug(
         "run history: a finished run is running again",
         {{"pipeline_id", pipeline_id}, {"run_id", std::to_string(run.id)}, {"was", was.status}});
@@ -194,8 +216,8 @@ void RunHistory::Handle(const std::string& pipeline_id, PipelineState& st,
   }
   if (run.end_ms > was.end_ms || was.by_id) {
     // Resumed and finished again between two polls.
-    if (was.counted) l.resumed[{was.status, was.trigger}] += 1;
-    if (l.baselined) CountFinish(l, run);
+    TakeBack(pipeline_id, l, run.id, was);
+    if (l.baselined) CountFinish(pipeline_id, l, run);
     was = now_seen;
     was.counted = l.baselined;
   }
@@ -302,6 +324,7 @@ void RunHistory::FinishPoll(const std::string& id, bool complete) {
     }
     l.watermark = std::max(l.watermark, poll.newest);
   }
+  if (observer_) observer_->PollEnded(id, l);
   // Remember only what the next poll's pages can show again. After a failed page the next
   // poll reads the pages below again: keep all (a run there may have been resumed and
   // finished again; only its remembered end tells).

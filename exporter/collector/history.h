@@ -24,6 +24,7 @@
 #include <cstdint>
 #include <functional>
 #include <map>
+#include <memory>
 #include <mutex>
 #include <set>
 #include <string>
@@ -31,6 +32,7 @@
 #include <utility>
 #include <vector>
 
+#include "collector/delivery_ledger.h"
 #include "flowapi/client.h"
 #include "model/pipeline_run.h"
 #include "util/clock.h"
@@ -68,12 +70,29 @@ struct RunLedger {
   std::map<Key, double> runs;          // runs_total
   std::map<Key, double> resumed;       // runs_resumed_total, by the outcome taken back
   std::map<std::string, Histogram> durations;  // status -> histogram
+  DeliveryLedger delivery;  // kept by the RunObserver (collector/delivery.h), if any
 };
 
 // Every pipeline's ledger at one moment, with the buckets its histograms use.
 struct LedgerSnapshot {
   std::vector<double> buckets;
   std::map<std::string, RunLedger> pipelines;
+};
+
+// Told of what RunHistory counts, under its lock and with the pipeline's ledger, so that
+// what it keeps there is in the same commit as the counts (collector/delivery.h). The
+// calls must not call the RunHistory.
+class RunObserver {
+ public:
+  virtual ~RunObserver() = default;
+  // A finish counted in runs_total.
+  virtual void Counted(const std::string& pipeline_id, RunLedger& l,
+                       const model::RunSummary& run) = 0;
+  // A counted finish that a resume took back (runs_resumed_total): the run runs again.
+  virtual void TakenBack(const std::string& pipeline_id, RunLedger& l, int64_t run_id,
+                         const std::string& status) = 0;
+  // The end of a poll of the pipeline, after its last Counted.
+  virtual void PollEnded(const std::string& pipeline_id, RunLedger& l) = 0;
 };
 
 class RunHistory {
@@ -104,6 +123,8 @@ class RunHistory {
   void Retain(const std::set<std::string>& ids);
   void SetBuckets(std::vector<double> buckets);
   void SetMaxPending(std::chrono::nanoseconds max_pending);
+  // Set once, before the first poll (null: none).
+  void SetObserver(std::shared_ptr<RunObserver> observer);
 
   // The ledgers of the pipelines past their baseline, copied under the lock: a consistent
   // state (call it between polls, e.g. after PollRunHistory, to save it).
@@ -112,6 +133,9 @@ class RunHistory {
   // for every pipeline past its baseline (the callbacks must not call this object).
   void VisitLedgers(const std::function<void(const std::vector<double>&, size_t)>& begin,
                     const std::function<void(const std::string&, const RunLedger&)>& each) const;
+  // Under the lock, each(id, ledger) for every pipeline a scrape may show (past its
+  // baseline, and polled since a restore), as Render does.
+  void VisitShown(const std::function<void(const std::string&, const RunLedger&)>& each) const;
   // Takes stored ledgers (at start, before the first poll). The next poll continues them:
   // runs finished after the stored watermark are counted, tracked runs are followed. A
   // restored pipeline is rendered only after its first poll, so that a scrape never shows
@@ -149,7 +173,9 @@ class RunHistory {
   };
   void Handle(const std::string& pipeline_id, PipelineState& st, const model::RunSummary& run,
               bool by_id = false);
-  void CountFinish(RunLedger& l, const model::RunSummary& run);
+  void CountFinish(const std::string& pipeline_id, RunLedger& l, const model::RunSummary& run);
+  void TakeBack(const std::string& pipeline_id, RunLedger& l, int64_t run_id,
+                const RunLedger::Seen& was);
   void Track(const std::string& pipeline_id, RunLedger& l, const model::RunSummary& run);
   RunLedger::Histogram& HistogramFor(RunLedger& l, const std::string& status);
 
@@ -158,6 +184,7 @@ class RunHistory {
   std::vector<double> buckets_;
   std::chrono::nanoseconds max_pending_ = kDefaultMaxPending;
   std::map<std::string, PipelineState> pipelines_;
+  std::shared_ptr<RunObserver> observer_;
 };
 
 // One poll of these pipelines' run history: for each, the pages of ListPipelineRuns that

@@ -17,6 +17,7 @@
 #include <tuple>
 #include <vector>
 
+#include "collector/delivery_ledger.h"
 #include "util/log.h"
 
 namespace yfe::collector {
@@ -163,6 +164,69 @@ std::string UtcStamp() {
 
 std::string Errno(int e) { return std::strerror(e); }
 
+bool GetHistogram(const std::vector<std::string_view>& f, size_t at, double& sum, double& count,
+                  std::vector<double>& counts) {
+  size_t k = 0;
+  if (f.size() < at + 3 || !GetValue(f[at], sum) || !GetValue(f[at + 1], count) ||
+      !GetCount(f[at + 2], k) || f.size() != at + 3 + k) {
+    return false;
+  }
+  for (size_t j = 0; j < k; ++j) {
+    double c = 0;
+    if (!GetValue(f[at + 3 + j], c)) return false;
+    counts.push_back(c);
+  }
+  return true;
+}
+
+// A pipeline's delivery records, from its "delivery" line (in f) on; "" or what is wrong.
+std::string ParseDelivery(Reader& r, std::vector<std::string_view>& f, DeliveryLedger& d) {
+  size_t n[5] = {};
+  if (f.size() != 8 || !GetInt(f[1], d.failing_since_ms) || !GetInt(f[2], d.last_end_ms)) {
+    return "bad delivery line";
+  }
+  for (size_t i = 0; i < 5; ++i) {
+    if (!GetCount(f[3 + i], n[i])) return "bad delivery line";
+  }
+  for (size_t i = 0; i < n[0]; ++i) {
+    DeliveryLedger::Key key;
+    double v = 0;
+    if (!r.Line(f) || f.size() != 4 || f[0] != "dc" || !GetString(f[1], key.first) ||
+        !GetString(f[2], key.second) || !GetValue(f[3], v) ||
+        !d.deployments.emplace(key, v).second) {
+      return "bad deployment counter";
+    }
+  }
+  for (auto [hs, count, tag] : {std::tuple{&d.lead_times, n[1], "dl"}, {&d.restores, n[2], "dr"}}) {
+    for (size_t i = 0; i < count; ++i) {
+      std::string env;
+      DeliveryLedger::Histogram h;
+      if (!r.Line(f) || f[0] != tag || f.size() < 2 || !GetString(f[1], env) ||
+          !GetHistogram(f, 2, h.sum, h.count, h.counts) || !hs->emplace(env, h).second) {
+        return "bad delivery histogram";
+      }
+    }
+  }
+  for (size_t i = 0; i < n[3]; ++i) {
+    int64_t run_id = 0;
+    DeliveryLedger::Deploy dep;
+    if (!r.Line(f) || f.size() != 4 || f[0] != "dd" || !GetInt(f[1], run_id) ||
+        !GetString(f[2], dep.status) || !GetFlag(f[3], dep.lead_done) ||
+        !d.deploys.emplace(run_id, dep).second) {
+      return "bad deployment run";
+    }
+  }
+  for (size_t i = 0; i < n[4]; ++i) {
+    DeliveryLedger::Finish p;
+    if (!r.Line(f) || f.size() != 5 || f[0] != "dp" || !GetInt(f[1], p.run_id) ||
+        !GetInt(f[2], p.start_ms) || !GetInt(f[3], p.end_ms) || !GetString(f[4], p.status)) {
+      return "bad pending finish";
+    }
+    d.pending.push_back(std::move(p));
+  }
+  return "";
+}
+
 }  // namespace
 
 namespace {
@@ -231,6 +295,54 @@ class LedgerWriter {
       for (double c : h.counts) PutDouble(out, c);
       out += '\n';
     }
+    if (!l.delivery.empty()) AddDelivery(l.delivery);
+  }
+
+  // The pipeline's delivery records, after its own: a "delivery" line with the counts, then
+  // dc (deployments), dl (lead time), dr (restore), dd (deployment runs), dp (pending).
+  void AddDelivery(const DeliveryLedger& d) {
+    std::string& out = out_;
+    out += "delivery";
+    PutInt(out, d.failing_since_ms);
+    PutInt(out, d.last_end_ms);
+    for (size_t n : {d.deployments.size(), d.lead_times.size(), d.restores.size(), d.deploys.size(),
+                     d.pending.size()}) {
+      PutInt(out, static_cast<int64_t>(n));
+    }
+    out += '\n';
+    for (const auto& [key, n] : d.deployments) {
+      out += "dc";
+      PutString(out, key.first);
+      PutString(out, key.second);
+      PutDouble(out, n);
+      out += '\n';
+    }
+    for (const auto* hs : {&d.lead_times, &d.restores}) {
+      for (const auto& [env, h] : *hs) {
+        out += hs == &d.lead_times ? "dl" : "dr";
+        PutString(out, env);
+        PutDouble(out, h.sum);
+        PutDouble(out, h.count);
+        PutInt(out, static_cast<int64_t>(h.counts.size()));
+        for (double c : h.counts) PutDouble(out, c);
+        out += '\n';
+      }
+    }
+    for (const auto& [run_id, dep] : d.deploys) {
+      out += "dd";
+      PutInt(out, run_id);
+      PutString(out, dep.status);
+      PutInt(out, dep.lead_done ? 1 : 0);
+      out += '\n';
+    }
+    for (const auto& f : d.pending) {
+      out += "dp";
+      PutInt(out, f.run_id);
+      PutInt(out, f.start_ms);
+      PutInt(out, f.end_ms);
+      PutString(out, f.status);
+      out += '\n';
+    }
   }
 
   std::string Finish() && {
@@ -276,8 +388,10 @@ Result<LedgerSnapshot> ParseLedger(std::string_view text) {
       std::vector<std::string_view> f;
       int64_t v = 0;
       if (r.Line(f) && f.size() == 1 && f[0] == kMagic && r.Line(f) && f.size() == 2 &&
-          f[0] == "version" && GetInt(f[1], v) && v != LedgerStore::kVersion) {
-        return Error("format version " + std::string(f[1]) + ", this exporter reads version " +
+          f[0] == "version" && GetInt(f[1], v) &&
+          (v < LedgerStore::kOldestVersion || v > LedgerStore::kVersion)) {
+        return Error("format version " + std::string(f[1]) +
+                     ", this exporter reads versions 1 to " +
                      std::to_string(LedgerStore::kVersion));
       }
       return Error("checksum mismatch (the file was changed or partly written)");
@@ -293,10 +407,11 @@ Result<LedgerSnapshot> ParseLedger(std::string_view text) {
   if (!r.Line(f) || f.size() != 2 || f[0] != "version" || !GetInt(f[1], version)) {
     return bad("no format version");
   }
-  if (version != LedgerStore::kVersion) {
-    return Error("format version " + std::to_string(version) + ", this exporter reads version " +
-                 std::to_string(LedgerStore::kVersion));
+  if (version < LedgerStore::kOldestVersion || version > LedgerStore::kVersion) {
+    return Error("format version " + std::to_string(version) +
+                 ", this exporter reads versions 1 to " + std::to_string(LedgerStore::kVersion));
   }
+  RunLedger* last = nullptr;  // the pipeline the delivery records that follow belong to
   LedgerSnapshot snap;
   size_t n = 0;
   if (!r.Line(f) || f.size() < 2 || f[0] != "buckets" || !GetCount(f[1], n) || f.size() != 2 + n) {
@@ -316,6 +431,11 @@ Result<LedgerSnapshot> ParseLedger(std::string_view text) {
       }
       if (r.Line(f)) return bad("text after the end line");
       return snap;
+    }
+    if (f[0] == "delivery") {
+      if (!last || version < 2 || !last->delivery.empty()) return bad("misplaced delivery line");
+      if (std::string e = ParseDelivery(r, f, last->delivery); !e.empty()) return bad(e);
+      continue;
     }
     size_t nt = 0, ns = 0, nr = 0, nm = 0, nh = 0;
     std::string id;
@@ -372,7 +492,7 @@ Result<LedgerSnapshot> ParseLedger(std::string_view text) {
       }
       if (!l.durations.emplace(status, std::move(h)).second) return bad("histogram twice");
     }
-    snap.pipelines.emplace(std::move(id), std::move(l));
+    last = &snap.pipelines.emplace(std::move(id), std::move(l)).first->second;
   }
 }
 

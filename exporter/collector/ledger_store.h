@@ -34,7 +34,9 @@ Result<LedgerSnapshot> ParseLedger(std::string_view text);
 
 class LedgerStore {
  public:
-  static constexpr int kVersion = 1;
+  // Version 2 adds the delivery records (collector/delivery.h); version-1 files are read.
+  static constexpr int kVersion = 2;
+  static constexpr int kOldestVersion = 1;
   static constexpr const char* kFileName = "run-ledger";
 
   // Creates dir if missing and checks that a file can be written in it. The error names

@@ -23,7 +23,7 @@ namespace {
 constexpr std::string_view kCentralHost = "openapi-rdc.aliyuncs.com";
 
 // The configuration keys, per section: the parser accepts exactly these.
-constexpr std::string_view kTopKeys[] = {"api", "collect", "pipelines", "discovery"};
+constexpr std::string_view kTopKeys[] = {"api", "collect", "pipelines", "discovery", "delivery"};
 constexpr std::string_view kApiKeys[] = {
     "endpoint",         "edition",         "organization_id",
     "path_prefix",      "token_file",      "token",
@@ -58,6 +58,9 @@ constexpr nanoseconds kMaxHistoryPending = hours(24 * 90);
 constexpr std::string_view kPipelineKeys[] = {"id", "name"};
 constexpr std::string_view kDiscoveryKeys[] = {"include", "exclude", "group_ids",
                                                "refresh_interval"};
+constexpr std::string_view kDeliveryKeys[] = {"deployments"};
+constexpr std::string_view kDeploymentKeys[] = {"environment", "pipelines", "stage"};
+constexpr std::string_view kDeploymentPipelineKeys[] = {"include", "group_ids", "ids"};
 
 // Collects problems while walking the YAML tree, each tagged with source and line.
 class Checker {
@@ -372,6 +375,80 @@ void ParseDiscovery(Checker& c, const YAML::Node& n, DiscoveryConfig& out) {
              kMaxRefreshInterval);
 }
 
+// A list of numbers (pipeline group ids) at n, for `path`.
+void GroupIds(Checker& c, const YAML::Node& n, const std::string& path, std::vector<int64_t>& out) {
+  if (!n || n.IsNull()) return;
+  if (!n.IsSequence()) return c.Error(n, "\"" + path + "\" must be a list of numbers");
+  for (const auto& item : n) {
+    int64_t v = 0;
+    if (!item.IsScalar() || !YAML::convert<int64_t>::decode(item, v)) {
+      c.Error(item, "\"" + path + "\" entries must be numbers");
+    } else {
+      out.push_back(v);
+    }
+  }
+}
+
+// A regex key checked with RE2, as discovery's.
+void Regex(Checker& c, const YAML::Node& parent, const char* key, const std::string& path,
+           std::string& out) {
+  c.String(parent, key, path, out);
+  if (out.empty()) return;
+  if (auto compiled = CompileNameRegex(out); !compiled->ok()) {
+    c.Error(parent[key],
+            "\"" + path + "\" is not a valid RE2 regular expression: " + compiled->error());
+    out.clear();
+  }
+}
+
+void ParseDeploymentPipelines(Checker& c, const YAML::Node& n, const std::string& path,
+                              DeploymentConfig& d) {
+  if (!c.IsMap(n, path)) return;
+  c.OnlyKeys(n, path + ".", kDeploymentPipelineKeys);
+  Regex(c, n, "include", path + ".include", d.include);
+  GroupIds(c, n["group_ids"], path + ".group_ids", d.group_ids);
+  if (YAML::Node ids = n["ids"]; ids && !ids.IsNull()) {
+    if (!ids.IsSequence()) return c.Error(ids, "\"" + path + ".ids\" must be a list of ids");
+    for (const auto& item : ids) {
+      std::string id = item.IsScalar() ? item.Scalar() : "";
+      if (!ValidPipelineId(id)) {
+        c.Error(item, "\"" + path + ".ids\" entries must be letters, digits, - or _");
+      } else {
+        d.ids.push_back(id);
+      }
+    }
+  }
+}
+
+void ParseDelivery(Checker& c, const YAML::Node& n, DeliveryConfig& out) {
+  c.OnlyKeys(n, "delivery.", kDeliveryKeys);
+  const YAML::Node list = n["deployments"];
+  if (!list || list.IsNull()) return;
+  if (!list.IsSequence()) {
+    return c.Error(list, "\"delivery.deployments\" must be a list of {environment, pipelines}");
+  }
+  std::set<std::string> seen;
+  for (size_t i = 0; i < list.size(); ++i) {
+    const YAML::Node item = list[i];
+    const std::string path = "delivery.deployments[" + std::to_string(i) + "]";
+    if (!c.IsMap(item, path)) continue;
+    c.OnlyKeys(item, path + ".", kDeploymentKeys);
+    DeploymentConfig d;
+    c.String(item, "environment", path + ".environment", d.environment);
+    ParseDeploymentPipelines(c, item["pipelines"], path + ".pipelines", d);
+    Regex(c, item, "stage", path + ".stage", d.stage);
+    if (d.environment.empty()) {
+      c.Error(item, "\"" + path + ".environment\" is required");
+    } else if (!seen.insert(d.environment).second) {
+      c.Error(item, "duplicate environment \"" + d.environment + "\" in " + path);
+    } else if (d.include.empty() && d.group_ids.empty() && d.ids.empty()) {
+      c.Error(item, "\"" + path + ".pipelines\" must name pipelines (include, group_ids or ids)");
+    } else {
+      out.deployments.push_back(std::move(d));
+    }
+  }
+}
+
 }  // namespace
 
 std::vector<std::string> AllKeys() {
@@ -383,6 +460,10 @@ std::vector<std::string> AllKeys() {
   add("collect.", kCollectKeys);
   add("pipelines[].", kPipelineKeys);
   add("discovery.", kDiscoveryKeys);
+  // (delivery.deployments[].pipelines is a mapping: its keys are listed instead)
+  keys.push_back("delivery.deployments[].environment");
+  keys.push_back("delivery.deployments[].stage");
+  add("delivery.deployments[].pipelines.", kDeploymentPipelineKeys);
   return keys;
 }
 
@@ -425,6 +506,12 @@ ConfigLoad ParseConfig(std::string_view yaml, std::string_view source) {
     ParsePipelines(c, root["pipelines"], cfg.pipelines);
     if (c.IsMap(root["discovery"], "discovery"))
       ParseDiscovery(c, root["discovery"], cfg.discovery);
+    if (c.IsMap(root["delivery"], "delivery")) ParseDelivery(c, root["delivery"], cfg.delivery);
+    if (!cfg.delivery.deployments.empty() && !cfg.collect.history) {
+      c.Error(root["delivery"],
+              "\"delivery\" needs collect.history: true (it counts the runs "
+              "run history sees finish)");
+    }
 
     std::string scheme, host, why;
     const bool endpoint_ok = SplitEndpoint(cfg.api.endpoint, scheme, host, why);

@@ -71,6 +71,11 @@ extern const MetricDef kDiscoveryErrors;
 extern const MetricDef kRunsTotal;
 extern const MetricDef kRunsResumedTotal;
 extern const MetricDef kRunDurationHistogram;
+// Delivery (delivery.deployments); per pipeline, with pipeline_id and pipeline_name first.
+extern const MetricDef kDeploymentsTotal;
+extern const MetricDef kDeploymentLeadTime;
+extern const MetricDef kFailingSince;
+extern const MetricDef kRestoreDuration;
 
 // Every metric name the exporter may serve, for docs and lint tests.
 std::span<const MetricDef* const> AllMetrics();

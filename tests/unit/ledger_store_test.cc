@@ -165,7 +165,7 @@ TEST(LedgerStore, WellSummedButInvalidContentIsRejected) {
 
 TEST(LedgerStore, ForeignVersionIsNamed) {
   std::string text = SerializeLedger(Sample());
-  text.replace(text.find("version 1\n"), 10, "version 7\n");
+  text.replace(text.find("version 2\n"), 10, "version 7\n");
   auto r = ParseLedger(text);
   ASSERT_FALSE(r.ok());
   EXPECT_NE(r.error().find("version 7"), std::string::npos) << r.error();
@@ -185,7 +185,7 @@ TEST(LedgerStore, WrongChecksumIsNamed) {
 TEST(LedgerStore, UnusableFilesAreMovedAside) {
   const std::string good = SerializeLedger(Sample());
   std::string version = good;
-  version.replace(version.find("version 1\n"), 10, "version 2\n");
+  version.replace(version.find("version 2\n"), 10, "version 3\n");
   std::string checksum = good;
   checksum[checksum.size() - 2] = checksum[checksum.size() - 2] == 'a' ? 'b' : 'a';
   std::string corrupt = good;
