@@ -33,7 +33,7 @@ const FALLBACK = [
   'yunxiao_flow_pipeline_run_duration_seconds',
   'yunxiao_flow_discovered_pipelines',
 ];
-const HISTOGRAMS = ['yunxiao_flow_api_request_duration_seconds', 'yunxiao_flow_pipeline_run_duration_seconds'];
+const HISTOGRAMS = ['yunxiao_flow_api_request_duration_seconds', 'yunxiao_flow_pipeline_run_duration_seconds', 'yunxiao_flow_deployment_lead_time_seconds', 'yunxiao_flow_pipeline_restore_duration_seconds'];
 // Series that Prometheus itself makes for every target.
 const PROMETHEUS = ['up', 'scrape_duration_seconds', 'scrape_samples_scraped', 'ALERTS', 'ALERTS_FOR_STATE'];
 
