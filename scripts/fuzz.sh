@@ -9,8 +9,7 @@ cd "$(dirname "$0")/.."
 seconds="${1:-60}"
 dir="${2:-build-asan}"
 if [[ ! -x "$dir/tests/fuzz/decode_fuzz" || ! -x "$dir/tests/fuzz/repo_url_fuzz" ]]; then
-  [[ -f "$dir/build.ninja" ]] || CXX=clang++ cmake -S . -B "$dir" -G Ninja \
-    -DCMAKE_BUILD_TYPE=Debug -DYFE_SANITIZE=address -DYFE_FUZZ=ON >/dev/null
+  [[ -f "$dir/build.ninja" ]] || cmake --preset asan -B "$dir" >/dev/null
   cmake --build "$dir" --target decode_fuzz repo_url_fuzz
 fi
 work="$(mktemp -d)"

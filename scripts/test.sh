@@ -1,47 +1,59 @@
 #!/usr/bin/env bash
-# One command to install, build and run the whole test suite:
-#   1. unit, integration (real binaries over HTTP, real Prometheus, promtool) and deploy
-#      checks, in build/ (gcc, RelWithDebInfo)
-#   2. the libFuzzer target for a bounded time (clang, ASan+UBSan)
-#   3. unit and integration tests under ASan+UBSan (build-asan/, clang)
-#   4. unit and integration tests under TSan (build-tsan/, clang)
+# One command to install, build and run the whole test suite (docs/testing.md):
+#   1. every test: unit, integration (real binaries over HTTP, real Prometheus, promtool) and
+#      the deploy checks, in build/ (preset default: gcc, RelWithDebInfo)
+#   2. the libFuzzer targets for a bounded time (preset asan: clang, ASan+UBSan)
+#   3. unit and integration tests under ASan+UBSan (build-asan/)
+#   4. unit and integration tests under TSan (build-tsan/)
+# tests/CMakeLists.txt labels the tests; the asan and tsan test presets choose by label.
+# Each sanitizer build compiles at the lowest CPU priority (nice 19) while the previous
+# phase's tests run: those mostly wait on processes and sockets, so the build takes the idle
+# CPU without taking it from them.
 # Environment: FUZZ_SECONDS (default 60), SKIP_SANITIZERS=1 for a quick local run.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-export CTEST_OUTPUT_ON_FAILURE=1
 scripts/install-deps.sh test
 jobs=$(nproc)
 phase() { echo; echo "=== $* ($(date +%T))"; }
 
+# A background build: its own process group (so it can be stopped), its output in a file.
+bg_pid=""
+bg_log="$(mktemp)"
+trap '[[ -n "$bg_pid" ]] && kill -- "-$bg_pid" 2>/dev/null; rm -f "$bg_log"' EXIT
+start_build() {
+  setsid -w bash -c "time nice -n 19 scripts/build.sh $1" >"$bg_log" 2>&1 &
+  bg_pid=$!
+}
+finish_build() {
+  phase "build ($1) finishing"
+  local status=0
+  wait "$bg_pid" || status=$?
+  bg_pid=""
+  if [[ $status -ne 0 ]]; then
+    cat "$bg_log"
+    exit "$status"
+  fi
+  grep -v '^\[' "$bg_log" | grep -v '^$' || true
+}
+
 phase "build (gcc)"
-scripts/build.sh build
+time scripts/build.sh default
+if [[ "${SKIP_SANITIZERS:-0}" != "1" ]]; then
+  start_build asan
+fi
 phase "tests: unit, integration, deploy"
-ctest --test-dir build --parallel "$jobs" --timeout 300
+ctest --preset default --parallel "$jobs"
 
 if [[ "${SKIP_SANITIZERS:-0}" != "1" ]]; then
-  san_targets=(yunxiao-flow-exporter flow-simulator unit_tests integration_tests)
-  phase "build (clang, ASan+UBSan, fuzzer)"
-  if [[ ! -f build-asan/build.ninja ]]; then
-    CXX=clang++ cmake -S . -B build-asan -G Ninja -DCMAKE_BUILD_TYPE=Debug \
-      -DYFE_SANITIZE=address -DYFE_FUZZ=ON >/dev/null
-  fi
-  cmake --build build-asan --parallel "$jobs" --target "${san_targets[@]}" decode_fuzz \
-    repo_url_fuzz
+  finish_build asan
+  start_build tsan
   phase "fuzz decode → translate → exposition for ${FUZZ_SECONDS:-60}s, then repo URLs"
   scripts/fuzz.sh "${FUZZ_SECONDS:-60}" build-asan
   phase "tests under ASan+UBSan"
-  ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 \
-    UBSAN_OPTIONS="halt_on_error=1:print_stacktrace=1:suppressions=$PWD/tests/ubsan.supp" \
-    ctest --test-dir build-asan --parallel "$jobs" --timeout 300 -L "unit|integration"
+  ctest --preset asan --parallel "$jobs"
 
-  phase "build (clang, TSan)"
-  if [[ ! -f build-tsan/build.ninja ]]; then
-    CXX=clang++ cmake -S . -B build-tsan -G Ninja -DCMAKE_BUILD_TYPE=Debug \
-      -DYFE_SANITIZE=thread >/dev/null
-  fi
-  cmake --build build-tsan --parallel "$jobs" --target "${san_targets[@]}"
+  finish_build tsan
   phase "tests under TSan"
-  TSAN_OPTIONS="halt_on_error=1 second_deadlock_stack=1 suppressions=$PWD/tests/tsan.supp" \
-    ctest --test-dir build-tsan --parallel "$jobs" --timeout 300 -L "unit|integration"
+  ctest --preset tsan --parallel "$jobs"
 fi
 phase "all tests passed"
