@@ -49,6 +49,11 @@ export function knownMetricNames(repoRoot) {
       source = 'docs/metrics.md + planned metrics';
     }
   }
+  // Series recorded by deploy/prometheus/delivery.rules.yml (the delivery dashboard uses them).
+  const rules = join(repoRoot, 'deploy', 'prometheus', 'delivery.rules.yml');
+  if (existsSync(rules)) {
+    for (const m of readFileSync(rules, 'utf8').matchAll(/^\s*- record: ([a-z_:0-9]+)\s*$/gm)) names = [...names, m[1]];
+  }
   const all = new Set([...names, ...PROMETHEUS]);
   for (const h of HISTOGRAMS) for (const s of ['_bucket', '_sum', '_count']) all.add(h + s);
   return { names: all, source };
