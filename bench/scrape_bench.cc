@@ -180,9 +180,10 @@ int main(int argc, char** argv) {
       o.pipelines, o.latency_ms, o.concurrency, o.sparse ? "sparse" : "full",
       sysconf(_SC_NPROCESSORS_ONLN));
 
-  Simulator sim({"--pipelines=" + std::to_string(o.pipelines), "--stages=5", "--jobs-per-stage=4",
-                 "--clock=frozen:1795000000", "--latency=" + std::to_string(o.latency_ms) + "ms",
-                 "--threads=64"});
+  Simulator sim({.pipelines = o.pipelines,
+                 .frozen = true,
+                 .flags = {"--stages=5", "--jobs-per-stage=4",
+                           "--latency=" + std::to_string(o.latency_ms) + "ms", "--threads=64"}});
   auto ids = sim.PipelineIds();
   if (ids.size() != static_cast<size_t>(o.pipelines)) {
     std::fprintf(stderr, "simulator has %zu pipelines\n", ids.size());
@@ -199,7 +200,7 @@ int main(int argc, char** argv) {
                        "  sparse_status: " + (o.sparse ? "true" : "false") + "\npipelines:\n";
   for (const auto& id : ids) config += "  - id: \"" + id + "\"\n    name: p-" + id + "\n";
   // Not warm: the first scrape arrives while the start-up fetch runs and shares it.
-  Exporter exp(config, {}, {{"YUNXIAO_TOKEN", kSimToken}}, /*warm=*/false);
+  Exporter exp(config, {.warm = false});
   if (!exp.started()) {
     std::fprintf(stderr, "exporter did not start\n%s", exp.process().Stderr().c_str());
     return 1;
@@ -453,7 +454,7 @@ int main(int argc, char** argv) {
         static_cast<double>(throttled_requests) / o.throttle_seconds, worst,
         Value(last, "yunxiao_flow_api_rate_limited_total"));
   }
-  // Issue 6: what discovery (refresh 1m) and run history (every 1m) add, per minute.
+  // The background cost: what discovery (refresh 1m) and run history (every 1m) add, per minute.
   if (o.extra_cost_seconds > 0) {
     std::string extra = "api:\n  endpoint: " + sim.Endpoint() +
                         "\n  edition: central\n  organization_id: sim-org\n"

@@ -22,32 +22,28 @@ namespace {
 
 using namespace yfe;
 
+// --config.check: the same load as the exporter's start (config::LoadForRun: the file, its
+// secrets registered for redaction, the token), then the web config.
 int CheckConfig(const config::Flags& flags) {
-  config::ConfigLoad load = config::LoadConfigFile(flags.config_file);
-  logging::RegisterSecret(load.config.api.token);  // a token pasted elsewhere is not echoed
+  const config::ConfigLoad load =
+      config::LoadForRun(flags.config_file, std::getenv("YUNXIAO_TOKEN")).load;
   for (const auto& w : load.warnings) std::cout << logging::Redacted("warning: " + w) << "\n";
   for (const auto& e : load.errors) std::cout << logging::Redacted("error: " + e) << "\n";
-  if (load.ok()) {
-    std::string err;
-    if (!config::ResolveToken(load.config.api, std::getenv("YUNXIAO_TOKEN"), &err)) {
-      std::cout << logging::Redacted("error: " + err) << "\n";
+  if (!load.ok()) {
+    std::cout << flags.config_file << ": " << load.errors.size() << " problem"
+              << (load.errors.size() == 1 ? "" : "s") << " found\n";
+    return 1;
+  }
+  if (!flags.web_config_file.empty()) {
+    if (auto web = http::LoadWebConfig(flags.web_config_file); !web.ok()) {
+      std::cout << "error: " << web.error() << "\n";
       return 1;
     }
-    if (!flags.web_config_file.empty()) {
-      auto web = http::LoadWebConfig(flags.web_config_file);
-      if (!web.ok()) {
-        std::cout << "error: " << web.error() << "\n";
-        return 1;
-      }
-    }
-    std::cout << flags.config_file << ": OK (" << load.config.pipelines.size()
-              << " pipelines configured" << (load.config.discovery.enabled ? ", discovery on" : "")
-              << ")\n";
-    return 0;
   }
-  std::cout << flags.config_file << ": " << load.errors.size() << " problem"
-            << (load.errors.size() == 1 ? "" : "s") << " found\n";
-  return 1;
+  std::cout << flags.config_file << ": OK (" << load.config.pipelines.size()
+            << " pipelines configured" << (load.config.discovery.enabled ? ", discovery on" : "")
+            << ")\n";
+  return 0;
 }
 
 // Raises the soft open-file limit to the hard one (as Go programs do) and returns how many
@@ -106,6 +102,11 @@ int Run(const config::Flags& flags, const http::WebConfig& web, const sigset_t& 
                  {"telemetry_path", flags.telemetry_path},
                  {"tls", tls ? "true" : "false"},
                  {"basic_auth", web.basic_auth_users.empty() ? "false" : "true"}});
+  // The one stable line on stdout (docs/configuration.md, "Output"): scripts read the port
+  // here, never in the log, whose wording may change.
+  const std::string host = listen->host.empty() ? "0.0.0.0" : listen->host;
+  std::cout << "listening on " << (host.find(':') != std::string::npos ? "[" + host + "]" : host)
+            << ":" << *port << std::endl;
 
   // Shutdown is bounded whatever the clients and the upstream do: the server closes every
   // connection at once; should anything still hold the process after kShutdownDeadline
@@ -131,7 +132,8 @@ int Run(const config::Flags& flags, const http::WebConfig& web, const sigset_t& 
         if (sig == SIGHUP) {
           logging::Info("SIGHUP: reloading the configuration");
           try {
-            (void)app.Load();
+            // A failed reload is logged by Load(); the running configuration stays.
+            if (auto reloaded = app.Load(); !reloaded.ok()) continue;
           } catch (const std::exception& e) {
             logging::Error("reload failed", {{"err", e.what()}});
           }

@@ -77,7 +77,7 @@ sim_port=$(wait_for "$work/sim.out" 'listening on 127\.0\.0\.1:([0-9]+)' "$sim_p
 YUNXIAO_TOKEN=$token "$exporter" --config.file="$work/config.yaml" \
   --web.listen-address="127.0.0.1:$PORT" >"$work/exp.out" 2>"$work/exp.err" &
 exp_pid=$!
-port=$(wait_for "$work/exp.err" 'msg=listening address=127\.0\.0\.1:([0-9]+)' "$exp_pid")
+port=$(wait_for "$work/exp.out" 'listening on 127\.0\.0\.1:([0-9]+)' "$exp_pid")
 wait_for "$work/exp.err" 'msg="first fetch done" pipelines=([0-9]+)' "$exp_pid" >/dev/null
 url=http://127.0.0.1:$port/metrics
 

@@ -21,9 +21,9 @@ enum class Endpoint {
   kListPipelineGroups,
   kUser,
   kUnknown,
-  kListGroupPipelines,  // pipelineGroups/pipelines?groupId=
+  kListGroupPipelines,  // pipelineGroups/pipelines?groupId= (keep last: see kEndpointCount)
 };
-inline constexpr int kEndpointCount = 9;
+inline constexpr int kEndpointCount = static_cast<int>(Endpoint::kListGroupPipelines) + 1;
 
 // Name used by the stats control route.
 const char* EndpointName(Endpoint e);

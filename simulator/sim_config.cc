@@ -176,7 +176,7 @@ bool ParseArgs(int argc, const char* const* argv, const char* env_token, SimConf
     } else if (name == "clock") {
       if (value == "real") {
         c.frozen_clock_ms.reset();
-      } else if (value.substr(0, 7) == "frozen:") {
+      } else if (value.starts_with("frozen:")) {
         ok = ParseIntIn(value.substr(7), 0, 100000000000LL, &n);
         c.frozen_clock_ms = n * 1000;
       } else {

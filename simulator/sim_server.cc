@@ -48,27 +48,6 @@ void SetJson(httplib::Response& res, std::string body) {
   res.set_content(std::move(body), kJson);
 }
 
-std::string Upper(std::string_view s) {
-  std::string out(s);
-  for (char& c : out) c = static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
-  return out;
-}
-
-std::vector<std::string_view> SplitComma(std::string_view s) {
-  std::vector<std::string_view> out;
-  size_t pos = 0;
-  while (pos <= s.size()) {
-    size_t next = s.find(',', pos);
-    if (next == std::string_view::npos) next = s.size();
-    std::string_view item = s.substr(pos, next - pos);
-    while (!item.empty() && item.front() == ' ') item.remove_prefix(1);
-    while (!item.empty() && item.back() == ' ') item.remove_suffix(1);
-    if (!item.empty()) out.push_back(item);
-    pos = next + 1;
-  }
-  return out;
-}
-
 struct Paging {
   int64_t page = 1;
   int64_t per_page = kPerPageDefault;
@@ -201,7 +180,7 @@ SimServer::SimServer(World* world, ServerOptions options)
 
   // API requests of every method go through HandleApi; GET/HEAD skip routing.
   server_.set_pre_routing_handler([this](const httplib::Request& req, httplib::Response& res) {
-    if ((req.method == "GET" || req.method == "HEAD") && req.path.rfind("/oapi/", 0) == 0) {
+    if ((req.method == "GET" || req.method == "HEAD") && req.path.starts_with("/oapi/")) {
       HandleApi(req, res);
       return httplib::Server::HandlerResponse::Handled;
     }
@@ -217,7 +196,7 @@ SimServer::SimServer(World* world, ServerOptions options)
   // Unmatched non-API paths get a JSON 404 body too.
   server_.set_error_handler(
       httplib::Server::HandlerWithResponse([](const httplib::Request& req, httplib::Response& res) {
-        if (req.path.rfind("/oapi/", 0) == 0 || !res.body.empty()) {
+        if (req.path.starts_with("/oapi/") || !res.body.empty()) {
           return httplib::Server::HandlerResponse::Unhandled;
         }
         res.set_content(RenderError(res.status == 404 ? "NotFound" : "Error",
@@ -418,31 +397,8 @@ bool SimServer::Dispatch(const Route& route, const httplib::Request& req, int64_
         SetError(res, 400, "BadRequest", error, request_id);
         return false;
       }
-      RunFilter filter;
-      if (!OptionalIntParam(req, "startTime", &filter.start_from) ||
-          !OptionalIntParam(req, "endTme", &filter.start_to)) {
-        SetError(res, 400, "BadRequest", "startTime/endTme must be epoch milliseconds", request_id);
-        return false;
-      }
-      if (req.has_param("status")) {
-        const std::string statuses = req.get_param_value("status");
-        for (std::string_view s : SplitComma(statuses)) {
-          filter.statuses.push_back(Upper(s));
-        }
-      }
-      if (req.has_param("triggerMode")) {
-        const std::string modes = req.get_param_value("triggerMode");
-        for (std::string_view s : SplitComma(modes)) {
-          std::optional<int64_t> m = ParseInt64(s);
-          if (!m || *m > 100) {
-            SetError(res, 400, "BadRequest", "triggerMode must be an integer", request_id);
-            return false;
-          }
-          filter.trigger_modes.push_back(static_cast<int>(*m));
-        }
-      }
       std::optional<RunPage> page =
-          world_->ListRuns(*pipeline_id, filter, paging.page, paging.per_page, now);
+          world_->ListRuns(*pipeline_id, paging.page, paging.per_page, now);
       if (!page) {
         SetError(res, 404, "NotFound", pipeline_missing, request_id);
         return false;
@@ -458,11 +414,6 @@ bool SimServer::Dispatch(const Route& route, const httplib::Request& req, int64_
         return false;
       }
       std::vector<PipelinePtr> all = world_->Pipelines();
-      if (req.has_param("pipelineName")) {
-        const std::string needle = req.get_param_value("pipelineName");
-        std::erase_if(
-            all, [&](const PipelinePtr& p) { return p->name.find(needle) == std::string::npos; });
-      }
       const auto total = static_cast<int64_t>(all.size());
       const int64_t from = std::min(total, (paging.page - 1) * paging.per_page);
       const int64_t to = std::min(total, from + paging.per_page);

@@ -545,8 +545,8 @@ std::optional<RunView> World::Run(int64_t pipeline_id, int64_t run_id, int64_t n
   return Evaluate(*it->second.info, *plan, now, true);
 }
 
-std::optional<RunPage> World::ListRuns(int64_t pipeline_id, const RunFilter& filter, int64_t page,
-                                       int64_t per_page, int64_t now) const {
+std::optional<RunPage> World::ListRuns(int64_t pipeline_id, int64_t page, int64_t per_page,
+                                       int64_t now) const {
   std::shared_lock lock(mu_);
   auto it = pipelines_.find(pipeline_id);
   if (it == pipelines_.end()) return std::nullopt;
@@ -554,34 +554,10 @@ std::optional<RunPage> World::ListRuns(int64_t pipeline_id, const RunFilter& fil
   const int64_t latest = LatestId(st, now);
   const int64_t skip = (page - 1) * per_page;
   RunPage out;
-  auto summary = [&](int64_t id) -> std::optional<RunView> {
+  out.total = latest;
+  for (int64_t id = latest - skip; id >= 1 && id > latest - skip - per_page; --id) {
     std::optional<RunPlan> plan = PlanForId(st, id, now);
-    if (!plan) return std::nullopt;
-    return Evaluate(*st.info, *plan, now, false);
-  };
-  if (filter.Empty()) {
-    out.total = latest;
-    for (int64_t id = latest - skip; id >= 1 && id > latest - skip - per_page; --id) {
-      if (auto v = summary(id)) out.items.push_back(std::move(*v));
-    }
-    return out;
-  }
-  for (int64_t id = latest; id >= 1; --id) {
-    std::optional<RunView> v = summary(id);
-    if (!v) continue;
-    if (filter.start_from && v->start_time < *filter.start_from) continue;
-    if (filter.start_to && v->start_time > *filter.start_to) continue;
-    if (!filter.statuses.empty() && std::find(filter.statuses.begin(), filter.statuses.end(),
-                                              v->status) == filter.statuses.end()) {
-      continue;
-    }
-    if (!filter.trigger_modes.empty() &&
-        std::find(filter.trigger_modes.begin(), filter.trigger_modes.end(), v->trigger_mode) ==
-            filter.trigger_modes.end()) {
-      continue;
-    }
-    if (out.total >= skip && out.total < skip + per_page) out.items.push_back(std::move(*v));
-    ++out.total;
+    if (plan) out.items.push_back(Evaluate(*st.info, *plan, now, false));
   }
   return out;
 }

@@ -128,16 +128,6 @@ struct RunView {
   std::vector<StageView> stages;
 };
 
-struct RunFilter {
-  std::vector<std::string> statuses;  // upper case; empty = any
-  std::optional<int64_t> start_from;  // run start >= start_from
-  std::optional<int64_t> start_to;    // run start <= start_to
-  std::vector<int> trigger_modes;     // empty = any
-  bool Empty() const {
-    return statuses.empty() && !start_from && !start_to && trigger_modes.empty();
-  }
-};
-
 struct RunPage {
   std::vector<RunView> items;
   int64_t total = 0;
@@ -191,8 +181,8 @@ class World {
   std::optional<RunView> LatestRun(int64_t pipeline_id, int64_t now) const;
   std::optional<RunView> Run(int64_t pipeline_id, int64_t run_id, int64_t now) const;
   // Newest first. Empty optional: unknown pipeline.
-  std::optional<RunPage> ListRuns(int64_t pipeline_id, const RunFilter& filter, int64_t page,
-                                  int64_t per_page, int64_t now) const;
+  std::optional<RunPage> ListRuns(int64_t pipeline_id, int64_t page, int64_t per_page,
+                                  int64_t now) const;
   std::optional<RawLatest> RawLatestFor(int64_t pipeline_id) const;
 
   // Control operations; false when the pipeline does not exist.

@@ -254,7 +254,7 @@ std::vector<CheckLine> Evaluate(const config::Config& cfg, const ApiProbes& p) {
     lines.push_back(Skipped("the other checks need an answer from the API"));
     return lines;
   }
-  const bool https = api.endpoint.rfind("https://", 0) == 0;
+  const bool https = api.endpoint.starts_with("https://");
   lines.push_back(Ok("API reachable at " + api.endpoint +
                      (https ? " (TLS verified)" : " (plain HTTP: no TLS)")));
 
@@ -575,7 +575,7 @@ class Prober {
     std::istringstream in(metrics_.Render());
     const std::string name = "yunxiao_flow_api_requests_total{";
     for (std::string line; std::getline(in, line);) {
-      if (line.rfind(name, 0) != 0) continue;
+      if (!line.starts_with(name)) continue;
       auto space = line.rfind(' ');
       if (space != std::string::npos) sum += std::atof(line.c_str() + space + 1);
     }
@@ -606,10 +606,9 @@ int RunApiCheck(const config::Flags& flags, const char* env_token, std::ostream&
     print(text);
     return 1;
   }
-  std::string error;
-  auto token = config::ResolveToken(load.config.api, env_token, &error);
-  if (!token) {
-    print("✘ " + error + "\napi.check: no usable API token\n");
+  auto token = config::ResolveToken(load.config.api, env_token);
+  if (!token.ok()) {
+    print("✘ " + token.error() + "\napi.check: no usable API token\n");
     return 1;
   }
   logging::RegisterSecret(token->token);

@@ -415,7 +415,7 @@ App::~App() {
 std::string App::Version() { return YFE_VERSION; }
 std::string App::Revision() { return YFE_REVISION; }
 
-Result<bool> App::Load() {
+Status App::Load() {
   std::lock_guard load_lock(load_mu_);  // concurrent reloads wait for each other
   try {
     return LoadLocked();
@@ -431,9 +431,11 @@ Result<bool> App::Load() {
   }
 }
 
-Result<bool> App::LoadLocked() {
-  // LoadConfigFile registers api.token and the api.token_file content for redaction first.
-  config::ConfigLoad load = config::LoadConfigFile(flags_.config_file);
+Status App::LoadLocked() {
+  // The file's secrets are registered for redaction before any of its errors is logged.
+  config::LoadedConfig loaded =
+      config::LoadForRun(flags_.config_file, std::getenv("YUNXIAO_TOKEN"));
+  const config::ConfigLoad& load = loaded.load;
   for (const auto& w : load.warnings) logging::Warn("config", {{"warning", w}});
   if (!load.ok()) {
     std::string all;
@@ -443,15 +445,9 @@ Result<bool> App::LoadLocked() {
     }
     return Error(logging::Redacted(all));
   }
-  std::string token_error;
-  auto token = config::ResolveToken(load.config.api, std::getenv("YUNXIAO_TOKEN"), &token_error);
-  if (!token) {
-    logging::Error("invalid config", {{"err", token_error}});
-    return Error(logging::Redacted(token_error));
-  }
-  const std::string origin = token->origin;
+  const std::string origin = loaded.token.origin;
   auto token_store =
-      std::make_shared<config::TokenStore>(std::move(*token), load.config.api.token_file);
+      std::make_shared<config::TokenStore>(std::move(loaded.token), load.config.api.token_file);
 
   // The transport (its token bucket, 429 pause and connections) carries over unless one of
   // its settings changed: reloads cannot multiply API traffic.
@@ -509,7 +505,7 @@ Result<bool> App::LoadLocked() {
        {"history", load.config.collect.history ? "on" : "off"},
        {"shard", std::to_string(flags_.shard_index) + "/" + std::to_string(flags_.shard_total)},
        {"token_from", origin}});
-  return true;
+  return Ok();
 }
 
 void App::Stop() {

@@ -33,7 +33,7 @@ class App {
 
   // Loads flags.config_file; on error the current configuration (if any) keeps running.
   // Never throws: a failure to start threads fails this load with a log line.
-  Result<bool> Load();
+  Status Load();
   // The exposition of the running configuration; nullptr when none is running.
   std::shared_ptr<const http::Body> Scrape();
   // Ends outstanding API requests (at shutdown): scrapes answer from what they have.
@@ -45,7 +45,7 @@ class App {
 
  private:
   std::shared_ptr<Pipeline> Current() const;
-  Result<bool> LoadLocked();
+  Status LoadLocked();
 
   const config::Flags flags_;
   metrics::SelfMetrics self_metrics_;

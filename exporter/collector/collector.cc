@@ -148,7 +148,7 @@ void Collector::SetTargets(std::vector<Target> targets) {
   std::vector<std::shared_ptr<Entry>> next;
   std::unordered_map<std::string, std::shared_ptr<Entry>> next_by_id;
   for (auto& t : targets) {
-    if (next_by_id.count(t.id)) continue;
+    if (next_by_id.contains(t.id)) continue;
     std::shared_ptr<Entry> e;
     if (auto it = by_id_.find(t.id); it != by_id_.end()) {
       e = it->second;

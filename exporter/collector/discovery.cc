@@ -148,7 +148,7 @@ std::vector<Target> MergeTargets(const std::vector<config::PipelineConfig>& conf
     if (name.empty()) {
       if (auto it = found.find(p.id); it != found.end()) name = it->second;
     }
-    out.push_back({p.id, name, found.count(p.id) > 0});
+    out.push_back({p.id, name, found.contains(p.id)});
   }
   std::vector<model::Pipeline> sorted = discovered;
   std::sort(sorted.begin(), sorted.end(), [](const auto& a, const auto& b) {

@@ -255,7 +255,7 @@ std::vector<int64_t> RunHistory::Unseen(const std::string& id) const {
   auto it = pipelines_.find(id);
   if (it == pipelines_.end()) return out;
   for (const auto& [run_id, t] : it->second.ledger.tracked) {
-    if (!it->second.poll.ids.count(run_id)) out.push_back(run_id);
+    if (!it->second.poll.ids.contains(run_id)) out.push_back(run_id);
   }
   return out;
 }
@@ -263,7 +263,7 @@ std::vector<int64_t> RunHistory::Unseen(const std::string& id) const {
 void RunHistory::ObserveRun(const std::string& id, const model::RunSummary& run) {
   std::lock_guard lock(mu_);
   auto it = pipelines_.find(id);
-  if (it == pipelines_.end() || !it->second.ledger.tracked.count(run.id)) return;
+  if (it == pipelines_.end() || !it->second.ledger.tracked.contains(run.id)) return;
   Handle(id, it->second, run, /*by_id=*/true);
 }
 
@@ -344,7 +344,7 @@ void RunHistory::FinishPoll(const std::string& id, bool complete) {
 void RunHistory::Retain(const std::set<std::string>& ids) {
   std::lock_guard lock(mu_);
   for (auto it = pipelines_.begin(); it != pipelines_.end();) {
-    it = ids.count(it->first) ? std::next(it) : pipelines_.erase(it);
+    it = ids.contains(it->first) ? std::next(it) : pipelines_.erase(it);
   }
 }
 

@@ -445,7 +445,7 @@ Result<LedgerSnapshot> ParseLedger(std::string_view text) {
         !GetCount(f[5], ns) || !GetCount(f[6], nr) || !GetCount(f[7], nm) || !GetCount(f[8], nh)) {
       return bad("bad pipeline line");
     }
-    if (snap.pipelines.count(id)) return bad("pipeline " + id + " twice");
+    if (snap.pipelines.contains(id)) return bad("pipeline " + id + " twice");
     for (size_t i = 0; i < nt; ++i) {
       int64_t run_id = 0;
       RunLedger::Tracked t;

@@ -1,5 +1,7 @@
 // The exporter's configuration file: schema, defaults and validation. The keys are part
-// of the public contract and documented in docs/configuration.md.
+// of the public contract and documented in docs/configuration.md. Each key is declared once,
+// in config.cc's Declare* functions (schema.h says how); its default is the field's
+// initializer below.
 //
 //   ConfigLoad load = LoadConfigFile("config.yaml");
 //   for (auto& e : load.errors) std::cerr << e << "\n";   // every problem, with line numbers
@@ -12,6 +14,8 @@
 #include <string>
 #include <string_view>
 #include <vector>
+
+#include "util/result.h"
 
 namespace re2 {
 class RE2;
@@ -104,9 +108,12 @@ struct ConfigLoad {
   bool ok() const { return errors.empty(); }
 };
 
-// Every configuration key, qualified: "api.endpoint", "pipelines[].id", ...
+// Every configuration key, qualified: "api.endpoint", "pipelines[].id", ... as declared by
+// the parser itself (config.cc Declare*, schema.h), with type, default, range and help.
 // docs/configuration.md documents exactly these (a test checks).
-std::vector<std::string> AllKeys();
+struct KeyInfo;  // config/schema.h
+std::vector<KeyInfo> Keys();
+std::vector<std::string> AllKeys();  // Keys()' paths
 
 // Parses and validates YAML text; `source` names it in messages (a file path).
 ConfigLoad ParseConfig(std::string_view yaml, std::string_view source);
@@ -129,14 +136,21 @@ struct TokenSource {
   std::string token;
   std::string origin;  // "api.token_file /path", "YUNXIAO_TOKEN", "api.token"
 };
-std::optional<TokenSource> ResolveToken(const ApiConfig& api, const char* env_token,
-                                        std::string* error);
+Result<TokenSource> ResolveToken(const ApiConfig& api, const char* env_token);
 
-// Reads a token file: the first line, trimmed. Empty result with *error set on failure.
+// Reads a token file: the first line, trimmed; empty or with control characters: an error.
+Result<std::string> ReadTokenFile(const std::string& path);
+
 // collect.state_dir: "" if it is (or can be created as) a writable directory, else why not
 // (naming the path). No side effects: used by --config.check.
 std::string CheckStateDir(const std::string& dir);
 
-std::string ReadTokenFile(const std::string& path, std::string* error);
+// What the exporter starts from and --config.check checks, the same way: the file
+// (LoadConfigFile), then the token (ResolveToken), whose error is the last of load.errors.
+struct LoadedConfig {
+  ConfigLoad load;
+  TokenSource token;  // when load.ok()
+};
+LoadedConfig LoadForRun(const std::string& path, const char* env_token);
 
 }  // namespace yfe::config

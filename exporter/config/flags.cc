@@ -5,21 +5,168 @@
 namespace yfe::config {
 namespace {
 
-Result<int> ParseInt(const std::string& flag, const std::string& v) {
+Result<int> ParseInt(std::string_view flag, const std::string& v) {
   int out = 0;
   auto [p, ec] = std::from_chars(v.data(), v.data() + v.size(), out);
   if (ec != std::errc() || p != v.data() + v.size()) {
-    return Error("flag --" + flag + " needs a whole number, got \"" + v + "\"");
+    return Error("flag --" + std::string(flag) + " needs a whole number, got \"" + v + "\"");
   }
   return out;
 }
 
+Result<int> ParseConnections(std::string_view flag, const std::string& v) {
+  YFE_ASSIGN_OR_RETURN(int n, ParseInt(flag, v));
+  if (n < 1 || n > 1000000)
+    return Error("flag --" + std::string(flag) + " needs 1 <= N <= 1000000");
+  return n;
+}
+
+std::string Quoted(const std::string& s) { return s.empty() ? "" : "\"" + s + "\""; }
+
+const char* LevelName(logging::Level l) {
+  constexpr const char* kNames[] = {"debug", "info", "warn", "error"};
+  return kNames[static_cast<int>(l)];
+}
+
+// The flags, in --help's order: one row each. A table, hence long.
+constexpr FlagDef kFlags[] = {
+    {"config.file", "PATH", "configuration file",
+     [](const Flags& f) { return Quoted(f.config_file); },
+     [](Flags& f, const std::string& v) -> Status {
+       f.config_file = v;
+       return Ok();
+     }},
+    {"config.check", "", "validate the configuration, print every problem, exit 0 or 1", nullptr,
+     [](Flags& f, const std::string& v) -> Status {
+       f.config_check = v == "true";
+       return Ok();
+     }},
+    {"api.check", "",
+     "probe the Flow API with this configuration (token, organization,\n"
+     "permissions, pipelines, request budget), one line per check",
+     nullptr,
+     [](Flags& f, const std::string& v) -> Status {
+       f.api_check = v == "true";
+       return Ok();
+     }},
+    {"web.listen-address", "ADDR", "address to listen on",
+     [](const Flags& f) { return Quoted(f.listen_address); },
+     [](Flags& f, const std::string& v) -> Status {
+       YFE_RETURN_IF_ERROR(ParseListenAddress(v));
+       f.listen_address = v;
+       return Ok();
+     }},
+    {"web.telemetry-path", "PATH", "path under which to expose metrics",
+     [](const Flags& f) { return Quoted(f.telemetry_path); },
+     [](Flags& f, const std::string& v) -> Status {
+       YFE_RETURN_IF_ERROR(ValidTelemetryPath(v));
+       f.telemetry_path = v;
+       return Ok();
+     }},
+    {"web.config.file", "PATH", "TLS and basic-auth configuration (exporter-toolkit format)",
+     [](const Flags& f) { return Quoted(f.web_config_file); },
+     [](Flags& f, const std::string& v) -> Status {
+       f.web_config_file = v;
+       return Ok();
+     }},
+    {"web.enable-lifecycle", "", "enable POST/PUT /-/reload (SIGHUP always reloads)", nullptr,
+     [](Flags& f, const std::string& v) -> Status {
+       f.web_enable_lifecycle = v == "true";
+       return Ok();
+     }},
+    {"web.max-connections", "N", "open HTTP connections; more are closed at once",
+     [](const Flags& f) { return std::to_string(f.web_max_connections); },
+     [](Flags& f, const std::string& v) -> Status {
+       YFE_ASSIGN_OR_RETURN(f.web_max_connections, ParseConnections("web.max-connections", v));
+       return Ok();
+     }},
+    {"web.max-requests-in-flight", "N",
+     "/metrics requests served at once; more wait up to 1 s,\nthen get 503",
+     [](const Flags& f) { return std::to_string(f.web_max_requests_in_flight); },
+     [](Flags& f, const std::string& v) -> Status {
+       YFE_ASSIGN_OR_RETURN(f.web_max_requests_in_flight,
+                            ParseConnections("web.max-requests-in-flight", v));
+       return Ok();
+     }},
+    {"log.level", "LEVEL", "debug, info, warn or error",
+     [](const Flags& f) { return Quoted(LevelName(f.log_level)); },
+     [](Flags& f, const std::string& v) -> Status {
+       auto l = logging::ParseLevel(v);
+       if (!l.ok()) return Error("flag --log.level: " + l.error());
+       f.log_level = *l;
+       return Ok();
+     }},
+    {"log.format", "FORMAT", "logfmt or json",
+     [](const Flags& f) {
+       return Quoted(f.log_format == logging::Format::kJson ? "json" : "logfmt");
+     },
+     [](Flags& f, const std::string& v) -> Status {
+       auto l = logging::ParseFormat(v);
+       if (!l.ok()) return Error("flag --log.format: " + l.error());
+       f.log_format = *l;
+       return Ok();
+     }},
+    {"shard.index", "I", "this replica's shard, 0 <= I < N",
+     [](const Flags& f) { return std::to_string(f.shard_index); },
+     [](Flags& f, const std::string& v) -> Status {
+       YFE_ASSIGN_OR_RETURN(f.shard_index, ParseInt("shard.index", v));
+       return Ok();
+     }},
+    {"shard.total", "N", "number of replicas sharing the pipelines",
+     [](const Flags& f) { return std::to_string(f.shard_total); },
+     [](Flags& f, const std::string& v) -> Status {
+       YFE_ASSIGN_OR_RETURN(f.shard_total, ParseInt("shard.total", v));
+       return Ok();
+     }},
+    {"debug.allow-core-dumps", "", "keep the process dumpable (cores and ptrace hold the token)",
+     nullptr,
+     [](Flags& f, const std::string& v) -> Status {
+       f.allow_core_dumps = v == "true";
+       return Ok();
+     }},
+    {"version", "", "print the version and exit", nullptr,
+     [](Flags& f, const std::string& v) -> Status {
+       f.version = v == "true";
+       return Ok();
+     }},
+    {"help", "", "print this help and exit", nullptr,
+     [](Flags& f, const std::string& v) -> Status {
+       f.help = v == "true";
+       return Ok();
+     }},
+};
+
+const FlagDef* Find(std::string_view name) {
+  if (name == "h") name = "help";
+  for (const FlagDef& d : kFlags) {
+    if (d.name == name) return &d;
+  }
+  return nullptr;
+}
+
+// "  --name=VALUE" padded to the help column, then the help, its later lines indented.
+std::string UsageLine(const FlagDef& d) {
+  constexpr size_t kColumn = 30;
+  std::string line = "  --" + std::string(d.name);
+  if (!d.value.empty()) line += "=" + std::string(d.value);
+  line += line.size() + 2 <= kColumn ? std::string(kColumn - line.size(), ' ')
+                                     : "\n" + std::string(kColumn, ' ');
+  std::string help(d.help);
+  if (std::string def = d.show ? d.show(Flags{}) : ""; !def.empty()) {
+    help += " (default " + def + ")";
+  }
+  for (char c : help) line += c == '\n' ? "\n" + std::string(kColumn, ' ') : std::string(1, c);
+  return line + "\n";
+}
+
 }  // namespace
 
-Result<bool> ValidTelemetryPath(const std::string& path) {
+std::span<const FlagDef> AllFlags() { return kFlags; }
+
+Status ValidTelemetryPath(const std::string& path) {
   const std::string what = "flag --web.telemetry-path: \"" + path + "\" ";
   if (path.empty() || path.front() != '/') return Error(what + "must start with /");
-  if (path == "/" || path.rfind("/-/", 0) == 0) {
+  if (path == "/" || path.starts_with("/-/")) {
     return Error(what + "is taken by the landing page or the /-/ endpoints");
   }
   if (path.size() > 1024) return Error("flag --web.telemetry-path is longer than 1024 characters");
@@ -30,129 +177,41 @@ Result<bool> ValidTelemetryPath(const std::string& path) {
       return Error(what + "may only contain letters, digits and / _ . ~ - (it is a literal path)");
     }
   }
-  return true;
+  return Ok();
 }
 
 std::string Usage() {
-  return R"(Usage: yunxiao-flow-exporter [flags]
-
-Prometheus exporter for Alibaba Cloud Yunxiao Flow (CI/CD pipelines).
-
-Flags:
-  --config.file=PATH          configuration file (default "config.yaml")
-  --config.check              validate the configuration, print every problem, exit 0 or 1
-  --api.check                 probe the Flow API with this configuration (token, organization,
-                              permissions, pipelines, request budget), one line per check
-  --web.listen-address=ADDR   address to listen on (default ":9847")
-  --web.telemetry-path=PATH   path under which to expose metrics (default "/metrics")
-  --web.config.file=PATH      TLS and basic-auth configuration (exporter-toolkit format)
-  --web.enable-lifecycle      enable POST/PUT /-/reload (default off; SIGHUP always reloads)
-  --web.max-connections=N     open HTTP connections; more are closed at once (default 2048)
-  --web.max-requests-in-flight=N
-                              /metrics requests served at once; more wait up to 1 s,
-                              then get 503 (default 40)
-  --log.level=LEVEL           debug, info, warn or error (default "info")
-  --log.format=FORMAT         logfmt or json (default "logfmt")
-  --shard.index=I             this replica's shard, 0 <= I < N (default 0)
-  --shard.total=N             number of replicas sharing the pipelines (default 1)
-  --debug.allow-core-dumps    keep the process dumpable (cores and ptrace hold the token)
-  --version                   print the version and exit
-  --help                      print this help and exit
-
-The API token comes from api.token_file if set, else the YUNXIAO_TOKEN environment variable.
-)";
+  std::string usage =
+      "Usage: yunxiao-flow-exporter [flags]\n\n"
+      "Prometheus exporter for Alibaba Cloud Yunxiao Flow (CI/CD pipelines).\n\nFlags:\n";
+  for (const FlagDef& d : kFlags) usage += UsageLine(d);
+  return usage +
+         "\nThe API token comes from api.token_file if set, else the YUNXIAO_TOKEN environment "
+         "variable.\n";
 }
 
 Result<Flags> ParseFlags(const std::vector<std::string>& args) {
   Flags f;
   for (size_t i = 0; i < args.size(); ++i) {
-    std::string arg = args[i];
-    if (arg.rfind("--", 0) != 0) return Error("unexpected argument \"" + arg + "\" (see --help)");
-    arg.erase(0, 2);
-    std::string name = arg, value;
-    bool has_value = false;
-    if (auto eq = arg.find('='); eq != std::string::npos) {
-      name = arg.substr(0, eq);
-      value = arg.substr(eq + 1);
-      has_value = true;
+    if (!args[i].starts_with("--")) {
+      return Error("unexpected argument \"" + args[i] + "\" (see --help)");
     }
-    auto need = [&]() -> Result<std::string> {
-      if (has_value) return value;
-      if (i + 1 < args.size()) return args[++i];
-      return Error("flag --" + name + " needs a value");
-    };
-    auto boolean = [&](bool& out) -> Result<bool> {
-      if (!has_value || value == "true") {
-        out = true;
-      } else if (value == "false") {
-        out = false;
-      } else {
+    const std::string arg = args[i].substr(2);
+    const auto eq = arg.find('=');
+    const std::string name = arg.substr(0, eq);
+    std::string value = eq == std::string::npos ? "" : arg.substr(eq + 1);
+    const FlagDef* def = Find(name);
+    if (def == nullptr) return Error("unknown flag --" + name + " (see --help)");
+    if (def->value.empty()) {
+      if (eq == std::string::npos) value = "true";
+      if (value != "true" && value != "false") {
         return Error("flag --" + name + " takes true or false");
       }
-      return true;
-    };
-    Result<bool> done = true;
-    if (name == "config.file") {
-      auto v = need();
-      if (!v.ok()) return Error(v.error());
-      f.config_file = *v;
-    } else if (name == "config.check") {
-      done = boolean(f.config_check);
-    } else if (name == "api.check") {
-      done = boolean(f.api_check);
-    } else if (name == "web.listen-address") {
-      auto v = need();
-      if (!v.ok()) return Error(v.error());
-      f.listen_address = *v;
-      auto parsed = ParseListenAddress(f.listen_address);
-      if (!parsed.ok()) return Error(parsed.error());
-    } else if (name == "web.telemetry-path") {
-      auto v = need();
-      if (!v.ok()) return Error(v.error());
-      auto valid = ValidTelemetryPath(*v);
-      if (!valid.ok()) return Error(valid.error());
-      f.telemetry_path = *v;
-    } else if (name == "web.config.file") {
-      auto v = need();
-      if (!v.ok()) return Error(v.error());
-      f.web_config_file = *v;
-    } else if (name == "web.enable-lifecycle") {
-      done = boolean(f.web_enable_lifecycle);
-    } else if (name == "web.max-connections" || name == "web.max-requests-in-flight") {
-      auto v = need();
-      if (!v.ok()) return Error(v.error());
-      auto n = ParseInt(name, *v);
-      if (!n.ok()) return Error(n.error());
-      if (*n < 1 || *n > 1000000) return Error("flag --" + name + " needs 1 <= N <= 1000000");
-      (name == "web.max-connections" ? f.web_max_connections : f.web_max_requests_in_flight) = *n;
-    } else if (name == "log.level") {
-      auto v = need();
-      if (!v.ok()) return Error(v.error());
-      auto l = logging::ParseLevel(*v);
-      if (!l.ok()) return Error("flag --log.level: " + l.error());
-      f.log_level = *l;
-    } else if (name == "log.format") {
-      auto v = need();
-      if (!v.ok()) return Error(v.error());
-      auto l = logging::ParseFormat(*v);
-      if (!l.ok()) return Error("flag --log.format: " + l.error());
-      f.log_format = *l;
-    } else if (name == "shard.index" || name == "shard.total") {
-      auto v = need();
-      if (!v.ok()) return Error(v.error());
-      auto n = ParseInt(name, *v);
-      if (!n.ok()) return Error(n.error());
-      (name == "shard.index" ? f.shard_index : f.shard_total) = *n;
-    } else if (name == "debug.allow-core-dumps") {
-      done = boolean(f.allow_core_dumps);
-    } else if (name == "version") {
-      done = boolean(f.version);
-    } else if (name == "help" || name == "h") {
-      f.help = true;
-    } else {
-      return Error("unknown flag --" + name + " (see --help)");
+    } else if (eq == std::string::npos) {
+      if (i + 1 >= args.size()) return Error("flag --" + name + " needs a value");
+      value = args[++i];
     }
-    if (!done.ok()) return Error(done.error());
+    YFE_RETURN_IF_ERROR(def->set(f, value));
   }
   if (f.shard_total < 1 || f.shard_index < 0 || f.shard_index >= f.shard_total) {
     return Error("flags --shard.index and --shard.total need 0 <= index < total");

@@ -1,8 +1,12 @@
-// Command-line flags, named as Prometheus exporters name them. Documented in
-// docs/configuration.md; `--help` prints Usage().
+// Command-line flags, named as Prometheus exporters name them. Each flag is one row of the
+// table in flags.cc (AllFlags()): name, value, help, default (read from Flags{}) and setter;
+// parsing, `--help` (Usage()) and the check of docs/configuration.md all come from it.
+// Adding a flag: a field below, a row in flags.cc's kFlags, a row in the docs' flag table.
 #pragma once
 
+#include <span>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "util/log.h"
@@ -30,10 +34,23 @@ struct Flags {
   bool allow_core_dumps = false;
 };
 
+// One flag. A switch (empty `value`) takes --x, --x=true or --x=false; any other flag takes
+// --x=V or --x V.
+struct FlagDef {
+  std::string_view name;   // "web.listen-address", without the dashes
+  std::string_view value;  // what the value is, for --help ("ADDR"); empty for a switch
+  std::string_view help;   // lines after the first are indented under it
+  // The value as --help shows it as the default, or "" for none; applied to Flags{}.
+  std::string (*show)(const Flags&);
+  // Sets the flag from its text ("true"/"false" for a switch); the error names the flag.
+  Status (*set)(Flags&, const std::string& value);
+};
+std::span<const FlagDef> AllFlags();
+
 Result<Flags> ParseFlags(const std::vector<std::string>& args);
 // --web.telemetry-path is a literal path: "/" followed by [A-Za-z0-9/_.~-], not "/" and not
 // under "/-/". Never a pattern.
-Result<bool> ValidTelemetryPath(const std::string& path);
+Status ValidTelemetryPath(const std::string& path);
 std::string Usage();
 
 // Splits "host:port", ":port" or "[v6]:port". An empty host means all interfaces.

@@ -16,30 +16,30 @@ std::string Stamp(const std::string& path) {
 
 }  // namespace
 
-TokenStore::TokenStore(TokenSource source, std::string token_file)
-    : token_(std::move(source.token)), file_(std::move(token_file)) {
+TokenStore::TokenStore(TokenSource source, std::string token_file, const Clock& clock)
+    : clock_(clock), token_(std::move(source.token)), file_(std::move(token_file)) {
   logging::RegisterSecret(token_);
   if (!file_.empty()) {
     file_stamp_ = Stamp(file_);
-    next_check_ = std::chrono::steady_clock::now() + std::chrono::seconds(1);
+    next_check_ = clock_.Now() + std::chrono::seconds(1);
   }
 }
 
 std::string TokenStore::Get() {
   std::lock_guard lock(mu_);
   if (file_.empty()) return token_;
-  auto now = std::chrono::steady_clock::now();
+  auto now = clock_.Now();
   if (now < next_check_) return token_;
   next_check_ = now + std::chrono::seconds(1);
   std::string stamp = Stamp(file_);
   if (stamp.empty() || stamp == file_stamp_) return token_;
-  std::string error;
-  std::string fresh = ReadTokenFile(file_, &error);
-  if (fresh.empty()) {
+  auto read = ReadTokenFile(file_);
+  if (!read.ok()) {
     logging::Warn("token file changed but cannot be used; keeping the previous token",
-                  {{"file", file_}, {"err", error}});
+                  {{"file", file_}, {"err", read.error()}});
     return token_;
   }
+  const std::string& fresh = *read;
   file_stamp_ = stamp;
   if (fresh != token_) {
     logging::RegisterSecret(fresh);

@@ -40,6 +40,8 @@ inline constexpr std::string_view kListRuns = "list_pipeline_runs";
 inline constexpr std::string_view kListGroupPipelines = "list_group_pipelines";
 inline constexpr std::string_view kGetRun = "get_pipeline_run";
 
+// Not a Result<std::string> (util/result.h): a failure carries its HTTP status, kind, code
+// and request id, which the metrics and the hints need.
 struct ApiResult {
   // When not ok: what the failure means, the API's errorCode, the request id (the body's
   // requestId, else the gateway's x-request-id header) and what the user should do (also

@@ -269,7 +269,7 @@ void Transport::StartJob(std::unique_ptr<Job> job, Clock::Steady now) {
   curl_easy_setopt(easy, CURLOPT_CONNECTTIMEOUT_MS, static_cast<long>(timeout.count()));
   // Waiting for a connection that might multiplex only pays off where HTTP/2 is possible
   // (TLS with ALPN); on plain HTTP/1.1 it would queue requests behind each other.
-  const bool tls = job->request.url.rfind("https://", 0) == 0;
+  const bool tls = job->request.url.starts_with("https://");
   curl_easy_setopt(easy, CURLOPT_PIPEWAIT, tls ? 1L : 0L);
   curl_easy_setopt(easy, CURLOPT_HTTP_VERSION, CURL_HTTP_VERSION_2TLS);
   // gzip only: cheap to decode, and brotli at a server's default quality costs it much more CPU.

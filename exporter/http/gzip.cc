@@ -44,7 +44,7 @@ bool AcceptsGzip(std::string_view header) {
     auto q = item.find("q=");
     if (q != std::string_view::npos) {
       std::string_view v = item.substr(q + 2);
-      if (v.rfind("0", 0) == 0 && v.find_first_not_of("0.") == std::string_view::npos) continue;
+      if (v.starts_with('0') && v.find_first_not_of("0.") == std::string_view::npos) continue;
     }
     return true;
   }

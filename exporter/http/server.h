@@ -60,8 +60,8 @@ struct Handlers {
   // The exposition; nullptr while no configuration is running (served as 503). Must not
   // throw.
   std::function<std::shared_ptr<const Body>()> metrics;
-  std::function<bool()> ready;           // config loaded (and first discovery done)
-  std::function<Result<bool>()> reload;  // re-read the config
+  std::function<bool()> ready;     // config loaded (and first discovery done)
+  std::function<Status()> reload;  // re-read the config
 };
 
 class HttpServer {

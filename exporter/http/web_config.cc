@@ -28,7 +28,7 @@ std::string Sha256(const std::string& s) {
 
 bool IsBcrypt(const std::string& h) {
   return h.size() == 60 &&
-         (h.rfind("$2y$", 0) == 0 || h.rfind("$2b$", 0) == 0 || h.rfind("$2a$", 0) == 0);
+         (h.starts_with("$2y$") || h.starts_with("$2b$") || h.starts_with("$2a$"));
 }
 
 }  // namespace
@@ -246,7 +246,7 @@ BasicAuth::BasicAuth(std::map<std::string, std::string> users)
 bool BasicAuth::Check(const std::string& header) {
   if (users_.empty()) return true;
   const std::string prefix = "Basic ";
-  if (header.size() <= prefix.size() || header.compare(0, prefix.size(), prefix) != 0) {
+  if (header.size() <= prefix.size() || !header.starts_with(prefix)) {
     return false;
   }
   auto decoded = DecodeBase64(header.substr(prefix.size()));
@@ -260,7 +260,7 @@ bool BasicAuth::Check(const std::string& header) {
   const std::string key = Sha256(user + ":" + password + ":" + hash);
   {
     std::lock_guard lock(mu_);
-    if (it != users_.end() && verified_.count(key)) return true;
+    if (it != users_.end() && verified_.contains(key)) return true;
   }
   crypt_data data{};
   const char* result = crypt_r(password.c_str(), hash.c_str(), &data);

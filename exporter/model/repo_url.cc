@@ -43,7 +43,7 @@ bool CurlSeesOnlyAHost(const std::string& url, bool git_user) {
 std::string StripRepoCredentials(std::string_view repo) {
   size_t start = SchemeLength(repo);
   const bool has_scheme = start > 0;
-  if (!has_scheme && repo.substr(0, 2) == "//") start = 2;
+  if (!has_scheme && repo.starts_with("//")) start = 2;
   const std::string prefix(repo.substr(0, start));
   std::string_view rest = repo.substr(start);
 

@@ -1,5 +1,6 @@
-// Clock: the one source of time for code whose behaviour depends on it (cache expiry,
-// rate limiting, backoff), so tests can drive time by hand with FakeClock.
+// Clock: an injectable source of time, so tests can drive time by hand with FakeClock.
+// Collector (cache expiry, deadlines), RunHistory and TokenStore take one; the transport's
+// rate limit and backoff and App still read SystemClock or std::chrono directly.
 // Thread-safe.
 #pragma once
 

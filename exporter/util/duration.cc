@@ -58,7 +58,7 @@ Result<std::chrono::nanoseconds> ParseDuration(std::string_view text) {
     text.remove_prefix(i);
     const Unit* unit = nullptr;
     for (const Unit& u : kUnits) {
-      if (text.substr(0, u.name.size()) == u.name) {
+      if (text.starts_with(u.name)) {
         // "m" must not swallow the start of "ms".
         if (!unit || u.name.size() > unit->name.size()) unit = &u;
       }

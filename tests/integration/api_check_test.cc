@@ -10,8 +10,6 @@
 namespace yfe::testing {
 namespace {
 
-constexpr const char* kFrozen = "--clock=frozen:1795000000";
-
 struct CheckRun {
   int code = -1;
   std::string output;  // stdout and stderr
@@ -44,12 +42,12 @@ size_t Count(const std::string& text, const std::string& fragment) {
 
 class ApiCheckTest : public ::testing::Test {
  protected:
-  ApiCheckTest() : sim_({"--pipelines=5", kFrozen}) {}
+  ApiCheckTest() : sim_({.pipelines = 5, .frozen = true}) {}
   // Central edition, organization sim-org, three unnamed pipelines.
   std::string Config(const std::string& extra = "") {
     auto ids = sim_.PipelineIds();
     ids.resize(3);
-    return sim_.Config(ids, "central", "", extra);
+    return sim_.Config({.ids = ids, .extra = extra});
   }
   TempDir dir_;
   Simulator sim_;
@@ -79,7 +77,7 @@ TEST_F(ApiCheckTest, ATokenFromAFileIsNamedByItsOrigin) {
   auto run = ApiCheck(dir_, Config(), "", "");
   EXPECT_EQ(run.code, 1);  // no token at all
   EXPECT_NE(run.output.find("no API token"), std::string::npos) << run.output;
-  auto with_file = sim_.Config({"1000001"}, "central", "  token_file: " + file + "\n");
+  auto with_file = sim_.Config({.ids = {"1000001"}, .api = {{"token_file", file}}});
   run = ApiCheck(dir_, with_file, "");
   EXPECT_EQ(run.code, 0) << run.output;
   EXPECT_NE(run.output.find("token accepted (token from api.token_file " + file + ")"),
@@ -174,7 +172,7 @@ TEST_F(ApiCheckTest, NeverRunAndMissingPipelinesAreToldApart) {
                          R"({"errorCode":"NotFound","errorMessage":"no run"})")
                 .status,
             200);
-  auto run = ApiCheck(dir_, sim_.Config({"1000001", "1000002", "4242"}), kSimToken);
+  auto run = ApiCheck(dir_, sim_.Config({.ids = {"1000001", "1000002", "4242"}}), kSimToken);
   EXPECT_EQ(run.code, 1) << run.output;
   EXPECT_NE(run.output.find("✔ pipeline 1000002: no run yet (the pipeline exists)"),
             std::string::npos)
@@ -185,8 +183,10 @@ TEST_F(ApiCheckTest, NeverRunAndMissingPipelinesAreToldApart) {
 
 TEST_F(ApiCheckTest, DiscoveryCountAndTheRequestBudget) {
   auto run = ApiCheck(dir_,
-                      sim_.Config({}, "central", "  max_requests_per_second: 0.5\n",
-                                  "collect:\n  cache_ttl: 10s\ndiscovery:\n  include: \".\"\n"),
+                      sim_.Config({.no_pipelines = true,
+                                   .api = {{"max_requests_per_second", "0.5"}},
+                                   .collect = {{"cache_ttl", "10s"}},
+                                   .extra = "discovery:\n  include: \".\"\n"}),
                       kSimToken);
   // 5 pipelines every 10 s: 30 requests/min, more than 0.5/s allows.
   EXPECT_EQ(run.code, 1) << run.output;
@@ -203,9 +203,9 @@ TEST_F(ApiCheckTest, DiscoveryCountAndTheRequestBudget) {
 // The exporter itself, on the same failures.
 
 TEST(ApiErrorsInTheLog, AMissingPipelinePermissionIsLoggedOnceNotPerPipelineOrScrape) {
-  Simulator sim({"--pipelines=4", kFrozen});
+  Simulator sim({.pipelines = 4, .frozen = true});
   SetFaults(sim, R"({"denyPermissions":["pipeline"]})");
-  Exporter exp(sim.CentralConfig("collect:\n  cache_ttl: 1s\n"));
+  Exporter exp(sim.Config({.collect = {{"cache_ttl", "1s"}}}));
   ASSERT_TRUE(exp.started()) << exp.process().Stderr();
   for (int i = 0; i < 3; ++i) {
     exp.Scrape();
@@ -219,9 +219,9 @@ TEST(ApiErrorsInTheLog, AMissingPipelinePermissionIsLoggedOnceNotPerPipelineOrSc
 }
 
 TEST(ApiErrorsInTheLog, AMistypedOrganizationIsLoggedAsAnOrganizationProblem) {
-  Simulator sim({"--pipelines=2", kFrozen});
+  Simulator sim({.pipelines = 2, .frozen = true});
   SetFaults(sim, R"({"organizationError":"not_member"})");
-  std::string config = sim.CentralConfig();
+  std::string config = sim.Config();
   config.replace(config.find("organization_id: sim-org"), 24, "organization_id: sim-orq");
   Exporter exp(config);
   ASSERT_TRUE(exp.started()) << exp.process().Stderr();
@@ -236,13 +236,13 @@ TEST(ApiErrorsInTheLog, AMistypedOrganizationIsLoggedAsAnOrganizationProblem) {
 }
 
 TEST(ApiErrorsInTheLog, AFailedRequestIsLoggedWithTheGatewaysRequestId) {
-  Simulator sim({"--pipelines=1", kFrozen});
+  Simulator sim({.pipelines = 1, .frozen = true});
   // A body without requestId: the header is all support has to go on.
   ASSERT_EQ(sim.Control("PUT", "/-/sim/pipelines/1000001/latest?status=400",
                         R"({"errorCode":"BadRequest","message":"bad"})")
                 .status,
             200);
-  Exporter exp(sim.CentralConfig());
+  Exporter exp(sim.Config());
   ASSERT_TRUE(exp.started()) << exp.process().Stderr();
   const std::string log = exp.process().Stderr();
   EXPECT_NE(log.find("HTTP 400 BadRequest: bad (x-request-id "), std::string::npos) << log;

@@ -11,8 +11,6 @@
 namespace yfe::testing {
 namespace {
 
-constexpr const char* kFrozen = "--clock=frozen:1795000000";
-
 struct Truth {
   std::string id, name;
   long group = 0;
@@ -40,7 +38,7 @@ std::string DiscoveryConfig(Simulator& sim, const std::string& discovery,
 }
 
 TEST(Discovery, FindsFiltersAndFollowsThePipelines) {
-  Simulator sim({"--pipelines=40", kFrozen});  // more than one page of 30
+  Simulator sim({.pipelines = 40, .frozen = true});  // more than one page of 30
   auto truth = SimTruth(sim);
   Exporter exp(DiscoveryConfig(sim, "  refresh_interval: 1s\n"));
   EXPECT_TRUE(Eventually([&] { return exp.Get("/-/ready").status == 200; }));
@@ -59,13 +57,13 @@ TEST(Discovery, FindsFiltersAndFollowsThePipelines) {
   EXPECT_TRUE(Eventually(
       [&] {
         auto ids = PipelineIdsIn(exp.Scrape(), "yunxiao_flow_fetch_success");
-        return ids.size() == 41 && !ids.count(truth[0].id);
+        return ids.size() == 41 && !ids.contains(truth[0].id);
       },
       std::chrono::seconds(20)));
 }
 
 TEST(Discovery, IncludeExcludeAndGroups) {
-  Simulator sim({"--pipelines=24", kFrozen});
+  Simulator sim({.pipelines = 24, .frozen = true});
   auto truth = SimTruth(sim);
   Exporter exp(DiscoveryConfig(sim,
                                "  include: \"^[a-z]\"\n  exclude: \"-(api|web)$\"\n"
@@ -84,7 +82,7 @@ TEST(Discovery, IncludeExcludeAndGroups) {
 }
 
 TEST(Discovery, ConfiguredPipelinesAreMergedAndTheirNamesWin) {
-  Simulator sim({"--pipelines=5", kFrozen});
+  Simulator sim({.pipelines = 5, .frozen = true});
   auto truth = SimTruth(sim);
   std::string config = DiscoveryConfig(sim, "  include: \"^$\"\n");  // matches nothing
   config += "pipelines:\n  - id: \"" + truth[2].id + "\"\n    name: chosen-name\n";
@@ -96,7 +94,7 @@ TEST(Discovery, ConfiguredPipelinesAreMergedAndTheirNamesWin) {
 
 TEST(Discovery, PagesShorterThanAskedAreReadToTheEnd) {
   // The server sends 20 items when 30 are asked; its paging headers say there is more.
-  Simulator sim({"--pipelines=45", "--max-per-page=20", kFrozen});
+  Simulator sim({.pipelines = 45, .frozen = true, .flags = {"--max-per-page=20"}});
   Exporter exp(DiscoveryConfig(sim, "  refresh_interval: 10m\n"));
   std::string text = exp.Scrape();
   EXPECT_EQ(Value(text, "yunxiao_flow_discovered_pipelines"), 45);
@@ -105,7 +103,7 @@ TEST(Discovery, PagesShorterThanAskedAreReadToTheEnd) {
 }
 
 TEST(Discovery, The2025ListShapeAndGroupsWork) {
-  Simulator sim({"--pipelines=24", "--list-style=2025", kFrozen});
+  Simulator sim({.pipelines = 24, .frozen = true, .flags = {"--list-style=2025"}});
   auto truth = SimTruth(sim);
   Exporter exp(DiscoveryConfig(sim, "  group_ids: [3]\n"));
   std::set<std::string> want;
@@ -118,10 +116,9 @@ TEST(Discovery, The2025ListShapeAndGroupsWork) {
 }
 
 TEST(Discovery, AnEmptyResultIsAWarningNamingTheFilters) {
-  Simulator sim({"--pipelines=5", kFrozen});
+  Simulator sim({.pipelines = 5, .frozen = true});
   // Not warm: with nothing to watch there is no start-up fetch to wait for.
-  Exporter exp(DiscoveryConfig(sim, "  include: \"^no-such-pipeline$\"\n"), {},
-               {{"YUNXIAO_TOKEN", kSimToken}}, /*warm=*/false);
+  Exporter exp(DiscoveryConfig(sim, "  include: \"^no-such-pipeline$\"\n"), {.warm = false});
   EXPECT_TRUE(exp.process().WaitForOutput("discovery found no pipeline to watch"))
       << exp.process().Stderr();
   EXPECT_NE(exp.process().Stderr().find("no-such-pipeline"), std::string::npos);
@@ -131,7 +128,7 @@ TEST(Discovery, AnEmptyResultIsAWarningNamingTheFilters) {
 }
 
 TEST(Discovery, ListedPipelinesThatNeverRanNeedNoLookup) {
-  Simulator sim({"--pipelines=8", "--never-run=4", kFrozen});
+  Simulator sim({.pipelines = 8, .frozen = true, .flags = {"--never-run=4"}});
   Exporter exp(DiscoveryConfig(sim, "  refresh_interval: 10m\n"));
   std::string text = exp.Scrape();
   EXPECT_EQ(Sum(text, "yunxiao_flow_fetch_success"), 8);
@@ -147,8 +144,8 @@ std::set<std::string> PipelineLines(const std::string& text) {
   std::istringstream in(text);
   std::string line;
   while (std::getline(in, line)) {
-    if (line.rfind("yunxiao_flow_", 0) != 0 || line.find("pipeline_id=") == std::string::npos ||
-        line.rfind("yunxiao_flow_fetch_last_success_timestamp_seconds", 0) == 0) {
+    if (!line.starts_with("yunxiao_flow_") || line.find("pipeline_id=") == std::string::npos ||
+        line.starts_with("yunxiao_flow_fetch_last_success_timestamp_seconds")) {
       continue;
     }
     out.insert(line);
@@ -157,7 +154,7 @@ std::set<std::string> PipelineLines(const std::string& text) {
 }
 
 TEST(Sharding, ReplicasTogetherCoverEveryPipelineExactlyOnce) {
-  Simulator sim({"--pipelines=30", kFrozen});
+  Simulator sim({.pipelines = 30, .frozen = true});
   std::string config = DiscoveryConfig(sim, "  refresh_interval: 10m\n");
   Exporter whole(config);
   auto all = PipelineLines(whole.Scrape());
@@ -166,7 +163,7 @@ TEST(Sharding, ReplicasTogetherCoverEveryPipelineExactlyOnce) {
   size_t total = 0;
   std::set<std::string> ids_seen;
   for (int i = 0; i < 3; ++i) {
-    Exporter shard(config, {"--shard.index=" + std::to_string(i), "--shard.total=3"});
+    Exporter shard(config, {.flags = {"--shard.index=" + std::to_string(i), "--shard.total=3"}});
     std::string text = shard.Scrape();
     auto ids = PipelineIdsIn(text, "yunxiao_flow_fetch_success");
     EXPECT_GT(ids.size(), 0u) << "shard " << i << " is empty";
@@ -180,12 +177,12 @@ TEST(Sharding, ReplicasTogetherCoverEveryPipelineExactlyOnce) {
 }
 
 TEST(History, RunsFinishedBetweenScrapesAreCountedExactlyOnce) {
-  Simulator sim({"--pipelines=2", kFrozen});
+  Simulator sim({.pipelines = 2, .frozen = true});
   auto truth = SimTruth(sim);
   const std::string a = truth[0].id;
-  Exporter exp(sim.Config({truth[0].id, truth[1].id}, "central", "",
-                          "collect:\n  history: true\n  history_interval: 1s\n"),
-               {"--web.enable-lifecycle"});
+  Exporter exp(sim.Config({.ids = {truth[0].id, truth[1].id},
+                           .collect = {{"history", "true"}, {"history_interval", "1s"}}}),
+               {.flags = {"--web.enable-lifecycle"}});
   // Baseline done: the zero series exist.
   EXPECT_TRUE(Eventually(
       [&] { return !Samples(exp.Scrape(), "yunxiao_flow_pipeline_runs_total").empty(); }));

@@ -12,8 +12,6 @@
 namespace yfe::testing {
 namespace {
 
-constexpr const char* kFrozen = "--clock=frozen:1795000000";
-
 class ExporterTest : public ::testing::Test {
  protected:
   static std::set<std::string> PipelinesIn(const std::string& text, const std::string& metric) {
@@ -22,10 +20,10 @@ class ExporterTest : public ::testing::Test {
 };
 
 TEST_F(ExporterTest, ServesLatestRunStageAndJobSeriesForEveryPipeline) {
-  Simulator sim({"--pipelines=6", kFrozen});
+  Simulator sim({.pipelines = 6, .frozen = true});
   auto ids = sim.PipelineIds();
   ASSERT_EQ(ids.size(), 6u);
-  Exporter exp(sim.CentralConfig());
+  Exporter exp(sim.Config());
   ASSERT_TRUE(exp.started()) << exp.process().Stderr();
   std::string text = exp.Scrape();
   std::set<std::string> want(ids.begin(), ids.end());
@@ -54,8 +52,8 @@ TEST_F(ExporterTest, ServesLatestRunStageAndJobSeriesForEveryPipeline) {
 }
 
 TEST_F(ExporterTest, LatestRunMatchesTheSimulatorsTruth) {
-  Simulator sim({"--pipelines=4", kFrozen});
-  Exporter exp(sim.CentralConfig());
+  Simulator sim({.pipelines = 4, .frozen = true});
+  Exporter exp(sim.Config());
   std::string text = exp.Scrape();
   auto truth = sim.Control("GET", "/-/sim/pipelines").body;
   std::regex item(
@@ -75,24 +73,26 @@ TEST_F(ExporterTest, LatestRunMatchesTheSimulatorsTruth) {
 }
 
 TEST_F(ExporterTest, EveryPathFormWorks) {
-  Simulator sim({"--pipelines=2", kFrozen});
+  Simulator sim({.pipelines = 2, .frozen = true});
   auto ids = sim.PipelineIds();
-  for (const auto& [edition, extra] : std::vector<std::pair<std::string, std::string>>{
+  for (const auto& [edition, prefix] : std::vector<std::pair<std::string, std::string>>{
            {"central", ""},
            {"region", ""},
-           {"region", "  path_prefix: /oapi/v1/flow/organizations\n"},
-           {"region", "  path_prefix: /oapi/v1/flow/organizations/sim-org/\n"}}) {
-    Exporter exp(sim.Config(ids, edition, extra));
+           {"region", "/oapi/v1/flow/organizations"},
+           {"region", "/oapi/v1/flow/organizations/sim-org/"}}) {
+    ConfigOptions config{.ids = ids, .edition = edition};
+    if (!prefix.empty()) config.api = {{"path_prefix", prefix}};
+    Exporter exp(sim.Config(config));
     std::string text = exp.Scrape();
     EXPECT_EQ(PipelinesIn(text, "yunxiao_flow_latest_run_status").size(), 2u)
-        << edition << " " << extra << "\n"
+        << edition << " " << prefix << "\n"
         << exp.process().Stderr();
   }
 }
 
 TEST_F(ExporterTest, WrongOrganizationIsAClearFailureNotACrash) {
-  Simulator sim({"--pipelines=2", kFrozen});
-  std::string config = sim.CentralConfig();
+  Simulator sim({.pipelines = 2, .frozen = true});
+  std::string config = sim.Config();
   config = std::regex_replace(config, std::regex("organization_id: sim-org"),
                               "organization_id: other-org");
   Exporter exp(config);
@@ -104,8 +104,8 @@ TEST_F(ExporterTest, WrongOrganizationIsAClearFailureNotACrash) {
 }
 
 TEST_F(ExporterTest, RejectedTokenGivesUpZeroAndSaysSo) {
-  Simulator sim({"--pipelines=2", kFrozen});
-  Exporter exp(sim.CentralConfig(), {}, {{"YUNXIAO_TOKEN", "pt-wrong-token-123456"}});
+  Simulator sim({.pipelines = 2, .frozen = true});
+  Exporter exp(sim.Config(), {.token = "pt-wrong-token-123456"});
   std::string text = exp.Scrape();
   EXPECT_EQ(Value(text, "yunxiao_flow_up"), 0);
   EXPECT_EQ(Value(text, "yunxiao_flow_fetch_success"), 0);
@@ -119,10 +119,10 @@ TEST_F(ExporterTest, RejectedTokenGivesUpZeroAndSaysSo) {
 }
 
 TEST_F(ExporterTest, OneFailingPipelineDoesNotFailTheScrape) {
-  Simulator sim({"--pipelines=3", kFrozen});
+  Simulator sim({.pipelines = 3, .frozen = true});
   auto ids = sim.PipelineIds();
   ids.push_back("9999999");
-  Exporter exp(sim.Config(ids));
+  Exporter exp(sim.Config({.ids = ids}));
   std::string text = exp.Scrape();
   EXPECT_EQ(PipelinesIn(text, "yunxiao_flow_latest_run_status").size(), 3u);
   EXPECT_EQ(Value(text, "yunxiao_flow_fetch_success", {"pipeline_id=\"9999999\""}), 0);
@@ -130,14 +130,14 @@ TEST_F(ExporterTest, OneFailingPipelineDoesNotFailTheScrape) {
 }
 
 TEST_F(ExporterTest, OnePipelinesServerErrorAmongHealthyOnesKeepsUpAtOne) {
-  Simulator sim({"--pipelines=3", kFrozen});
+  Simulator sim({.pipelines = 3, .frozen = true});
   auto ids = sim.PipelineIds();
   // One pipeline answers 500 every time; its retries come after the healthy answers.
   ASSERT_EQ(sim.Control("PUT", "/-/sim/pipelines/" + ids[1] + "/latest?status=500",
                         R"({"errorCode":"InternalServerError","errorMessage":"boom"})")
                 .status,
             200);
-  Exporter exp(sim.CentralConfig());
+  Exporter exp(sim.Config());
   std::string text = exp.Scrape();
   EXPECT_EQ(Value(text, "yunxiao_flow_fetch_success", {"pipeline_id=\"" + ids[1] + "\""}), 0);
   EXPECT_EQ(Sum(text, "yunxiao_flow_fetch_success"), 2);
@@ -150,11 +150,11 @@ TEST_F(ExporterTest, OnePipelinesServerErrorAmongHealthyOnesKeepsUpAtOne) {
 TEST_F(ExporterTest, RefusedPipelineAndGroupPermissionsNeverTurnUpOff) {
   // The token may read runs but not pipelines or groups: names fall back to the id, the
   // refusals are counted, and the API stays usable for the runs.
-  Simulator sim({"--pipelines=3", kFrozen});
+  Simulator sim({.pipelines = 3, .frozen = true});
   ASSERT_EQ(
       sim.Control("POST", "/-/sim/faults", R"({"denyPermissions":["pipeline","group"]})").status,
       200);
-  Exporter exp(sim.CentralConfig());
+  Exporter exp(sim.Config());
   for (int i = 0; i < 2; ++i) {
     std::string text = exp.Scrape();
     EXPECT_EQ(Value(text, "yunxiao_flow_up"), 1);
@@ -165,18 +165,18 @@ TEST_F(ExporterTest, RefusedPipelineAndGroupPermissionsNeverTurnUpOff) {
   }
   // Refusing the run endpoints too is what turns it off.
   ASSERT_EQ(sim.Control("POST", "/-/sim/faults", R"({"denyPermissions":["run"]})").status, 200);
-  Exporter denied(sim.CentralConfig());
+  Exporter denied(sim.Config());
   EXPECT_EQ(Value(denied.Scrape(), "yunxiao_flow_up"), 0);
 }
 
 TEST_F(ExporterTest, PipelinesThatNeverRanKeepTheirInfoAndFetchSuccess) {
   // #3..#6 never ran: their latest run is 404, an empty 200, null and {}.
-  Simulator sim({"--pipelines=6", "--never-run=4", kFrozen});
+  Simulator sim({.pipelines = 6, .frozen = true, .flags = {"--never-run=4"}});
   auto ids = sim.PipelineIds();
   ASSERT_EQ(ids.size(), 6u);
   auto config_ids = ids;
   config_ids.push_back("9999999");  // does not exist: stays a failed fetch
-  Exporter exp(sim.Config(config_ids));
+  Exporter exp(sim.Config({.ids = config_ids}));
   std::string text = exp.Scrape();
   for (const auto& id : ids) {
     const std::string pid = "pipeline_id=\"" + id + "\"";
@@ -199,7 +199,7 @@ TEST_F(ExporterTest, PipelinesThatNeverRanKeepTheirInfoAndFetchSuccess) {
 }
 
 TEST_F(ExporterTest, ConfiguredNamesWinAndNeedNoLookup) {
-  Simulator sim({"--pipelines=1", kFrozen});
+  Simulator sim({.pipelines = 1, .frozen = true});
   auto ids = sim.PipelineIds();
   Exporter exp("api:\n  endpoint: " + sim.Endpoint() +
                "\n  edition: region\npipelines:\n  - id: \"" + ids[0] +
@@ -211,8 +211,8 @@ TEST_F(ExporterTest, ConfiguredNamesWinAndNeedNoLookup) {
 }
 
 TEST_F(ExporterTest, CacheServesRepeatedScrapesWithoutRequests) {
-  Simulator sim({"--pipelines=3", kFrozen});
-  Exporter exp(sim.CentralConfig("collect:\n  cache_ttl: 1h\n"));
+  Simulator sim({.pipelines = 3, .frozen = true});
+  Exporter exp(sim.Config({.collect = {{"cache_ttl", "1h"}}}));
   // The start-up fetch filled the cache: no scrape sends a request.
   EXPECT_EQ(sim.ApiRequests("latestPipelineRun"), 3);
   for (int i = 0; i < 5; ++i) exp.Scrape();
@@ -223,9 +223,9 @@ TEST_F(ExporterTest, CacheServesRepeatedScrapesWithoutRequests) {
 }
 
 TEST_F(ExporterTest, NewRunsAndFailuresShowUpAfterTheCacheExpires) {
-  Simulator sim({"--pipelines=2", kFrozen});
+  Simulator sim({.pipelines = 2, .frozen = true});
   auto ids = sim.PipelineIds();
-  Exporter exp(sim.CentralConfig("collect:\n  cache_ttl: 0s\n"));
+  Exporter exp(sim.Config({.collect = {{"cache_ttl", "0s"}}}));
   std::string before = exp.Scrape();
   double run_before =
       Value(before, "yunxiao_flow_latest_run_id", {"pipeline_id=\"" + ids[0] + "\""});
@@ -246,8 +246,8 @@ TEST_F(ExporterTest, NewRunsAndFailuresShowUpAfterTheCacheExpires) {
 }
 
 TEST_F(ExporterTest, GzipWhenAskedAndTheSameText) {
-  Simulator sim({"--pipelines=3", kFrozen});
-  Exporter exp(sim.CentralConfig("collect:\n  cache_ttl: 1h\n"));
+  Simulator sim({.pipelines = 3, .frozen = true});
+  Exporter exp(sim.Config({.collect = {{"cache_ttl", "1h"}}}));
   std::string plain, zipped, headers;
   ASSERT_EQ(
       RunCommand("curl -sf http://127.0.0.1:" + std::to_string(exp.port()) + "/metrics", &plain),
@@ -280,8 +280,8 @@ TEST_F(ExporterTest, GzipWhenAskedAndTheSameText) {
 }
 
 TEST_F(ExporterTest, HttpSurface) {
-  Simulator sim({"--pipelines=1", kFrozen});
-  Exporter exp(sim.CentralConfig(), {"--web.telemetry-path=/custom"});
+  Simulator sim({.pipelines = 1, .frozen = true});
+  Exporter exp(sim.Config(), {.flags = {"--web.telemetry-path=/custom"}});
   EXPECT_EQ(exp.Get("/-/healthy").status, 200);
   EXPECT_EQ(exp.Get("/-/ready").status, 200);
   auto landing = exp.Get("/");
@@ -294,6 +294,17 @@ TEST_F(ExporterTest, HttpSurface) {
   EXPECT_NE(m.headers["Content-Type"].find("text/plain; version=0.0.4"), std::string::npos);
   EXPECT_EQ(exp.process().Stop(15), 0) << exp.process().Stderr();
   EXPECT_TRUE(exp.process().WaitForOutput("msg=stopped"));
+}
+
+// stdout carries one stable line for scripts, the address; the log goes to stderr.
+TEST_F(ExporterTest, StdoutCarriesOnlyTheListeningLine) {
+  Simulator sim({.pipelines = 1, .frozen = true});
+  Exporter exp(sim.Config(), {.flags = {"--log.level=debug"}});
+  ASSERT_TRUE(exp.started()) << exp.process().Stderr();
+  exp.Scrape();
+  EXPECT_EQ(exp.process().Stop(15), 0) << exp.process().Stderr();
+  EXPECT_EQ(exp.process().Stdout(), "listening on 127.0.0.1:" + std::to_string(exp.port()) + "\n");
+  EXPECT_FALSE(exp.process().Stderr().empty()) << "the log goes to stderr";
 }
 
 TEST_F(ExporterTest, ConfigCheckListsEveryProblem) {
@@ -339,9 +350,9 @@ TEST_F(ExporterTest, InvalidConfigExitsWithoutServing) {
 // seed). Values that depend on the wall clock or on timing are masked. To update:
 // UPDATE_GOLDEN=1 ctest -R Golden
 TEST_F(ExporterTest, GoldenMetrics) {
-  Simulator sim({"--pipelines=5", "--seed=7", kFrozen});
+  Simulator sim({.pipelines = 5, .frozen = true, .flags = {"--seed=7"}});
   auto ids = sim.PipelineIds();
-  Exporter exp(sim.Config(ids, "central", "", "collect:\n  sparse_status: true\n"));
+  Exporter exp(sim.Config({.ids = ids, .collect = {{"sparse_status", "true"}}}));
   std::string text = exp.Scrape();
   std::ostringstream normalized;
   std::istringstream in(text);

@@ -9,8 +9,6 @@
 namespace yfe::testing {
 namespace {
 
-constexpr const char* kFrozen = "--clock=frozen:1795000000";
-
 int64_t SimNowMs(Simulator& sim) {
   rapidjson::Document d;
   d.Parse(sim.Control("GET", "/-/sim/clock").body.c_str());
@@ -68,12 +66,12 @@ bool Agrees(Simulator& sim, Exporter& exp, const std::string& id, int64_t since,
 }
 
 TEST(History, CountsMatchTheSimulatorIncludingResumedAndWaitingRuns) {
-  Simulator sim({"--pipelines=2", kFrozen});
+  Simulator sim({.pipelines = 2, .frozen = true});
   const auto ids = sim.PipelineIds();
   ASSERT_EQ(ids.size(), 2u);
   const std::string a = ids[0], b = ids[1];
   Exporter exp(
-      sim.Config({a, b}, "central", "", "collect:\n  history: true\n  history_interval: 1s\n"));
+      sim.Config({.ids = {a, b}, .collect = {{"history", "true"}, {"history_interval", "1s"}}}));
   // Baseline done for both pipelines: their zero series exist.
   ASSERT_TRUE(Eventually(
       [&] { return PipelineIdsIn(exp.Scrape(), "yunxiao_flow_pipeline_runs_total").size() == 2; }));

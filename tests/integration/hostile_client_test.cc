@@ -1,6 +1,6 @@
-// The exporter's HTTP server against hostile clients (issue 10, "The server: bounded by
-// construction"). The real binary and the real simulator over 127.0.0.1. Every loop is
-// bounded in count and in time.
+// The exporter's HTTP server against hostile clients: every resource a client can make it
+// hold is bounded by construction (docs/security.md). The real binary and the real simulator over
+// 127.0.0.1. Every loop is bounded in count and in time.
 //
 // HostileClients.EveryBoundHoldsAtOnce is the "done when" scenario: while a scraper keeps
 // scraping 1,000 pipelines, 1,000 idle connections, 200 clients trickling a byte a second,
@@ -122,9 +122,8 @@ const std::string kGzipScrape =
 class ServerBounds : public ::testing::Test {
  protected:
   void Start(std::vector<std::string> args = {}) {
-    sim_ = std::make_unique<Simulator>(
-        std::vector<std::string>{"--pipelines=3", "--clock=frozen:1795000000"});
-    exp_ = std::make_unique<Exporter>(sim_->CentralConfig(), args);
+    sim_ = std::make_unique<Simulator>(SimulatorOptions{.pipelines = 3, .frozen = true});
+    exp_ = std::make_unique<Exporter>(sim_->Config(), ExporterOptions{.flags = args});
     ASSERT_TRUE(exp_->started()) << exp_->process().Stderr();
   }
   void ExpectScrapeWorks() {
@@ -224,7 +223,7 @@ TEST_F(ServerBounds, AcceptEncodingBrGetsIdentityAndGzipGetsGzip) {
                          &response),
               200);
     EXPECT_EQ(HeaderOf(response, "Content-Encoding"), "") << ae;
-    EXPECT_EQ(BodyOf(response).rfind("# HELP", 0), 0u) << ae;
+    EXPECT_TRUE(BodyOf(response).starts_with("# HELP")) << ae;
     EXPECT_LT(Seconds(start), 2) << ae;
   }
   std::string response;
@@ -253,13 +252,13 @@ TEST_F(ServerBounds, ConnectionsBeyondTheCapAreClosedNotQueued) {
 // is lowered to fit, with a warning: the excess is closed, never an accept loop out of
 // descriptors, and the exporter serves again once the clients leave.
 TEST(ServerLimits, TheConnectionCapFitsTheOpenFileLimit) {
-  Simulator sim({"--pipelines=2", "--clock=frozen:1795000000"});
+  Simulator sim({.pipelines = 2, .frozen = true});
   TempDir dir;
-  const std::string config = dir.Write("config.yaml", sim.CentralConfig());
+  const std::string config = dir.Write("config.yaml", sim.Config());
   Process exp({"/usr/bin/prlimit", "--nofile=256:256", YFE_EXPORTER_BIN, "--config.file=" + config,
                "--web.listen-address=127.0.0.1:0"},
               {{"YUNXIAO_TOKEN", kSimToken}});
-  const int port = exp.WaitForPort("msg=listening address=127.0.0.1:");
+  const int port = exp.WaitForPort("listening on 127.0.0.1:");
   ASSERT_GT(port, 0) << exp.Stderr();
   EXPECT_NE(exp.Stderr().find("max_connections=192"), std::string::npos) << exp.Stderr();
   std::vector<int> fds;
@@ -320,10 +319,9 @@ TEST_F(ServerBounds, HeadersMustArriveWithinTenSecondsAndIdleConnectionsAreClose
 
 TEST_F(ServerBounds, ScrapesBeyondTheInFlightCapAre503AfterABriefWait) {
   // Cold cache and a slow upstream: a scrape takes about 3 s, one at a time.
-  sim_ = std::make_unique<Simulator>(
-      std::vector<std::string>{"--pipelines=3", "--clock=frozen:1795000000"});
-  exp_ = std::make_unique<Exporter>(sim_->CentralConfig("collect:\n  cache_ttl: 0s\n"),
-                                    std::vector<std::string>{"--web.max-requests-in-flight=1"});
+  sim_ = std::make_unique<Simulator>(SimulatorOptions{.pipelines = 3, .frozen = true});
+  exp_ = std::make_unique<Exporter>(sim_->Config({.collect = {{"cache_ttl", "0s"}}}),
+                                    ExporterOptions{.flags = {"--web.max-requests-in-flight=1"}});
   ASSERT_TRUE(exp_->started()) << exp_->process().Stderr();
   ASSERT_EQ(sim_->Control("POST", "/-/sim/faults", R"({"latencyMs":3000})").status, 200);
   auto first = std::async(std::launch::async, [&] {
@@ -359,9 +357,9 @@ TEST_F(ServerBounds, ReloadOverHttpNeedsTheLifecycleFlag) {
 }
 
 TEST(TelemetryPath, IsALiteralPathValidatedAtStart) {
-  Simulator sim({"--pipelines=1", "--clock=frozen:1795000000"});
+  Simulator sim({.pipelines = 1, .frozen = true});
   TempDir dir;
-  const std::string config = dir.Write("config.yaml", sim.CentralConfig());
+  const std::string config = dir.Write("config.yaml", sim.Config());
   for (const std::string bad : {"/metrics(", "/x|/-/healthy", "/prom metrics", "/a?b", "/m*"}) {
     Process p({YFE_EXPORTER_BIN, "--config.file=" + config, "--web.listen-address=127.0.0.1:0",
                "--web.telemetry-path=" + bad},
@@ -369,7 +367,7 @@ TEST(TelemetryPath, IsALiteralPathValidatedAtStart) {
     EXPECT_EQ(p.Wait(10s), 2) << bad << "\n" << p.Stderr();
     EXPECT_NE(p.Stderr().find("--web.telemetry-path"), std::string::npos) << p.Stderr();
   }
-  Exporter exp(sim.CentralConfig(), {"--web.telemetry-path=/prom.metrics"});
+  Exporter exp(sim.Config(), {.flags = {"--web.telemetry-path=/prom.metrics"}});
   ASSERT_TRUE(exp.started()) << exp.process().Stderr();
   EXPECT_EQ(exp.Get("/prom.metrics").status, 200);
   EXPECT_EQ(exp.Get("/promXmetrics").status, 404) << "the path is not a pattern";
@@ -385,8 +383,9 @@ TEST(HostileClients, EveryBoundHoldsAtOnce) {
   // figures that count are those of the ordinary build.
   const int pipelines = YFE_SANITIZED ? 100 : 1000;
   const double scrape_bound = YFE_SANITIZED ? 10 : 2;
-  Simulator sim({"--pipelines=" + std::to_string(pipelines), "--stages=5", "--jobs-per-stage=4",
-                 "--clock=frozen:1795000000", "--threads=16"});
+  Simulator sim({.pipelines = pipelines,
+                 .frozen = true,
+                 .flags = {"--stages=5", "--jobs-per-stage=4", "--threads=16"}});
   Exporter exp(WarmConfig(sim));
   ASSERT_TRUE(exp.started()) << exp.process().Stderr();
   const int port = exp.port();
@@ -515,7 +514,7 @@ TEST(HostileClients, EveryBoundHoldsAtOnce) {
             200);
   EXPECT_LT(Seconds(br_start), scrape_bound);
   EXPECT_EQ(HeaderOf(response, "Content-Encoding"), "");
-  EXPECT_EQ(BodyOf(response).rfind("# HELP", 0), 0u);
+  EXPECT_TRUE(BodyOf(response).starts_with("# HELP"));
   // The header deadline (10 s) closes the idle and trickling connections.
   const bool idle_closed = Eventually(
       [&] {

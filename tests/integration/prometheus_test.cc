@@ -88,11 +88,11 @@ class PrometheusServer {
 };
 
 TEST(Prometheus, ScrapesStoresAndAlerts) {
-  Simulator sim({"--pipelines=3", "--clock=frozen:1795000000"});
+  Simulator sim({.pipelines = 3, .frozen = true});
   auto ids = sim.PipelineIds();
   ASSERT_EQ(ids.size(), 3u);
   Exporter exp(
-      sim.Config(ids, "central", "", "collect:\n  cache_ttl: 1s\n  scrape_deadline: 800ms\n"));
+      sim.Config({.ids = ids, .collect = {{"cache_ttl", "1s"}, {"scrape_deadline", "800ms"}}}));
   ASSERT_TRUE(exp.started());
   PrometheusServer prom(exp.port(), std::string(YFE_SOURCE_DIR) + "/deploy/prometheus/alerts.yml");
   ASSERT_TRUE(prom.Ready()) << prom.process().Stderr();

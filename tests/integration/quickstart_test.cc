@@ -47,7 +47,7 @@ TEST(QuickStart, FollowingTheReadmeLiterallyWorks) {
   const auto commands = CommandsAfter(readme, "## Pointing it at your organization");
   ASSERT_FALSE(commands.empty()) << "README.md has no quick-start command block";
 
-  Simulator sim({"--pipelines=3", "--clock=frozen:1795000000"});
+  Simulator sim({.pipelines = 3, .frozen = true});
   TempDir work;
   std::string env;  // the exported variables, for the commands that follow
   std::map<std::string, std::string> env_map;
@@ -55,7 +55,7 @@ TEST(QuickStart, FollowingTheReadmeLiterallyWorks) {
   std::unique_ptr<Process> exporter;
   for (const std::string& command : commands) {
     SCOPED_TRACE(command);
-    if (command.rfind("export YUNXIAO_TOKEN=", 0) == 0) {
+    if (command.starts_with("export YUNXIAO_TOKEN=")) {
       // The user's own token stands where the README has its placeholder.
       env = "YUNXIAO_TOKEN='" + std::string(kSimToken) + "' ";
       env_map["YUNXIAO_TOKEN"] = kSimToken;
@@ -70,7 +70,7 @@ TEST(QuickStart, FollowingTheReadmeLiterallyWorks) {
       const std::string copied = ReadFile(work.path() + "/config.yaml");
       work.Write("config.yaml", EditAsTheReadmeSays(copied, sim.Endpoint()));
       done.push_back("config");
-    } else if (command.rfind(kBinary, 0) == 0) {
+    } else if (command.starts_with(kBinary)) {
       const std::string args = command.substr(std::string(kBinary).size());
       if (args.find("--config.check") != std::string::npos ||
           args.find("--api.check") != std::string::npos) {
@@ -99,11 +99,16 @@ TEST(QuickStart, FollowingTheReadmeLiterallyWorks) {
   EXPECT_EQ(done,
             (std::vector<std::string>{"token", "config", "config.check", "api.check", "run"}));
   ASSERT_TRUE(exporter);
-  const int port = exporter->WaitForPort("msg=listening address=127.0.0.1:");
+  const int port = exporter->WaitForPort("listening on 127.0.0.1:");
   ASSERT_GT(port, 0) << exporter->Stderr();
-  ASSERT_TRUE(exporter->WaitForOutput("msg=\"first fetch done\"", std::chrono::seconds(30)))
-      << exporter->Stderr();
-  auto scraped = HttpGet("127.0.0.1", port, "/metrics");
+  HttpResult scraped;
+  EXPECT_TRUE(Eventually(
+      [&] {
+        scraped = HttpGet("127.0.0.1", port, "/metrics");
+        return Sum(scraped.body, "yunxiao_flow_fetch_success") == 2;
+      },
+      std::chrono::seconds(30), std::chrono::milliseconds(200)))
+      << scraped.body << exporter->Stderr();
   ASSERT_EQ(scraped.status, 200);
   for (const char* id : {"1000001", "1000002"}) {
     EXPECT_EQ(

@@ -12,8 +12,6 @@
 namespace yfe::testing {
 namespace {
 
-constexpr const char* kFrozen = "--clock=frozen:1795000000";
-
 int CountValue(const std::string& text, const std::string& metric, double value) {
   int n = 0;
   for (const auto& l : Samples(text, metric)) n += std::stod(l.substr(l.rfind(' ') + 1)) == value;
@@ -21,9 +19,8 @@ int CountValue(const std::string& text, const std::string& metric, double value)
 }
 
 TEST(Resilience, ConcurrentScrapesShareOneFetchPerPipeline) {
-  Simulator sim({"--pipelines=8", kFrozen, "--latency=300ms"});
-  Exporter exp(sim.CentralConfig("collect:\n  cache_ttl: 1h\n"), {}, {{"YUNXIAO_TOKEN", kSimToken}},
-               /*warm=*/false);
+  Simulator sim({.pipelines = 8, .frozen = true, .flags = {"--latency=300ms"}});
+  Exporter exp(sim.Config({.collect = {{"cache_ttl", "1h"}}}), {.warm = false});
   std::vector<std::future<std::string>> scrapes;
   for (int i = 0; i < 4; ++i) {
     scrapes.push_back(std::async(std::launch::async, [&] { return exp.Scrape(); }));
@@ -36,9 +33,9 @@ TEST(Resilience, ConcurrentScrapesShareOneFetchPerPipeline) {
 }
 
 TEST(Resilience, SlowUpstreamCannotHoldTheScrapePastTheDeadline) {
-  Simulator sim({"--pipelines=3", kFrozen, "--latency=20s"});
-  Exporter exp(sim.Config(sim.PipelineIds(), "central", "", "collect:\n  scrape_deadline: 500ms\n"),
-               {}, {{"YUNXIAO_TOKEN", kSimToken}}, /*warm=*/false);
+  Simulator sim({.pipelines = 3, .frozen = true, .flags = {"--latency=20s"}});
+  Exporter exp(sim.Config({.ids = sim.PipelineIds(), .collect = {{"scrape_deadline", "500ms"}}}),
+               {.warm = false});
   std::string text = exp.Scrape();  // would take 20 s if the deadline were not kept
   EXPECT_EQ(CountValue(text, "yunxiao_flow_fetch_success", 0), 3);
   EXPECT_TRUE(Samples(text, "yunxiao_flow_latest_run_status").empty());
@@ -47,11 +44,12 @@ TEST(Resilience, SlowUpstreamCannotHoldTheScrapePastTheDeadline) {
 }
 
 TEST(Resilience, RateLimitBoundsRequestsWithinADeadline) {
-  Simulator sim({"--pipelines=20", kFrozen});
+  Simulator sim({.pipelines = 20, .frozen = true});
   auto ids = sim.PipelineIds();
-  Exporter exp(sim.Config(ids, "central", "  max_requests_per_second: 4\n  rate_limit_burst: 1\n",
-                          "collect:\n  scrape_deadline: 1s\n"),
-               {}, {{"YUNXIAO_TOKEN", kSimToken}}, /*warm=*/false);
+  Exporter exp(sim.Config({.ids = ids,
+                           .api = {{"max_requests_per_second", "4"}, {"rate_limit_burst", "1"}},
+                           .collect = {{"scrape_deadline", "1s"}}}),
+               {.warm = false});
   std::string text = exp.Scrape();
   // Within the scrape's 1 s (plus the moment since start-up) at 4/s with a burst of 1, at
   // most 1 + 5 requests go out: each pipeline needs a name lookup and its run, so most of
@@ -64,14 +62,15 @@ TEST(Resilience, RateLimitBoundsRequestsWithinADeadline) {
 }
 
 TEST(Resilience, TooManyRequestsPausesTheWholeClient) {
-  Simulator sim({"--pipelines=5", kFrozen});
+  Simulator sim({.pipelines = 5, .frozen = true});
   auto ids = sim.PipelineIds();
   ASSERT_EQ(
       sim.Control("POST", "/-/sim/faults", R"({"status429":1,"retryAfterSeconds":30})").status,
       200);
   Exporter exp(
-      sim.Config(ids, "central", "  max_concurrency: 1\n", "collect:\n  scrape_deadline: 2s\n"), {},
-      {{"YUNXIAO_TOKEN", kSimToken}}, /*warm=*/false);
+      sim.Config(
+          {.ids = ids, .api = {{"max_concurrency", "1"}}, .collect = {{"scrape_deadline", "2s"}}}),
+      {.warm = false});
   std::string text = exp.Scrape();
   // The first 429 asks for 30 s: nothing else is sent before the deadline.
   EXPECT_EQ(sim.ApiRequests(), 1);
@@ -81,12 +80,15 @@ TEST(Resilience, TooManyRequestsPausesTheWholeClient) {
 }
 
 TEST(Resilience, ServerErrorsAreRetriedWithinBounds) {
-  Simulator sim({"--pipelines=2", kFrozen});
+  Simulator sim({.pipelines = 2, .frozen = true});
   auto ids = sim.PipelineIds();
   ASSERT_EQ(sim.Control("POST", "/-/sim/faults", R"({"status5xx":1})").status, 200);
   // cache_ttl 0: no failure backoff, the second scrape fetches again at once.
-  Exporter exp(sim.Config(ids, "region", "  max_retries: 2\n", "collect:\n  cache_ttl: 0s\n"), {},
-               {{"YUNXIAO_TOKEN", kSimToken}}, /*warm=*/false);
+  Exporter exp(sim.Config({.ids = ids,
+                           .edition = "region",
+                           .api = {{"max_retries", "2"}},
+                           .collect = {{"cache_ttl", "0s"}}}),
+               {.warm = false});
   std::string text = exp.Scrape();
   // Each of 2 pipelines × (name + run) × (1 + 2 retries).
   EXPECT_EQ(sim.ApiRequests(), 12);
@@ -98,9 +100,9 @@ TEST(Resilience, ServerErrorsAreRetriedWithinBounds) {
 }
 
 TEST(Resilience, StaleDataIsServedWhileYoungThenDropped) {
-  Simulator sim({"--pipelines=2", kFrozen});
+  Simulator sim({.pipelines = 2, .frozen = true});
   auto ids = sim.PipelineIds();
-  Exporter exp(sim.Config(ids, "central", "", "collect:\n  cache_ttl: 0s\n  max_stale: 2s\n"));
+  Exporter exp(sim.Config({.ids = ids, .collect = {{"cache_ttl", "0s"}, {"max_stale", "2s"}}}));
   std::string text = exp.Scrape();
   EXPECT_EQ(CountValue(text, "yunxiao_flow_fetch_success", 1), 2);
   ASSERT_EQ(sim.Control("POST", "/-/sim/faults", R"({"status5xx":1})").status, 200);
@@ -113,25 +115,25 @@ TEST(Resilience, StaleDataIsServedWhileYoungThenDropped) {
 }
 
 TEST(Resilience, ResponseBodiesAreCapped) {
-  Simulator sim({"--pipelines=2", kFrozen});
+  Simulator sim({.pipelines = 2, .frozen = true});
   auto ids = sim.PipelineIds();
-  Exporter small(sim.Config(ids, "central", "  max_response_bytes: 2048\n", ""));
+  Exporter small(sim.Config({.ids = ids, .api = {{"max_response_bytes", "2048"}}}));
   std::string text = small.Scrape();
   EXPECT_EQ(CountValue(text, "yunxiao_flow_fetch_success", 0), 2);
   EXPECT_TRUE(small.process().WaitForOutput("larger than api.max_response_bytes"));
 
   ASSERT_EQ(sim.Control("POST", "/-/sim/faults", R"({"oversized":1})").status, 200);
-  Exporter normal(sim.Config(ids, "central", "  max_retries: 0\n", ""));
+  Exporter normal(sim.Config({.ids = ids, .api = {{"max_retries", "0"}}}));
   text = normal.Scrape();
   EXPECT_EQ(CountValue(text, "yunxiao_flow_fetch_success", 0), 2);
   EXPECT_TRUE(normal.process().WaitForOutput("larger than api.max_response_bytes"));
 }
 
 TEST(Resilience, MalformedBodiesAreCountedDecodeErrors) {
-  Simulator sim({"--pipelines=2", kFrozen});
+  Simulator sim({.pipelines = 2, .frozen = true});
   auto ids = sim.PipelineIds();
   ASSERT_EQ(sim.Control("POST", "/-/sim/faults", R"({"malformed":1})").status, 200);
-  Exporter exp(sim.Config(ids, "central", "", ""));
+  Exporter exp(sim.Config({.ids = ids}));
   std::string text = exp.Scrape();
   EXPECT_EQ(CountValue(text, "yunxiao_flow_fetch_success", 0), 2);
   EXPECT_GE(
@@ -141,10 +143,10 @@ TEST(Resilience, MalformedBodiesAreCountedDecodeErrors) {
 }
 
 TEST(Resilience, RedirectsAreNeverFollowed) {
-  Simulator sim({"--pipelines=1", kFrozen});
+  Simulator sim({.pipelines = 1, .frozen = true});
   auto ids = sim.PipelineIds();
   ASSERT_EQ(sim.Control("POST", "/-/sim/faults", R"({"redirect":true})").status, 200);
-  Exporter exp(sim.Config(ids, "central", "", ""));
+  Exporter exp(sim.Config({.ids = ids}));
   std::string text = exp.Scrape();
   EXPECT_EQ(Value(text, "yunxiao_flow_fetch_success"), 0);
   EXPECT_EQ(Value(text, "yunxiao_flow_up"), 0);

@@ -17,8 +17,6 @@ namespace {
 
 namespace fs = std::filesystem;
 
-constexpr const char* kFrozen = "--clock=frozen:1795000000";
-
 int64_t SimNowMs(Simulator& sim) {
   rapidjson::Document d;
   d.Parse(sim.Control("GET", "/-/sim/clock").body.c_str());
@@ -44,7 +42,7 @@ std::string Differences(Simulator& sim, const std::string& text,
     for (const char* status : {"SUCCESS", "FAIL", "CANCELED"}) {
       const std::string s = "status=\"" + std::string(status) + "\"";
       const double runs = Sum(text, "yunxiao_flow_pipeline_runs_total", {pid, s});
-      const double want = truth.count(status) ? truth.at(status) : 0.0;
+      const double want = truth.contains(status) ? truth.at(status) : 0.0;
       const double durations =
           Sum(text, "yunxiao_flow_pipeline_run_duration_seconds_count", {pid, s});
       if (runs != want || (std::string(status) != "CANCELED" && durations != runs)) {
@@ -85,8 +83,8 @@ class Monotonic {
 
 std::string Config(Simulator& sim, const std::vector<std::string>& ids, const std::string& dir) {
   return sim.Config(
-      ids, "central", "",
-      "collect:\n  history: true\n  history_interval: 1s\n  state_dir: " + dir + "\n");
+      {.ids = ids,
+       .collect = {{"history", "true"}, {"history_interval", "1s"}, {"state_dir", dir}}});
 }
 
 // Waits until the exporter shows run history for every pipeline (its baseline, or its first
@@ -100,7 +98,7 @@ bool HistoryShown(Exporter& exp, size_t pipelines) {
 }
 
 TEST(Restart, CountersContinueAcrossStopsAndKillNineAndMatchTheSimulator) {
-  Simulator sim({"--pipelines=2", kFrozen});
+  Simulator sim({.pipelines = 2, .frozen = true});
   const auto ids = sim.PipelineIds();
   ASSERT_EQ(ids.size(), 2u);
   TempDir state;
@@ -192,7 +190,7 @@ TEST(Restart, CountersContinueAcrossStopsAndKillNineAndMatchTheSimulator) {
 // runs finish: resets() of every runs_total series is 0, and its last value is the truth.
 TEST(Restart, RealPrometheusSeesNoCounterReset) {
   if (access("/usr/bin/prometheus", X_OK) != 0) GTEST_SKIP() << "prometheus is not installed";
-  Simulator sim({"--pipelines=2", kFrozen});
+  Simulator sim({.pipelines = 2, .frozen = true});
   const auto ids = sim.PipelineIds();
   ASSERT_EQ(ids.size(), 2u);
   TempDir state;
@@ -200,7 +198,7 @@ TEST(Restart, RealPrometheusSeesNoCounterReset) {
   const int port = FreePort();
   const std::vector<std::string> listen = {"--web.listen-address=127.0.0.1:" +
                                            std::to_string(port)};
-  auto exp = std::make_unique<Exporter>(config, listen);
+  auto exp = std::make_unique<Exporter>(config, ExporterOptions{.flags = listen});
   ASSERT_EQ(exp->port(), port) << exp->process().Stderr();
   ASSERT_TRUE(HistoryShown(*exp, 2));
   ASSERT_TRUE(Eventually([&] { return fs::exists(state.path() + "/state/run-ledger"); }));
@@ -257,7 +255,7 @@ TEST(Restart, RealPrometheusSeesNoCounterReset) {
     EXPECT_EQ(exp->process().Stop(9), -9);
     exp.reset();
     finish_some(2);  // while down
-    exp = std::make_unique<Exporter>(config, listen);
+    exp = std::make_unique<Exporter>(config, ExporterOptions{.flags = listen});
     ASSERT_EQ(exp->port(), port) << exp->process().Stderr();
   }
   std::string diff;
@@ -280,7 +278,7 @@ TEST(Restart, RealPrometheusSeesNoCounterReset) {
 }
 
 TEST(Restart, UnusableStateFileIsMovedAsideAndTheExporterStartsWithABaseline) {
-  Simulator sim({"--pipelines=1", kFrozen});
+  Simulator sim({.pipelines = 1, .frozen = true});
   const auto ids = sim.PipelineIds();
   TempDir state;
   const std::string dir = state.path() + "/state";
@@ -294,7 +292,7 @@ TEST(Restart, UnusableStateFileIsMovedAsideAndTheExporterStartsWithABaseline) {
   EXPECT_NE(log.find(dir + "/run-ledger"), std::string::npos) << log;
   int aside = 0;
   for (const auto& e : fs::directory_iterator(dir)) {
-    aside += e.path().filename().string().rfind("run-ledger.corrupt-", 0) == 0;
+    aside += e.path().filename().string().starts_with("run-ledger.corrupt-");
   }
   EXPECT_EQ(aside, 1);
   // A good file is written again after the baseline.
@@ -305,7 +303,7 @@ TEST(Restart, UnusableStateFileIsMovedAsideAndTheExporterStartsWithABaseline) {
 }
 
 TEST(Restart, UnwritableStateDirFailsTheStartAndTheConfigCheckNamingThePath) {
-  Simulator sim({"--pipelines=1", kFrozen});
+  Simulator sim({.pipelines = 1, .frozen = true});
   TempDir state;
   const std::string file = state.Write("not-a-dir", "x");
   TempDir conf;

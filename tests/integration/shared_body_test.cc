@@ -33,14 +33,13 @@ size_t SampleLines(const std::string& text, const std::string& needle = "") {
 }
 
 TEST(SharedBody, GzipDecodesWithCurlAndPythonToTheIdentityExposition) {
-  Simulator sim(
-      {"--pipelines=400", "--stages=5", "--jobs-per-stage=4", "--clock=frozen:1795000000"});
+  Simulator sim({.pipelines = 400, .frozen = true, .flags = {"--stages=5", "--jobs-per-stage=4"}});
   auto ids = sim.PipelineIds();
   ASSERT_EQ(ids.size(), 400u);
   std::mt19937 rng(20261201);
   std::shuffle(ids.begin(), ids.end(), rng);
   ids.resize(150 + rng() % 200);  // a random subset, in a random order
-  Exporter exp(sim.Config(ids));
+  Exporter exp(sim.Config({.ids = ids}));
   ASSERT_TRUE(exp.started());
   const std::string url = "http://127.0.0.1:" + std::to_string(exp.port()) + "/metrics";
 
@@ -87,8 +86,9 @@ TEST(SharedBody, GzipDecodesWithCurlAndPythonToTheIdentityExposition) {
 
 // The short version of `scrape_bench --prometheus-seconds` (docs/performance.md).
 TEST(SharedBody, RealPrometheusStoresEverySampleAtAThousandPipelines) {
-  Simulator sim({"--pipelines=1000", "--stages=5", "--jobs-per-stage=4",
-                 "--clock=frozen:1795000000", "--threads=16"});
+  Simulator sim({.pipelines = 1000,
+                 .frozen = true,
+                 .flags = {"--stages=5", "--jobs-per-stage=4", "--threads=16"}});
   auto ids = sim.PipelineIds();
   ASSERT_EQ(ids.size(), 1000u);
   std::string config = "api:\n  endpoint: " + sim.Endpoint() +

@@ -20,8 +20,6 @@ namespace {
 
 using namespace std::chrono_literals;
 
-constexpr const char* kFrozen = "--clock=frozen:1795000000";
-
 // Certificates and keys for the whole test program, made once.
 class Pki {
  public:
@@ -95,13 +93,13 @@ class WebConfigTest : public ::testing::Test {
  protected:
   void SetUp() override {
     ASSERT_EQ(Pki::Get().error(), "");
-    sim_ = std::make_unique<Simulator>(std::vector<std::string>{"--pipelines=2", kFrozen});
+    sim_ = std::make_unique<Simulator>(SimulatorOptions{.pipelines = 2, .frozen = true});
   }
   void Start(const std::string& web_yaml) {
     const std::string web = dir_.Write("web.yml", web_yaml);
     exp_ = std::make_unique<Exporter>(
-        sim_->CentralConfig(),
-        std::vector<std::string>{"--web.config.file=" + web, "--web.enable-lifecycle"});
+        sim_->Config(),
+        ExporterOptions{.flags = {"--web.config.file=" + web, "--web.enable-lifecycle"}});
     ASSERT_TRUE(exp_->started()) << exp_->process().Stderr();
   }
   std::string Https(const std::string& path = "/metrics") const {
@@ -254,7 +252,7 @@ TEST_F(WebConfigTest, BasicAuthOverHttpsWithAClientCertificate) {
 // Starting with a web config that cannot work: exit code 1, a message naming the problem,
 // nothing served. --config.check finds the same problems.
 TEST_F(WebConfigTest, InvalidWebConfigsExitWithAClearMessage) {
-  const std::string config = dir_.Write("config.yaml", sim_->CentralConfig());
+  const std::string config = dir_.Write("config.yaml", sim_->Config());
   const std::string missing = dir_.path() + "/missing.key";
   struct Case {
     std::string name, yaml, message;

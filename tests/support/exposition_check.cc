@@ -1,5 +1,6 @@
 #include "support/exposition_check.h"
 
+#include <cmath>
 #include <cstdlib>
 #include <set>
 
@@ -23,19 +24,21 @@ size_t ReadName(std::string_view s, size_t i, bool allow_colon) {
   return j - i;
 }
 
-std::string CheckSample(std::string_view line, std::set<std::string>& seen) {
+// Parses one sample line into *out; returns the problem ("" if none). `series` is the
+// name with the label set as written, for finding duplicates.
+std::string ParseSample(std::string_view line, Sample* out, std::string* series_out) {
   size_t n = ReadName(line, 0, true);
   if (n == 0) return "bad metric name";
   size_t i = n;
-  std::string series(line.substr(0, n));
+  out->name = std::string(line.substr(0, n));
+  std::string series = out->name;
   if (i < line.size() && line[i] == '{') {
     ++i;
-    std::set<std::string> labels;
     while (i < line.size() && line[i] != '}') {
       size_t ln = ReadName(line, i, false);
       if (ln == 0) return "bad label name";
       std::string label(line.substr(i, ln));
-      if (!labels.insert(label).second) return "duplicate label " + label;
+      if (out->labels.contains(label)) return "duplicate label " + label;
       i += ln;
       if (i + 1 >= line.size() || line[i] != '=' || line[i + 1] != '"') return "expected =\"";
       i += 2;
@@ -53,6 +56,7 @@ std::string CheckSample(std::string_view line, std::set<std::string>& seen) {
       }
       if (i >= line.size()) return "unterminated label value";
       if (model::SanitizeLabel(value, value.size() + 1) != value) return "label value not UTF-8";
+      out->labels[label] = value;
       ++i;
       if (i < line.size() && line[i] == ',') ++i;
     }
@@ -62,18 +66,19 @@ std::string CheckSample(std::string_view line, std::set<std::string>& seen) {
   }
   if (i >= line.size() || line[i] != ' ') return "expected a space before the value";
   std::string value(line.substr(i + 1));
-  if (value != "NaN" && value != "+Inf" && value != "-Inf") {
+  if (value == "NaN" || value == "+Inf" || value == "-Inf") {
+    out->value = value == "NaN" ? std::nan("") : std::strtod(value.c_str(), nullptr);
+  } else {
     char* end = nullptr;
-    std::strtod(value.c_str(), &end);
+    out->value = std::strtod(value.c_str(), &end);
     if (value.empty() || *end != '\0') return "bad value '" + value + "'";
   }
-  if (!seen.insert(series).second) return "duplicate series " + series;
+  *series_out = series;
   return "";
 }
 
-}  // namespace
-
-std::string CheckExposition(std::string_view text) {
+// Walks the text line by line: returns the first problem, and the samples if there is none.
+std::string Parse(std::string_view text, std::vector<Sample>* samples) {
   std::set<std::string> seen, typed;
   size_t start = 0;
   if (!text.empty() && text.back() != '\n') return "text does not end with a newline";
@@ -83,19 +88,71 @@ std::string CheckExposition(std::string_view text) {
     start = end + 1;
     if (line.empty()) return "empty line";
     if (line[0] == '#') {
-      if (line.rfind("# HELP ", 0) == 0 || line.rfind("# TYPE ", 0) == 0) {
+      if (line.starts_with("# HELP ") || line.starts_with("# TYPE ")) {
         size_t n = ReadName(line, 7, true);
         if (n == 0) return "bad name in " + std::string(line.substr(0, 40));
-        if (line.rfind("# TYPE ", 0) == 0 && !typed.insert(std::string(line.substr(7, n))).second) {
+        if (line.starts_with("# TYPE ") && !typed.insert(std::string(line.substr(7, n))).second) {
           return "TYPE twice for " + std::string(line.substr(7, n));
         }
       }
       continue;
     }
-    std::string problem = CheckSample(line, seen);
+    Sample sample;
+    std::string series;
+    std::string problem = ParseSample(line, &sample, &series);
+    if (problem.empty() && !seen.insert(series).second) problem = "duplicate series " + series;
     if (!problem.empty()) return problem + " in: " + std::string(line.substr(0, 200));
+    if (samples) samples->push_back(std::move(sample));
   }
   return "";
+}
+
+}  // namespace
+
+std::string CheckExposition(std::string_view text) { return Parse(text, nullptr); }
+
+std::vector<Sample> ParseExposition(std::string_view text) {
+  std::vector<Sample> samples;
+  if (!Parse(text, &samples).empty()) samples.clear();
+  return samples;
+}
+
+namespace {
+
+// The samples of `name` that carry every given label with exactly that value.
+std::vector<Sample> Matching(std::string_view text, std::string_view name,
+                             const std::map<std::string, std::string>& labels) {
+  std::vector<Sample> out;
+  for (Sample& s : ParseExposition(text)) {
+    if (s.name != name) continue;
+    bool all = true;
+    for (const auto& [k, v] : labels) {
+      auto it = s.labels.find(k);
+      all &= it != s.labels.end() && it->second == v;
+    }
+    if (all) out.push_back(std::move(s));
+  }
+  return out;
+}
+
+}  // namespace
+
+double Get(std::string_view text, std::string_view name,
+           const std::map<std::string, std::string>& labels) {
+  auto found = Matching(text, name, labels);
+  return found.empty() ? std::nan("") : found.front().value;
+}
+
+double SumOf(std::string_view text, std::string_view name,
+             const std::map<std::string, std::string>& labels) {
+  double sum = 0;
+  for (const Sample& s : Matching(text, name, labels)) sum += s.value;
+  return sum;
+}
+
+size_t CountOf(std::string_view text, std::string_view name,
+               const std::map<std::string, std::string>& labels) {
+  return Matching(text, name, labels).size();
 }
 
 }  // namespace yfe::testing

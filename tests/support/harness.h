@@ -1,12 +1,16 @@
-// A running Flow API simulator and exporter, for integration tests.
+// A running Flow API simulator and exporter, for integration tests. Options are C++20
+// designated initializers; every field has a default.
 //
-//   Simulator sim({"--pipelines=5", "--clock=frozen:1795000000"});
-//   Exporter exp(sim.CentralConfig());
+//   Simulator sim({.pipelines = 5, .frozen = true});
+//   Exporter exp(sim.Config({.api = {{"max_retries", "0"}}, .collect = {{"cache_ttl", "0s"}}}),
+//                {.flags = {"--web.enable-lifecycle"}, .warm = false});
 //   std::string text = exp.Scrape();
 #pragma once
 
+#include <map>
 #include <memory>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "support/test_support.h"
@@ -14,18 +18,37 @@
 namespace yfe::testing {
 
 inline constexpr const char* kSimToken = "sim-token-5f7c2a91";
+// The instant a frozen simulator clock stands at (SimulatorOptions::frozen).
+inline constexpr const char* kFrozenClock = "--clock=frozen:1795000000";
+
+struct SimulatorOptions {
+  int pipelines = 0;                    // --pipelines; 0: the simulator's default
+  bool frozen = false;                  // the clock stands still at kFrozenClock
+  std::string token = kSimToken;        // the only token the API accepts
+  std::vector<std::string> flags = {};  // any other flag, e.g. "--latency=300ms"
+};
+
+// A config file for the simulator's API. `api` and `collect` are key/value lines of those
+// sections (values written as they are, so quote what YAML must see as a string); `extra`
+// is further YAML text (e.g. a discovery section).
+struct ConfigOptions {
+  std::vector<std::string> ids = {};  // empty: every simulated pipeline
+  bool no_pipelines = false;          // no pipelines section at all (discovery alone)
+  std::string edition = "central";
+  std::vector<std::pair<std::string, std::string>> api = {};
+  std::vector<std::pair<std::string, std::string>> collect = {};
+  std::string extra = "";
+};
 
 class Simulator {
  public:
-  explicit Simulator(std::vector<std::string> extra_args = {});
+  explicit Simulator(SimulatorOptions options = {});
   int port() const { return port_; }
   std::string Endpoint() const { return "http://127.0.0.1:" + std::to_string(port_); }
   // Pipeline ids of the simulated organization, from its control API.
   std::vector<std::string> PipelineIds();
-  // Config text: api section for an edition plus the given pipelines.
-  std::string Config(const std::vector<std::string>& ids, const std::string& edition = "central",
-                     const std::string& extra_api = "", const std::string& extra = "") const;
-  std::string CentralConfig(const std::string& extra = "");
+  // Config text for this simulator (see ConfigOptions).
+  std::string Config(const ConfigOptions& options = {});
   // Total API requests the simulator received (control routes excluded).
   long ApiRequests();
   long ApiRequests(const std::string& endpoint);
@@ -38,13 +61,18 @@ class Simulator {
   int port_ = 0;
 };
 
+struct ExporterOptions {
+  std::vector<std::string> flags = {};          // besides --config.file and --web.listen-address
+  std::string token = kSimToken;                // YUNXIAO_TOKEN; "": not set
+  std::map<std::string, std::string> env = {};  // further environment
+  // Wait for the start-up fetch of every pipeline to end, so tests begin from a known cache.
+  bool warm = true;
+};
+
 class Exporter {
  public:
-  // Starts the exporter with this config text on an ephemeral port and, if warm, waits
-  // for its start-up fetch of every pipeline to end (so tests begin from a known cache).
-  explicit Exporter(const std::string& config, std::vector<std::string> extra_args = {},
-                    std::map<std::string, std::string> env = {{"YUNXIAO_TOKEN", kSimToken}},
-                    bool warm = true);
+  // Starts the exporter with this config text on an ephemeral port.
+  explicit Exporter(const std::string& config, ExporterOptions options = {});
   int port() const { return port_; }
   bool started() const { return port_ > 0; }
   std::string Scrape(const std::string& path = "/metrics");

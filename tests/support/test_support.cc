@@ -67,7 +67,7 @@ Process::Process(std::vector<std::string> argv, std::map<std::string, std::strin
   for (char** e = environ; *e; ++e) {
     std::string kv = *e;
     std::string key = kv.substr(0, kv.find('='));
-    if (env.count(key) || key == "YUNXIAO_TOKEN") continue;  // tests choose the token
+    if (env.contains(key) || key == "YUNXIAO_TOKEN") continue;  // tests choose the token
     env_strings.push_back(kv);
   }
   for (const auto& [k, v] : env) env_strings.push_back(k + "=" + v);
@@ -215,7 +215,7 @@ std::vector<std::string> Samples(const std::string& exposition, const std::strin
   std::istringstream in(exposition);
   std::string line;
   while (std::getline(in, line)) {
-    if (line.size() > name.size() && line.compare(0, name.size(), name) == 0 &&
+    if (line.size() > name.size() && line.starts_with(name) &&
         (line[name.size()] == '{' || line[name.size()] == ' ')) {
       out.push_back(line);
     }

@@ -319,22 +319,22 @@ TEST(ApiCheck, IsADeclaredFlag) {
 TEST(TokenPrecedence, AnUnreadableTokenFileSaysThatItWinsOverTheEnvironment) {
   config::ApiConfig api;
   api.token_file = "/nonexistent/yunxiao-token";
-  std::string err;
-  EXPECT_FALSE(config::ResolveToken(api, "pt-env-token-123", &err));
+  auto r = config::ResolveToken(api, "pt-env-token-123");
+  ASSERT_FALSE(r.ok());
+  std::string err = r.error();
   EXPECT_NE(err.find("cannot read api.token_file /nonexistent/yunxiao-token"), std::string::npos);
   EXPECT_NE(err.find("is used instead of YUNXIAO_TOKEN"), std::string::npos) << err;
   EXPECT_EQ(err.find("pt-env-token-123"), std::string::npos);
-  err.clear();
-  EXPECT_FALSE(config::ResolveToken(api, nullptr, &err));
-  EXPECT_EQ(err.find("YUNXIAO_TOKEN"), std::string::npos) << err;  // nothing to explain
+  r = config::ResolveToken(api, nullptr);
+  ASSERT_FALSE(r.ok());
+  EXPECT_EQ(r.error().find("YUNXIAO_TOKEN"), std::string::npos) << r.error();  // nothing to explain
 }
 
 TEST(TokenPrecedence, TheExampleConfigTakesTheTokenFromTheEnvironment) {
   auto load = config::LoadConfigFile(std::string(YFE_SOURCE_DIR) + "/config.example.yaml");
   ASSERT_TRUE(load.ok());
-  std::string err;
-  auto token = config::ResolveToken(load.config.api, "pt-env-token-123", &err);
-  ASSERT_TRUE(token) << err;
+  auto token = config::ResolveToken(load.config.api, "pt-env-token-123");
+  ASSERT_TRUE(token.ok()) << token.error();
   EXPECT_EQ(token->origin, "YUNXIAO_TOKEN");
 }
 

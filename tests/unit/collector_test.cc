@@ -528,8 +528,9 @@ class NoRunApi : public flowapi::Api {
   }
   void GetPipeline(std::string_view id, Clock::Steady, Callback done) override {
     ++name_calls;
-    done(existing.count(std::string(id)) ? Answer(200, R"({"name":"api-)" + std::string(id) + "\"}")
-                                         : Answer(404, ""));
+    done(existing.contains(std::string(id))
+             ? Answer(200, R"({"name":"api-)" + std::string(id) + "\"}")
+             : Answer(404, ""));
   }
   void ListPipelines(int, int, Clock::Steady, Callback) override {}
   void ListRuns(std::string_view, int, int, Clock::Steady, Callback) override {}

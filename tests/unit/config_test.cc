@@ -4,7 +4,6 @@
 
 #include "config/flags.h"
 #include "support/test_support.h"
-#include "util/duration.h"
 #include "util/log.h"
 
 namespace yfe::config {
@@ -211,36 +210,42 @@ TEST(ResolveToken, FileThenEnvironmentThenLiteral) {
   testing::TempDir dir;
   ApiConfig api;
   api.token = "literal-token";
-  std::string err;
-  EXPECT_EQ(ResolveToken(api, nullptr, &err)->token, "literal-token");
-  EXPECT_EQ(ResolveToken(api, "env-token", &err)->token, "env-token");
+  EXPECT_EQ(ResolveToken(api, nullptr)->token, "literal-token");
+  EXPECT_EQ(ResolveToken(api, "env-token")->token, "env-token");
   api.token_file = dir.Write("t", "  file-token \n second line");
-  EXPECT_EQ(ResolveToken(api, "env-token", &err)->token, "file-token");
+  EXPECT_EQ(ResolveToken(api, "env-token")->token, "file-token");
   api.token_file = dir.path() + "/missing";
-  EXPECT_FALSE(ResolveToken(api, "env-token", &err));
-  EXPECT_NE(err.find("cannot read"), std::string::npos);
+  auto r = ResolveToken(api, "env-token");
+  ASSERT_FALSE(r.ok());
+  EXPECT_NE(r.error().find("cannot read"), std::string::npos);
   api.token_file = dir.Write("empty", "\n");
-  EXPECT_FALSE(ResolveToken(api, nullptr, &err));
+  EXPECT_FALSE(ResolveToken(api, nullptr).ok());
   api.token_file.clear();
   api.token.clear();
-  EXPECT_FALSE(ResolveToken(api, "", &err));
-  EXPECT_NE(err.find("YUNXIAO_TOKEN"), std::string::npos);
+  r = ResolveToken(api, "");
+  ASSERT_FALSE(r.ok());
+  EXPECT_NE(r.error().find("YUNXIAO_TOKEN"), std::string::npos);
   // A token that would inject a header is refused, without echoing it.
-  EXPECT_FALSE(ResolveToken(api, "pt-abc\r\nX-Evil: 1", &err));
-  EXPECT_EQ(err.find("pt-abc"), std::string::npos);
-  EXPECT_NE(err.find("control characters"), std::string::npos);
+  r = ResolveToken(api, "pt-abc\r\nX-Evil: 1");
+  ASSERT_FALSE(r.ok());
+  EXPECT_EQ(r.error().find("pt-abc"), std::string::npos);
+  EXPECT_NE(r.error().find("control characters"), std::string::npos);
 }
 
-TEST(Duration, GoStyle) {
-  EXPECT_EQ(*ParseDuration("500ms"), std::chrono::milliseconds(500));
-  EXPECT_EQ(*ParseDuration("1m30s"), std::chrono::seconds(90));
-  EXPECT_EQ(*ParseDuration("1.5h"), std::chrono::minutes(90));
-  EXPECT_EQ(*ParseDuration("0"), std::chrono::seconds(0));
-  for (const char* bad : {"", "10", "s", "-1s", "1x", "1e3s", "10 s"}) {
-    EXPECT_FALSE(ParseDuration(bad).ok()) << bad;
-  }
-  EXPECT_EQ(FormatDuration(std::chrono::seconds(90)), "1m30s");
-  EXPECT_EQ(FormatDuration(std::chrono::milliseconds(250)), "250ms");
+// The exporter's start and --config.check load the same way: the token's problem is one
+// more error of the load.
+TEST(LoadForRun, TheTokenIsPartOfTheLoad) {
+  testing::TempDir dir;
+  const std::string path = dir.Write("c.yaml", "api: {endpoint: 'https://x'}\npipelines: [1]\n");
+  auto loaded = LoadForRun(path, "pt-env-token-123");
+  ASSERT_TRUE(loaded.load.ok());
+  EXPECT_EQ(loaded.token.origin, "YUNXIAO_TOKEN");
+  loaded = LoadForRun(path, nullptr);
+  ASSERT_EQ(loaded.load.errors.size(), 1u);
+  EXPECT_NE(loaded.load.errors[0].find("no API token"), std::string::npos);
+  loaded = LoadForRun(dir.Write("bad.yaml", "api: {timeout: x}\n"), "pt-env-token-123");
+  EXPECT_FALSE(loaded.load.ok());
+  EXPECT_TRUE(loaded.token.token.empty());
 }
 
 TEST(Flags, DefaultsAndValues) {
@@ -305,6 +310,33 @@ TEST(Flags, CoreDumpsAreOffUnlessAllowed) {
   EXPECT_TRUE(ParseFlags({"--debug.allow-core-dumps"})->allow_core_dumps);
   EXPECT_FALSE(ParseFlags({"--debug.allow-core-dumps=false"})->allow_core_dumps);
   EXPECT_NE(Usage().find("--debug.allow-core-dumps"), std::string::npos);
+}
+
+// Every flag of the table parses the default --help shows for it, and --help is generated
+// from the table: one line per flag, in the table's order.
+TEST(Flags, TheTableDrivesParsingAndHelp) {
+  const std::string usage = Usage();
+  size_t last = 0;
+  for (const FlagDef& f : AllFlags()) {
+    const size_t at = usage.find("  --" + std::string(f.name) + (f.value.empty() ? " " : "="));
+    ASSERT_NE(at, std::string::npos) << f.name;
+    EXPECT_GT(at, last) << f.name;
+    last = at;
+    std::string def = f.show ? f.show(Flags{}) : "";
+    if (def.size() >= 2 && def.front() == '"') def = def.substr(1, def.size() - 2);
+    if (f.value.empty() || def.empty()) continue;
+    auto parsed = ParseFlags({"--" + std::string(f.name) + "=" + def});
+    EXPECT_TRUE(parsed.ok()) << f.name << ": " << parsed.error();
+  }
+  EXPECT_EQ(ParseFlags({"--web.enable-lifecycle=maybe"}).error(),
+            "flag --web.enable-lifecycle takes true or false");
+  EXPECT_EQ(ParseFlags({"--config.file"}).error(), "flag --config.file needs a value");
+  EXPECT_EQ(ParseFlags({"--nope"}).error(), "unknown flag --nope (see --help)");
+  EXPECT_EQ(ParseFlags({"nope"}).error(), "unexpected argument \"nope\" (see --help)");
+  EXPECT_EQ(ParseFlags({"--shard.index", "x"}).error(),
+            "flag --shard.index needs a whole number, got \"x\"");
+  EXPECT_TRUE(ParseFlags({"-h"}).ok() == false);
+  EXPECT_TRUE(ParseFlags({"--h"})->help);
 }
 
 TEST(Flags, ListenAddress) {

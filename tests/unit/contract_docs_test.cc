@@ -5,6 +5,8 @@
 #include <set>
 
 #include "config/config.h"
+#include "config/flags.h"
+#include "config/schema.h"
 #include "metrics/catalog.h"
 #include "support/test_support.h"
 
@@ -33,7 +35,7 @@ TEST(Contract, MetricsDocListsExactlyTheCatalog) {
 TEST(Contract, CatalogNamesFollowPrometheusConventions) {
   for (const metrics::MetricDef* d : metrics::AllMetrics()) {
     std::string n(d->name);
-    EXPECT_EQ(n.rfind("yunxiao_flow_", 0), 0u) << n;
+    EXPECT_TRUE(n.starts_with("yunxiao_flow_")) << n;
     bool total = n.size() > 6 && n.compare(n.size() - 6, 6, "_total") == 0;
     EXPECT_EQ(total, d->type == metrics::Type::kCounter) << n;  // _total only on counters
     EXPECT_FALSE(d->help.empty()) << n;
@@ -56,6 +58,53 @@ TEST(Contract, ConfigurationDocListsExactlyTheKeys) {
   std::set<std::string> code;
   for (const auto& k : config::AllKeys()) code.insert(k);
   EXPECT_EQ(documented, code);
+}
+
+// The default a key's declaration takes from its struct field is the one its docs row shows.
+TEST(Contract, ConfigurationDocShowsTheDeclaredDefaults) {
+  std::string doc = testing::ReadFile(std::string(YFE_SOURCE_DIR) + "/docs/configuration.md");
+  for (const config::KeyInfo& k : config::Keys()) {
+    EXPECT_FALSE(k.help.empty()) << k.path;
+    if (k.default_value.empty()) continue;
+    const std::string row = "| `" + k.path + "` | ";
+    auto at = doc.find(row);
+    if (at == std::string::npos) continue;  // ConfigurationDocListsExactlyTheKeys says so
+    const std::string cell =
+        doc.substr(at + row.size(), doc.find(" | ", at + row.size()) - at - row.size());
+    EXPECT_NE(cell.find("`" + k.default_value + "`"), std::string::npos)
+        << k.path << ": declared default " << k.default_value << ", documented " << cell;
+  }
+}
+
+// The flag table (flags.cc) is the one declaration of the flags: the docs' flag table names
+// exactly them, --help shows each, and the README names no other.
+TEST(Contract, FlagsDocListsExactlyTheFlags) {
+  std::string doc = testing::ReadFile(std::string(YFE_SOURCE_DIR) + "/docs/configuration.md");
+  std::set<std::string> documented = Matches(doc, "\\| `--([a-z][a-z.-]*)` \\|");
+  std::set<std::string> code;
+  const std::string usage = config::Usage();
+  for (const config::FlagDef& f : config::AllFlags()) {
+    code.insert(std::string(f.name));
+    EXPECT_NE(usage.find("  --" + std::string(f.name)), std::string::npos) << f.name;
+    EXPECT_FALSE(f.help.empty()) << f.name;
+  }
+  EXPECT_EQ(documented, code);
+  for (const char* readme : {"/README.md", "/README.zh-CN.md"}) {
+    std::string text = testing::ReadFile(std::string(YFE_SOURCE_DIR) + readme);
+    for (const auto& flag : Matches(text, "(?:^|[^A-Za-z0-9-])--([a-z][a-z.-]*[a-z])")) {
+      EXPECT_TRUE(code.count(flag)) << readme << " names --" << flag << ", which is no flag";
+    }
+  }
+}
+
+// --help shows each flag's default as Flags{} has it.
+TEST(Contract, UsageShowsTheDefaultsOfFlags) {
+  const std::string usage = config::Usage();
+  EXPECT_NE(usage.find("--web.listen-address=ADDR   address to listen on (default \":9847\")"),
+            std::string::npos)
+      << usage;
+  EXPECT_NE(usage.find("(default 2048)"), std::string::npos) << usage;
+  EXPECT_NE(usage.find("(default \"info\")"), std::string::npos) << usage;
 }
 
 TEST(Contract, ExampleConfigIsValid) {

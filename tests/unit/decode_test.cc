@@ -120,17 +120,6 @@ TEST(SanitizeLabel, CutsAtCharacterBoundaries) {
   EXPECT_EQ(SanitizeLabel("ok"), "ok");
 }
 
-TEST(StripRepoCredentials, RemovesUserinfoQueryAndFragment) {
-  EXPECT_EQ(StripRepoCredentials("https://u:p@host/x.git"), "https://host/x.git");
-  EXPECT_EQ(StripRepoCredentials("https://tok@host:8443/x.git"), "https://host:8443/x.git");
-  EXPECT_EQ(StripRepoCredentials("https://host/x.git?token=1#frag"), "https://host/x.git");
-  // A password may hold '@' and '/': the userinfo runs to the last '@' (repo_url_test.cc).
-  EXPECT_EQ(StripRepoCredentials("https://a:b@c@host/p"), "https://host/p");
-  EXPECT_EQ(StripRepoCredentials("git@codeup.aliyun.com:org/x.git"),
-            "git@codeup.aliyun.com:org/x.git");
-  EXPECT_EQ(StripRepoCredentials("https://u:p@host"), "https://host");
-}
-
 TEST(DecodePipelineList, AcceptsRealAndDocumentedFieldNames) {
   auto list = DecodePipelineList(
       R"([{"id":1,"name":"a","groupId":7},{"pipelineId":"2","pipelineName":"b"},{"x":1},5])");

@@ -3,6 +3,8 @@
 #include <gtest/gtest.h>
 
 #include <map>
+#include <set>
+#include <string>
 
 #include "collector/collector.h"
 
@@ -249,6 +251,95 @@ TEST(MergeTargets, DiscoveredPipelinesAreMarkedListed) {
   EXPECT_TRUE(targets[1].listed);
   EXPECT_EQ(targets[1].name, "six");
   EXPECT_TRUE(targets[2].listed);
+}
+
+TEST(MergeTargets, ConfiguredFirstAndTheirNamesWin) {
+  std::vector<config::PipelineConfig> configured = {{"9", "mine"}, {"5", ""}};
+  std::vector<model::Pipeline> found = {
+      {"5", "five", 1}, {"9", "nine", 1}, {"10", "ten", 2}, {"2", "two", 2}};
+  auto t = MergeTargets(configured, found, 0, 1);
+  ASSERT_EQ(t.size(), 4u);
+  EXPECT_EQ(t[0].id, "9");
+  EXPECT_EQ(t[0].name, "mine");
+  EXPECT_EQ(t[1].name, "five");
+  EXPECT_EQ(t[2].id, "2");
+  EXPECT_EQ(t[3].id, "10");
+}
+
+TEST(MergeTargets, ShardsPartitionThePipelines) {
+  std::vector<model::Pipeline> found;
+  for (int i = 0; i < 300; ++i) found.push_back({std::to_string(1000000 + i), "p", 1});
+  size_t total = 0;
+  std::set<std::string> seen;
+  for (int s = 0; s < 3; ++s) {
+    auto t = MergeTargets({}, found, s, 3);
+    EXPECT_GT(t.size(), 60u);  // roughly even
+    total += t.size();
+    for (auto& x : t) seen.insert(x.id);
+  }
+  EXPECT_EQ(total, 300u);
+  EXPECT_EQ(seen.size(), 300u);
+}
+
+class NoApi : public flowapi::Api {
+ public:
+  void GetLatestRun(std::string_view, Clock::Steady, Callback) override {}
+  void GetPipeline(std::string_view, Clock::Steady, Callback) override {}
+  void ListPipelines(int, int, Clock::Steady, Callback) override {}
+  void ListRuns(std::string_view, int, int, Clock::Steady, Callback) override {}
+  bool ApiUp(Clock::Steady) const override { return true; }
+};
+
+model::Pipeline Named(std::string name) {
+  model::Pipeline p;
+  p.id = "1";
+  p.name = std::move(name);
+  return p;
+}
+
+// Audit finding 5: with std::regex this pattern backtracks exponentially on a name a user
+// chose (hours at 40 characters). RE2 answers at once; a hang would time the test out.
+TEST(DiscoveryMatches, NestedQuantifiersOnAHostileNameAnswer) {
+  NoApi api;
+  config::DiscoveryConfig cfg;
+  cfg.enabled = true;
+  cfg.include = "^([a-z]+-?)+$";
+  cfg.exclude = "(\\w+\\s?)*$x";
+  Discovery d(cfg, api);
+  const std::string hostile = std::string(40, 'a') + "!";
+  for (int i = 0; i < 100; ++i) EXPECT_FALSE(d.Matches(Named(hostile)));
+  EXPECT_TRUE(d.Matches(Named("backend-api-prod")));
+  EXPECT_TRUE(d.Matches(Named(std::string(256, 'a'))));
+}
+
+// Unanchored search, as before: "api" matches anywhere; ^ and $ anchor.
+TEST(DiscoveryMatches, IncludeAndExcludeAreUnanchoredSearches) {
+  NoApi api;
+  config::DiscoveryConfig cfg;
+  cfg.enabled = true;
+  cfg.include = "api";
+  cfg.exclude = "-tmp$";
+  Discovery d(cfg, api);
+  EXPECT_TRUE(d.Matches(Named("web-api-prod")));
+  EXPECT_FALSE(d.Matches(Named("web-api-tmp")));
+  EXPECT_FALSE(d.Matches(Named("web-tmp-api-x-tmp")));
+  EXPECT_TRUE(d.Matches(Named("web-tmp-api")));
+  EXPECT_FALSE(d.Matches(Named("frontend")));
+  cfg.include = "^api$";
+  Discovery anchored(cfg, api);
+  EXPECT_FALSE(anchored.Matches(Named("web-api")));
+  EXPECT_TRUE(anchored.Matches(Named("api")));
+}
+
+// Names are UTF-8; RE2 matches characters, not bytes.
+TEST(DiscoveryMatches, Utf8Names) {
+  NoApi api;
+  config::DiscoveryConfig cfg;
+  cfg.enabled = true;
+  cfg.include = "^构建.$";
+  Discovery d(cfg, api);
+  EXPECT_TRUE(d.Matches(Named("构建一")));
+  EXPECT_FALSE(d.Matches(Named("构建")));
 }
 
 }  // namespace

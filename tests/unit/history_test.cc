@@ -45,7 +45,7 @@ class FakeRuns : public flowapi::Api {
   void ListRuns(std::string_view, int page, int per_page, Clock::Steady, Callback done) override {
     ++list_calls;
     flowapi::ApiResult r;
-    if (fail_pages.count(page)) {
+    if (fail_pages.contains(page)) {
       r.status = 500;
       r.error = "HTTP 500";
       return done(r);
@@ -166,7 +166,7 @@ TEST(RunHistory, LongRunningRunIsFollowedOffThePage) {
   EXPECT_EQ(h.TrackedIds("p"), 0u);
 }
 
-// Issue 9 item 4: retrying a failed job sends the same run back to RUNNING.
+// Retrying a failed job sends the same run back to RUNNING.
 TEST(RunHistory, ResumedRunIsCountedAgainWhenItFinishesAgain) {
   RunHistory h({60, 120});
   FakeRuns api;
@@ -751,34 +751,6 @@ TEST(RunHistory, MaxPendingIsAValidatedConfigKey) {
       named |= e.find("collect.history_max_pending") != std::string::npos;
     EXPECT_TRUE(named) << bad;
   }
-}
-
-TEST(MergeTargets, ConfiguredFirstAndTheirNamesWin) {
-  std::vector<config::PipelineConfig> configured = {{"9", "mine"}, {"5", ""}};
-  std::vector<model::Pipeline> found = {
-      {"5", "five", 1}, {"9", "nine", 1}, {"10", "ten", 2}, {"2", "two", 2}};
-  auto t = MergeTargets(configured, found, 0, 1);
-  ASSERT_EQ(t.size(), 4u);
-  EXPECT_EQ(t[0].id, "9");
-  EXPECT_EQ(t[0].name, "mine");
-  EXPECT_EQ(t[1].name, "five");
-  EXPECT_EQ(t[2].id, "2");
-  EXPECT_EQ(t[3].id, "10");
-}
-
-TEST(MergeTargets, ShardsPartitionThePipelines) {
-  std::vector<model::Pipeline> found;
-  for (int i = 0; i < 300; ++i) found.push_back({std::to_string(1000000 + i), "p", 1});
-  size_t total = 0;
-  std::set<std::string> seen;
-  for (int s = 0; s < 3; ++s) {
-    auto t = MergeTargets({}, found, s, 3);
-    EXPECT_GT(t.size(), 60u);  // roughly even
-    total += t.size();
-    for (auto& x : t) seen.insert(x.id);
-  }
-  EXPECT_EQ(total, 300u);
-  EXPECT_EQ(seen.size(), 300u);
 }
 
 }  // namespace

@@ -50,7 +50,7 @@ void ExpectEqual(const LedgerSnapshot& x, const LedgerSnapshot& y) {
   EXPECT_EQ(x.buckets, y.buckets);
   ASSERT_EQ(x.pipelines.size(), y.pipelines.size());
   for (const auto& [id, a] : x.pipelines) {
-    ASSERT_TRUE(y.pipelines.count(id)) << id;
+    ASSERT_TRUE(y.pipelines.contains(id)) << id;
     const RunLedger& b = y.pipelines.at(id);
     EXPECT_EQ(a.baselined, b.baselined);
     EXPECT_EQ(a.watermark, b.watermark);
@@ -85,7 +85,7 @@ std::vector<std::string> AsideFiles(const std::string& dir) {
   std::vector<std::string> out;
   for (const auto& e : fs::directory_iterator(dir)) {
     const std::string name = e.path().filename().string();
-    if (name.rfind(std::string(LedgerStore::kFileName) + ".corrupt-", 0) == 0) {
+    if (name.starts_with(std::string(LedgerStore::kFileName) + ".corrupt-")) {
       out.push_back(name);
     }
   }

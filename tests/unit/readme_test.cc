@@ -52,8 +52,8 @@ TEST(Readme, BothLanguagesNameTheSameFlagsAndFiles) {
   ASSERT_FALSE(zh.empty());
   EXPECT_EQ(Flags(en), Flags(zh));
   EXPECT_EQ(Files(en), Files(zh));
-  EXPECT_TRUE(Flags(en).count("--api.check"));
-  EXPECT_TRUE(Files(en).count("config.example.yaml"));
+  EXPECT_TRUE(Flags(en).contains("--api.check"));
+  EXPECT_TRUE(Files(en).contains("config.example.yaml"));
 }
 
 TEST(Readme, TheChineseReadmeIsLinkedFromTheTopOfTheEnglishOne) {

@@ -73,5 +73,16 @@ TEST(StripRepoCredentials, NoPasswordSurvivesAnyForm) {
   }
 }
 
+TEST(StripRepoCredentials, RemovesUserinfoQueryAndFragment) {
+  EXPECT_EQ(StripRepoCredentials("https://u:p@host/x.git"), "https://host/x.git");
+  EXPECT_EQ(StripRepoCredentials("https://tok@host:8443/x.git"), "https://host:8443/x.git");
+  EXPECT_EQ(StripRepoCredentials("https://host/x.git?token=1#frag"), "https://host/x.git");
+  // A password may hold '@' and '/': the userinfo runs to the last '@'.
+  EXPECT_EQ(StripRepoCredentials("https://a:b@c@host/p"), "https://host/p");
+  EXPECT_EQ(StripRepoCredentials("git@codeup.aliyun.com:org/x.git"),
+            "git@codeup.aliyun.com:org/x.git");
+  EXPECT_EQ(StripRepoCredentials("https://u:p@host"), "https://host");
+}
+
 }  // namespace
 }  // namespace yfe::model

@@ -171,18 +171,6 @@ TEST(RenderNoRun, OnlyThePipelineInfo) {
             "pipeline_type=\"\"} 1\n");
 }
 
-TEST(Exposition, ValuesAndEscaping) {
-  std::string out;
-  AppendSample(out, "m", LabelPrefix({{"a", "x\"y\\z\nw"}}), {{"b", "中文"}}, 1.5);
-  EXPECT_EQ(out, "m{a=\"x\\\"y\\\\z\\nw\",b=\"中文\"} 1.5\n");
-  out.clear();
-  AppendSample(out, "m", "", {}, 1729178040);
-  EXPECT_EQ(out, "m 1729178040\n");
-  out.clear();
-  AppendValue(out, 0.1);
-  EXPECT_EQ(out, "0.1");
-}
-
 // A run body as large as the API may send: `stages` stages of `jobs` finished jobs, every
 // label 256 bytes (the per-label cap).
 std::string HugeRunBody(int stages, int jobs) {

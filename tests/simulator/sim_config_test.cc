@@ -1,8 +1,8 @@
+#include "sim_config.h"
+
 #include <gtest/gtest.h>
 
 #include <vector>
-
-#include "sim_config.h"
 
 namespace yfe::sim {
 namespace {

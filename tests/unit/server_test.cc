@@ -158,9 +158,9 @@ TEST(HttpServer, MetricsBeyondTheInFlightCapGet503) {
 TEST(HttpServer, ReloadOnlyWithTheLifecycleSwitch) {
   std::atomic<int> reloads{0};
   Handlers h;
-  h.reload = [&]() -> Result<bool> {
+  h.reload = [&]() -> Status {
     reloads++;
-    return true;
+    return Ok();
   };
   const std::string post = "POST /-/reload HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n";
   {
