@@ -66,17 +66,19 @@ size_t Count(const std::string& text, const std::string& name, const std::string
 }
 
 TEST(Delivery, ScriptedDeploymentsAcrossARestartGiveExactlyTheScriptsNumbers) {
-  Simulator sim({"--pipelines=2", "--clock=frozen:1795000000"});
+  Simulator sim({.pipelines = 2, .frozen = true});
   const auto ids = sim.PipelineIds();
   ASSERT_EQ(ids.size(), 2u);
   const std::string prod = ids[0], build = ids[1];
   TempDir state;
   const std::string config =
-      sim.Config(ids, "central", "",
-                 "collect:\n  history: true\n  history_interval: 1s\n  state_dir: " + state.path() +
-                     "/state\ndelivery:\n  deployments:\n    - environment: production\n"
-                     "      pipelines: {ids: ['" +
-                     prod + "']}\n");
+      sim.Config({.ids = ids,
+                  .collect = {{"history", "true"},
+                              {"history_interval", "1s"},
+                              {"state_dir", state.path() + "/state"}},
+                  .extra = "delivery:\n  deployments:\n    - environment: production\n"
+                           "      pipelines: {ids: ['" +
+                           prod + "']}\n"});
   const std::string pid = "pipeline_id=\"" + prod + "\"";
   auto deployments = [&](Exporter& e, const std::string& status) {
     return Sum(e.Scrape(), "yunxiao_flow_deployments_total",
