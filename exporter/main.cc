@@ -13,6 +13,7 @@
 
 #include "app/api_check.h"
 #include "app/app.h"
+#include "app/backfill.h"
 #include "config/config.h"
 #include "config/flags.h"
 #include "http/server.h"
@@ -182,6 +183,10 @@ int main(int argc, char** argv) {
   if (const char* token = std::getenv("YUNXIAO_TOKEN")) logging::RegisterSecret(token);
   if (flags.config_check) return CheckConfig(flags);
   if (flags.api_check) return app::RunApiCheck(flags, std::getenv("YUNXIAO_TOKEN"), std::cout);
+  if (flags.backfill_since.count() > 0) {
+    logging::Configure(flags.log_level, flags.log_format);
+    return app::RunBackfill(flags, std::getenv("YUNXIAO_TOKEN"));
+  }
 
   logging::Configure(flags.log_level, flags.log_format);
 

@@ -98,6 +98,8 @@ Simulates the Alibaba Cloud Yunxiao Flow OpenAPI for yunxiao-flow-exporter tests
   --pipelines=12 --stages=5 --jobs-per-stage=4 --seed=1
   --run-duration=10m        mean run length (Go-style durations: 0, 50ms, 2s, 1m30s)
   --run-gap=5m              mean idle time between runs
+  --history=0               every pipeline created this long before the start of today
+                            (0: 3-28 days, at most a few thousand runs)
   --fail-ratio=0.2          probability that a run fails
   --clock=real | frozen:<epoch_seconds>
   --threads=64              HTTP worker threads
@@ -171,6 +173,8 @@ bool ParseArgs(int argc, const char* const* argv, const char* env_token, SimConf
       ok = duration_ms(&c.world.run_duration_ms, 100);
     } else if (name == "run-gap") {
       ok = duration_ms(&c.world.run_gap_ms, 0);
+    } else if (name == "history") {
+      ok = duration_ms(&c.world.history_ms, 0);
     } else if (name == "fail-ratio") {
       ok = ParseProbability(value, &c.world.fail_ratio);
     } else if (name == "clock") {

@@ -111,6 +111,43 @@ bool ParseBodyObject(const std::string& body, rapidjson::Document* doc) {
   return !doc->HasParseError() && doc->IsObject();
 }
 
+// Ground truth of job history: "stages":[{name, status, startTime, endTime, jobs:[{jobSign,
+// name, status, startTime, endTime}]}] of one finish.
+void WriteFinishStages(rapidjson::Writer<rapidjson::StringBuffer>& w,
+                       const std::vector<StageView>& stages) {
+  auto str = [&](const char* key, const std::string& v) {
+    w.Key(key);
+    w.String(v.c_str(), static_cast<rapidjson::SizeType>(v.size()));
+  };
+  auto times = [&](int64_t start, int64_t end) {
+    w.Key("startTime");
+    w.Int64(start);
+    w.Key("endTime");
+    w.Int64(end);
+  };
+  w.Key("stages");
+  w.StartArray();
+  for (const StageView& s : stages) {
+    w.StartObject();
+    str("name", s.name);
+    str("status", s.status);
+    times(s.start_time, s.end_time);
+    w.Key("jobs");
+    w.StartArray();
+    for (const JobView& j : s.jobs) {
+      w.StartObject();
+      str("jobSign", j.sign);
+      str("name", j.name);
+      str("status", j.status);
+      times(j.start_time, j.end_time);
+      w.EndObject();
+    }
+    w.EndArray();
+    w.EndObject();
+  }
+  w.EndArray();
+}
+
 std::string JsonOk(const char* key, int64_t value) {
   rapidjson::StringBuffer buf;
   rapidjson::Writer<rapidjson::StringBuffer> w(buf);
@@ -670,8 +707,9 @@ void SimServer::RegisterControlRoutes() {
                   }
                   since = *v;
                 }
+                const bool with_jobs = req.has_param("jobs") && req.get_param_value("jobs") == "1";
                 std::optional<std::vector<FinishEvent>> events =
-                    id ? world_->Finishes(*id, since) : std::nullopt;
+                    id ? world_->Finishes(*id, since, with_jobs) : std::nullopt;
                 if (!events) {
                   not_found(res, "Pipeline not found.");
                   return;
@@ -689,6 +727,9 @@ void SimServer::RegisterControlRoutes() {
                   w.Int64(e.end_time);
                   w.Key("superseded");
                   w.Bool(e.superseded);
+                  w.Key("startTime");
+                  w.Int64(e.start_time);
+                  if (with_jobs) WriteFinishStages(w, e.stages);
                   w.EndObject();
                 }
                 w.EndArray();

@@ -41,8 +41,14 @@ struct RunPlan {
   int fail_job = -1;
   bool hold_running = false;  // "start" override: never finishes
   std::string hold_status;    // run status while held (empty: RUNNING)
-  // Finishes before a resume: (end, outcome), oldest first.
-  std::vector<std::pair<int64_t, std::string>> earlier_finishes;
+  // Finishes before a resume, oldest first, with the stages and jobs each ran.
+  struct EarlierFinish {
+    int64_t end = 0;
+    std::string outcome;
+    std::vector<StageView> stages;
+  };
+  std::vector<EarlierFinish> earlier_finishes;
+  int64_t attempt_after = 0;  // the end of the finish this attempt resumed from (0: none)
   std::vector<StagePlan> stages;
 
   void Shift(int64_t delta) {
@@ -277,6 +283,7 @@ PipelinePtr World::MakePipeline(int ordinal, int64_t anchor_ms) const {
   const int64_t max_runs = 300 + rng.Below(2700);
   int64_t age = std::min(days, max_runs * period);
   age = std::max(age, 2 * period + 1);
+  if (options_.history_ms > 0) age = std::max(options_.history_ms, 2 * period + 1);
   p->create_time = anchor_ms - age;
   p->update_time = p->create_time + rng.Below(std::max<int64_t>(1, age / 2));
   p->schedule_base_ms = p->create_time + rng.Below(period);
@@ -385,6 +392,31 @@ RunPlan World::MakePlan(const PipelineInfo& p, uint64_t key, int64_t run_id, int
   }
   return r;
 }
+
+namespace {
+
+using StageList = std::vector<StageView>;
+
+// The stages and jobs of a finished run's view that this attempt ran to a final status.
+StageList AttemptStages(const RunView& v, const RunPlan& plan) {
+  auto ran = [&](const std::string& status, int64_t start) {
+    return (status == "SUCCESS" || status == "FAIL" || status == "CANCELED") &&
+           start > plan.attempt_after;
+  };
+  StageList out;
+  for (const StageView& s : v.stages) {
+    StageView kept = s;
+    kept.jobs.clear();
+    for (const JobView& j : s.jobs) {
+      if (ran(j.status, j.start_time)) kept.jobs.push_back(j);
+    }
+    // (A job runs only in a stage that runs: a stage that did not keeps none.)
+    if (ran(s.status, s.start_time)) out.push_back(std::move(kept));
+  }
+  return out;
+}
+
+}  // namespace
 
 RunView World::Evaluate(const PipelineInfo& p, const RunPlan& r, int64_t now, bool detail) const {
   RunView v;
@@ -638,7 +670,9 @@ RunControl World::ResumeRun(int64_t pipeline_id, int64_t run_id, const std::stri
   const int ns = static_cast<int>(plan.stages.size());
   int from = ns - 1;
   if (finished) {
-    plan.earlier_finishes.emplace_back(plan.end, plan.outcome);
+    plan.earlier_finishes.push_back(
+        {plan.end, plan.outcome, AttemptStages(Evaluate(*st.info, plan, plan.end, true), plan)});
+    plan.attempt_after = plan.end;
     from = std::min(plan.terminal_stage, ns - 1);
   } else {
     const int64_t cut = std::min(now, plan.natural_end - 1);
@@ -695,8 +729,8 @@ RunControl World::ResumeRun(int64_t pipeline_id, int64_t run_id, const std::stri
   return RunControl::kNoRun;
 }
 
-std::optional<std::vector<FinishEvent>> World::Finishes(int64_t pipeline_id,
-                                                        int64_t since_ms) const {
+std::optional<std::vector<FinishEvent>> World::Finishes(int64_t pipeline_id, int64_t since_ms,
+                                                        bool with_jobs) const {
   std::shared_lock lock(mu_);
   auto it = pipelines_.find(pipeline_id);
   if (it == pipelines_.end()) return std::nullopt;
@@ -704,12 +738,16 @@ std::optional<std::vector<FinishEvent>> World::Finishes(int64_t pipeline_id,
   const int64_t now = clock_->NowMs();
   std::vector<FinishEvent> out;
   auto add = [&](const RunPlan& plan) {
-    for (size_t i = 0; i < plan.earlier_finishes.size(); ++i) {
-      const auto& [end, outcome] = plan.earlier_finishes[i];
-      if (end > since_ms && end <= now) out.push_back({plan.run_id, outcome, end, true});
+    for (const RunPlan::EarlierFinish& e : plan.earlier_finishes) {
+      if (e.end > since_ms && e.end <= now) {
+        out.push_back(
+            {plan.run_id, e.outcome, e.end, true, plan.start, with_jobs ? e.stages : StageList{}});
+      }
     }
     if (!plan.hold_running && plan.end > since_ms && plan.end <= now) {
-      out.push_back({plan.run_id, plan.outcome, plan.end, false});
+      out.push_back({plan.run_id, plan.outcome, plan.end, false, plan.start,
+                     with_jobs ? AttemptStages(Evaluate(*st.info, plan, plan.end, true), plan)
+                               : StageList{}});
     }
   };
   const int64_t latest = LatestId(st, now);

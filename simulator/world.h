@@ -30,6 +30,9 @@ struct WorldOptions {
   // The last `never_run` pipelines created at start have never run; their latest run is
   // answered in turn as 404, an empty 200, `null` and `{}` (see NoRunStyle).
   int never_run = 0;
+  // 0: pipelines are created 3–28 days (at most a few thousand runs) before the anchor;
+  // else every pipeline is created this long before it (weeks of history for backfills).
+  int64_t history_ms = 0;
 };
 
 // How the latest run of a pipeline that never ran is answered (undocumented upstream).
@@ -152,6 +155,11 @@ struct FinishEvent {
   std::string status;
   int64_t end_time = 0;
   bool superseded = false;  // the run was resumed after this finish
+  int64_t start_time = 0;   // the run's start (its duration at this finish: end - start)
+  // With jobs: the stages and jobs this finish ran to a final status (SUCCESS, FAIL,
+  // CANCELED): all those of a run's first finish; after a resume, those that started after
+  // the finish it resumed from (the ones that ran again). Stages hold only such jobs.
+  std::vector<StageView> stages;
 };
 
 // Outcome of a control operation on one run.
@@ -198,7 +206,9 @@ class World {
                        int64_t duration_ms);
   // Ground truth for run history: every finish with since_ms < end_time <= now, ordered by
   // end time. Empty optional: unknown pipeline.
-  std::optional<std::vector<FinishEvent>> Finishes(int64_t pipeline_id, int64_t since_ms) const;
+  // with_jobs: each finish with the stages and jobs it ran (FinishEvent::stages).
+  std::optional<std::vector<FinishEvent>> Finishes(int64_t pipeline_id, int64_t since_ms,
+                                                   bool with_jobs = false) const;
   bool ClearOverride(int64_t pipeline_id);
   bool SetRawLatest(int64_t pipeline_id, RawLatest raw);
   bool ClearRawLatest(int64_t pipeline_id);

@@ -240,25 +240,27 @@ Budget RequestBudget(const config::Config& cfg, size_t targets, size_t unnamed,
   return b;
 }
 
-// A straight sequence of checks, in the order a user fixes them; each stops the report
-// when nothing after it can be judged.
-std::vector<CheckLine> Evaluate(const config::Config& cfg, const ApiProbes& p) {
-  const config::ApiConfig& api = cfg.api;
-  std::vector<CheckLine> lines;
+namespace {
 
-  // 1. Endpoint reachable, TLS.
+// 1. Endpoint reachable, TLS. False: nothing after it can be judged.
+bool ReachableStep(const config::ApiConfig& api, const ApiProbes& p,
+                   std::vector<CheckLine>& lines) {
   const ApiResult& user = p.user.result;
   if (!p.user.sent || user.kind == ErrorKind::kTransport) {
     lines.push_back(Fail("API not reachable at " + api.endpoint + ": " + Plain(user),
                          TransportFix(user.error)));
     lines.push_back(Skipped("the other checks need an answer from the API"));
-    return lines;
+    return false;
   }
   const bool https = api.endpoint.starts_with("https://");
   lines.push_back(Ok("API reachable at " + api.endpoint +
                      (https ? " (TLS verified)" : " (plain HTTP: no TLS)")));
+  return true;
+}
 
-  // 3. Token (judged before the path form, which cannot be judged without it).
+// 3. Token (judged before the path form, which cannot be judged without it).
+CheckLine TokenLine(const ApiProbes& p) {
+  const ApiResult& user = p.user.result;
   const std::string origin = "token from " + p.token_origin;
   CheckLine token_line;
   const ApiResult* token_evidence = &user;
@@ -290,11 +292,17 @@ std::vector<CheckLine> Evaluate(const config::Config& cfg, const ApiProbes& p) {
     token_line = Ok("token accepted (" + origin + ")" + (name.empty() ? "" : ", user " + name) +
                     (token_evidence == &user ? "" : " (judged from ListPipelines)"));
   }
-  const bool token_ok = token_line.mark == Mark::kOk;
+  return token_line;
+}
 
-  // 2. Edition and path form.
+// 2. Edition and path form, then the token's line. False: the token is not accepted.
+// path_refused: the API does not serve the configured path form.
+bool PathAndTokenStep(const config::ApiConfig& api, const ApiProbes& p, bool& path_refused,
+                      std::vector<CheckLine>& lines) {
+  const CheckLine token_line = TokenLine(p);
+  const bool token_ok = token_line.mark == Mark::kOk;
   const ApiResult& list = p.list.result;
-  const bool path_refused =
+  path_refused =
       p.list.sent && (list.kind == ErrorKind::kNotFound ||
                       (list.status == 400 && list.code.find("Unsupported") != std::string::npos &&
                        list.kind != ErrorKind::kTokenRejected));
@@ -307,12 +315,13 @@ std::vector<CheckLine> Evaluate(const config::Config& cfg, const ApiProbes& p) {
     lines.push_back(Ok(PathForm(api)));
   }
   lines.push_back(token_line);
-  if (!token_ok) {
-    lines.push_back(Skipped("the other checks need an accepted token"));
-    return lines;
-  }
+  if (!token_ok) lines.push_back(Skipped("the other checks need an accepted token"));
+  return token_ok;
+}
 
-  // 4. Organization membership.
+// 4. Organization membership. False: nothing after it can be judged.
+bool OrganizationStep(const config::ApiConfig& api, const ApiProbes& p, bool path_refused,
+                      std::vector<CheckLine>& lines) {
   const Probe* org_refusal = nullptr;
   for (const Probe* probe : {&p.list, &p.groups, &p.run}) {
     if (probe->sent && probe->result.kind == ErrorKind::kOrganization) {
@@ -330,19 +339,22 @@ std::vector<CheckLine> Evaluate(const config::Config& cfg, const ApiProbes& p) {
              "(https://devops.aliyun.com/organization/<id>/…); the token's user must "
              "be a member of that organization"));
     lines.push_back(Skipped("the other checks need the organization"));
-    return lines;
+    return false;
   }
   if (path_refused) {
     lines.push_back(Skipped("the other checks need a path form that the API serves"));
-    return lines;
+    return false;
   }
   if (central) {
     lines.push_back(Ok("organization " + api.organization_id + ": the token's user is a member"));
   } else {
     lines.push_back(Skipped("organization: not part of the paths (named by the host)"));
   }
+  return true;
+}
 
-  // 5. Permissions, one request each.
+// 5. Permissions, one request each.
+void PermissionLines(const config::Config& cfg, const ApiProbes& p, std::vector<CheckLine>& lines) {
   bool unnamed_configured = false;
   for (const auto& pc : cfg.pipelines) unnamed_configured |= pc.name.empty();
   const bool need_pipeline = cfg.discovery.enabled || unnamed_configured;
@@ -354,8 +366,11 @@ std::vector<CheckLine> Evaluate(const config::Config& cfg, const ApiProbes& p) {
                                  "discovery and pipeline names not set in the config"));
   lines.push_back(PermissionLine(p.groups, flowapi::kGroupPermission, kGroupGrant,
                                  "ListPipelineGroups", need_group, "discovery.group_ids"));
+}
 
-  // 6. Pipelines visible, and the list's shape.
+// 6. Pipelines visible, and the list's shape.
+void VisibleLine(const config::Config& cfg, const ApiProbes& p, std::vector<CheckLine>& lines) {
+  const ApiResult& list = p.list.result;
   if (p.list.sent && list.ok) {
     rapidjson::Document d;
     d.Parse(list.body.data(), list.body.size());
@@ -383,16 +398,11 @@ std::vector<CheckLine> Evaluate(const config::Config& cfg, const ApiProbes& p) {
   } else {
     lines.push_back(Skipped("pipelines visible: not checked (ListPipelines failed)"));
   }
+}
 
-  // 7. The latest run of up to kMaxWatched pipelines.
-  if (p.targets == 0 && !(cfg.discovery.enabled && !p.discovered)) {
-    lines.push_back(Fail("no pipeline to watch",
-                         "list pipelines under pipelines: (the number in a pipeline's URL), or "
-                         "configure discovery"));
-  }
-  WatchedLines(p, lines);
-
-  // 8. Discovery.
+// 8. Discovery.
+void DiscoveryLine(const config::Config& cfg, const ApiProbes& p, std::vector<CheckLine>& lines) {
+  const bool need_group = cfg.discovery.enabled && !cfg.discovery.group_ids.empty();
   if (cfg.discovery.enabled) {
     const std::string filters = DiscoveryFilters(cfg.discovery);
     if (!p.discovery_ran) {
@@ -414,8 +424,11 @@ std::vector<CheckLine> Evaluate(const config::Config& cfg, const ApiProbes& p) {
                          (p.discovery_requests == 1 ? " request" : " requests") + " per refresh)"));
     }
   }
+}
 
-  // 9. Request budget.
+// 9. Request budget.
+void BudgetLine(const config::Config& cfg, const ApiProbes& p, std::vector<CheckLine>& lines) {
+  const config::ApiConfig& api = cfg.api;
   const Budget b = RequestBudget(cfg, p.targets, p.unnamed_targets, p.discovery_requests);
   std::string text = "request budget: about " + Number(b.total) + " requests/min for " +
                      std::to_string(p.targets) + " pipelines (latest runs " +
@@ -437,6 +450,31 @@ std::vector<CheckLine> Evaluate(const config::Config& cfg, const ApiProbes& p) {
   } else {
     lines.push_back(Ok(text));
   }
+}
+
+}  // namespace
+
+// A straight sequence of checks, in the order a user fixes them; each stops the report
+// when nothing after it can be judged.
+std::vector<CheckLine> Evaluate(const config::Config& cfg, const ApiProbes& p) {
+  std::vector<CheckLine> lines;
+  bool path_refused = false;
+  if (!ReachableStep(cfg.api, p, lines) || !PathAndTokenStep(cfg.api, p, path_refused, lines) ||
+      !OrganizationStep(cfg.api, p, path_refused, lines)) {
+    return lines;
+  }
+  PermissionLines(cfg, p, lines);
+  VisibleLine(cfg, p, lines);
+  // 7. The latest run of up to kMaxWatched pipelines.
+  if (p.targets == 0 && !(cfg.discovery.enabled && !p.discovered)) {
+    lines.push_back(Fail("no pipeline to watch",
+                         "list pipelines under pipelines: (the number in a pipeline's URL), or "
+                         "configure discovery"));
+  }
+  WatchedLines(p, lines);
+
+  DiscoveryLine(cfg, p, lines);
+  BudgetLine(cfg, p, lines);
   return lines;
 }
 

@@ -52,6 +52,20 @@ auto Guarded(const char* task, F f) {
   };
 }
 
+void LogLoaded(const config::Flags& flags, const config::Config& cfg, size_t pipelines,
+               const std::string& token_origin) {
+  logging::Info(
+      "configuration loaded",
+      {{"file", flags.config_file},
+       {"endpoint", cfg.api.endpoint},
+       {"edition", cfg.api.edition == config::Edition::kCentral ? "central" : "region"},
+       {"pipelines", std::to_string(pipelines)},
+       {"discovery", cfg.discovery.enabled ? "on" : "off"},
+       {"history", cfg.collect.history ? "on" : "off"},
+       {"shard", std::to_string(flags.shard_index) + "/" + std::to_string(flags.shard_total)},
+       {"token_from", token_origin}});
+}
+
 }  // namespace
 
 // The API side that outlives reloads: one transport, hence one token bucket, one 429
@@ -208,18 +222,17 @@ class Session final : public flowapi::Api {
   std::shared_ptr<State> state_;  // shared with the callbacks the transport holds
 };
 
-// One configuration's running objects and background work (discovery, run history,
-// start-up warm-up). Destroyed on reload or exit: it stops the transport first, which
-// answers every outstanding request, then joins its threads.
-class Pipeline {
+// Runtime: one loaded configuration's running objects and background work (discovery, run
+// history, start-up warm-up). Destroyed on reload or exit: it answers every request it
+// made (its Session), then joins its threads.
+class Runtime {
  public:
   // `previous`, the configuration this one replaces (or null), lends its cache. Throws
   // (std::system_error) when a thread cannot be started, after stopping the ones that did.
-  Pipeline(const config::Config& cfg, const config::Flags& flags,
-           std::shared_ptr<Upstream> upstream, metrics::SelfMetrics& self_metrics,
-           std::shared_ptr<collector::RunHistory> history, const Pipeline* previous,
-           std::shared_ptr<collector::LedgerStore> store,
-           std::shared_ptr<collector::Delivery> delivery = nullptr)
+  Runtime(const config::Config& cfg, const config::Flags& flags, std::shared_ptr<Upstream> upstream,
+          metrics::SelfMetrics& self_metrics, std::shared_ptr<collector::RunHistory> history,
+          const Runtime* previous, std::shared_ptr<collector::LedgerStore> store,
+          std::shared_ptr<collector::Delivery> delivery = nullptr)
       : cfg_(cfg),
         flags_(flags),
         self_metrics_(self_metrics),
@@ -257,13 +270,12 @@ class Pipeline {
     }
   }
 
-  ~Pipeline() { Shutdown(); }
+  ~Runtime() { Shutdown(); }
 
   std::shared_ptr<const http::Body> Scrape() { return collector_.Scrape(); }
   // At exit: also stops the shared transport, so running scrapes answer at once.
   void Stop() {
-    Signal();
-    session_.Stop();
+    EndRequests();
     upstream_->transport->Stop();
   }
   bool Ready() const { return ready_.load(); }
@@ -273,17 +285,19 @@ class Pipeline {
  private:
   static constexpr nanoseconds kWarmUpBudget = std::chrono::minutes(15);
 
-  void Signal() {
+  // Wakes the loops to end and answers everything this configuration asked, so that no
+  // thread stays blocked.
+  void EndRequests() {
     {
       std::lock_guard lock(mu_);
       stopping_ = true;
     }
     cv_.notify_all();
-  }
-  // Answers everything this configuration asked (no thread stays blocked), then joins.
-  void Shutdown() {
-    Signal();
     session_.Stop();
+  }
+  // EndRequests, then joins the threads.
+  void Shutdown() {
+    EndRequests();
     for (auto& t : threads_) {
       if (t.joinable()) t.join();
     }
@@ -300,44 +314,28 @@ class Pipeline {
   }
 
   void DiscoveryLoop() {
-    collector::Discovery discovery(cfg_.discovery, session_);
-    bool first = true;
+    collector::DiscoveryRefresher refresher(cfg_, flags_.shard_index, flags_.shard_total, session_,
+                                            collector_, self_metrics_);
     while (!Stopping()) {
-      auto deadline = SystemClock::Instance().Now() +
-                      std::max(cfg_.api.timeout * 10, nanoseconds(std::chrono::minutes(2)));
-      auto found = discovery.List(deadline);
-      nanoseconds next = cfg_.discovery.refresh_interval;
-      if (found.ok()) {
-        self_metrics_.SetDiscovered(static_cast<double>(found->size()));
-        collector_.SetTargets(collector::MergeTargets(cfg_.pipelines, *found, flags_.shard_index,
-                                                      flags_.shard_total));
-        logging::Info("discovery refreshed", {{"discovered", std::to_string(found->size())},
-                                              {"watched", std::to_string(Count())}});
-        if (first) {
-          first = false;
-          ready_ = true;
-          try {
-            warmup_ = std::async(std::launch::async,
-                                 Guarded("warm-up", [this] { collector_.WarmUp(kWarmUpBudget); }));
-          } catch (const std::system_error& e) {
-            // Scrapes fetch what is missing; only the head start is lost.
-            logging::Warn("cannot start the warm-up thread", {{"err", e.what()}});
-          }
-        }
-      } else if (!Stopping()) {
-        self_metrics_.CountDiscoveryError();
-        logging::Warn("discovery failed; keeping the previous list", {{"err", found.error()}});
-        if (first) {
-          // Not ready until the first discovery succeeds; until then the configured
-          // pipelines are watched.
-          collector_.SetTargets(
-              collector::MergeTargets(cfg_.pipelines, {}, flags_.shard_index, flags_.shard_total));
-          next = std::min(next, nanoseconds(std::chrono::seconds(15)));
-        }
+      const auto outcome = refresher.Refresh([this] { return Stopping(); });
+      if (outcome.first_success) {
+        ready_ = true;
+        StartWarmUp();
       }
-      if (!Sleep(next)) break;
+      if (!Sleep(outcome.next)) break;
     }
     if (warmup_.valid()) warmup_.wait();
+  }
+
+  // The warm-up after the first discovery, on its own thread.
+  void StartWarmUp() {
+    try {
+      warmup_ = std::async(std::launch::async,
+                           Guarded("warm-up", [this] { collector_.WarmUp(kWarmUpBudget); }));
+    } catch (const std::system_error& e) {
+      // Scrapes fetch what is missing; only the head start is lost.
+      logging::Warn("cannot start the warm-up thread", {{"err", e.what()}});
+    }
   }
 
   void HistoryLoop() {
@@ -403,7 +401,7 @@ class Pipeline {
 App::App(config::Flags flags) : flags_(std::move(flags)) {}
 
 App::~App() {
-  std::shared_ptr<Pipeline> current;
+  std::shared_ptr<Runtime> current;
   {
     std::lock_guard lock(mu_);
     current = std::move(current_);
@@ -457,7 +455,36 @@ Status App::LoadLocked() {
     upstream = std::make_shared<Upstream>(key, self_metrics_);
   upstream->SetToken(token_store);
 
-  const std::string& state_dir = load.config.collect.state_dir;
+  if (Status history = PrepareHistory(load.config.collect); !history.ok()) return history;
+  if (!delivery_) {
+    delivery_ = std::make_shared<collector::Delivery>(load.config.delivery);
+    history_->SetObserver(delivery_);
+  } else {
+    delivery_->SetConfig(load.config.delivery);
+  }
+  // The new configuration starts before the old one stops, so that no scrape finds none,
+  // taking over the old one's cache; then the old one's requests end and its threads join.
+  // (The run history is shared and thread-safe: a run is counted once, whichever poll
+  // first sees it finished.)
+  std::shared_ptr<Runtime> old = Current();
+  // Fetches on their way land in the old cache first, which the new one takes over.
+  if (old) old->WaitIdle(kReloadQuiesce);
+  auto next = std::make_shared<Runtime>(load.config, flags_, upstream, self_metrics_, history_,
+                                        old.get(), store_, delivery_);
+  {
+    std::lock_guard lock(mu_);
+    current_ = next;
+  }
+  upstream_ = std::move(upstream);
+  old.reset();  // scrapes still using it hold their own reference
+  LogLoaded(flags_, load.config, next->Count(), origin);
+  return Ok();
+}
+
+// The run history and its state file outlive reloads: made by the first load, adjusted
+// by the next ones.
+Status App::PrepareHistory(const config::CollectConfig& collect) {
+  const std::string& state_dir = collect.state_dir;
   if (!history_) {
     if (!state_dir.empty()) {
       auto store = collector::LedgerStore::Open(state_dir);
@@ -467,44 +494,18 @@ Status App::LoadLocked() {
       }
       store_ = *store;
     }
-    history_ = std::make_shared<collector::RunHistory>(load.config.collect.history_buckets);
-    delivery_ = std::make_shared<collector::Delivery>(load.config.delivery);
-    history_->SetObserver(delivery_);
+    history_ = std::make_shared<collector::RunHistory>(collect.history_buckets);
+    history_->SetJobHistory(collect.job_history, collect.job_history_buckets);
     if (store_) history_->Restore(store_->Load());
   } else {
-    history_->SetBuckets(load.config.collect.history_buckets);
-    delivery_->SetConfig(load.config.delivery);
+    history_->SetBuckets(collect.history_buckets);
     if (state_dir != (store_ ? store_->dir() : std::string())) {
       logging::Warn("a new collect.state_dir takes effect at the next restart",
                     {{"state_dir", store_ ? store_->dir() : std::string("(none)")}});
     }
   }
-  history_->SetMaxPending(load.config.collect.history_max_pending);
-  // The new configuration starts before the old one stops, so that no scrape finds none,
-  // taking over the old one's cache; then the old one's requests end and its threads join.
-  // (The run history is shared and thread-safe: a run is counted once, whichever poll
-  // first sees it finished.)
-  std::shared_ptr<Pipeline> old = Current();
-  // Fetches on their way land in the old cache first, which the new one takes over.
-  if (old) old->WaitIdle(kReloadQuiesce);
-  auto next = std::make_shared<Pipeline>(load.config, flags_, upstream, self_metrics_, history_,
-                                         old.get(), store_, delivery_);
-  {
-    std::lock_guard lock(mu_);
-    current_ = next;
-  }
-  upstream_ = std::move(upstream);
-  old.reset();  // scrapes still using it hold their own reference
-  logging::Info(
-      "configuration loaded",
-      {{"file", flags_.config_file},
-       {"endpoint", load.config.api.endpoint},
-       {"edition", load.config.api.edition == config::Edition::kCentral ? "central" : "region"},
-       {"pipelines", std::to_string(next->Count())},
-       {"discovery", load.config.discovery.enabled ? "on" : "off"},
-       {"history", load.config.collect.history ? "on" : "off"},
-       {"shard", std::to_string(flags_.shard_index) + "/" + std::to_string(flags_.shard_total)},
-       {"token_from", origin}});
+  history_->SetMaxPending(collect.history_max_pending);
+  history_->SetJobHistory(collect.job_history, collect.job_history_buckets);
   return Ok();
 }
 
@@ -512,7 +513,7 @@ void App::Stop() {
   if (auto p = Current()) p->Stop();
 }
 
-std::shared_ptr<Pipeline> App::Current() const {
+std::shared_ptr<Runtime> App::Current() const {
   std::lock_guard lock(mu_);
   return current_;
 }

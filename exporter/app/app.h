@@ -23,7 +23,7 @@ class RunHistory;
 
 namespace yfe::app {
 
-class Pipeline;   // one configuration's running objects
+class Runtime;    // one loaded configuration's running objects
 struct Upstream;  // the transport shared across reloads
 
 class App {
@@ -44,14 +44,15 @@ class App {
   static std::string Revision();
 
  private:
-  std::shared_ptr<Pipeline> Current() const;
+  std::shared_ptr<Runtime> Current() const;
   Status LoadLocked();
+  Status PrepareHistory(const config::CollectConfig& collect);
 
   const config::Flags flags_;
   metrics::SelfMetrics self_metrics_;
   mutable std::mutex mu_;
   std::mutex load_mu_;  // one load at a time
-  std::shared_ptr<Pipeline> current_;
+  std::shared_ptr<Runtime> current_;
   std::shared_ptr<Upstream> upstream_;              // guarded by load_mu_
   std::shared_ptr<collector::RunHistory> history_;  // survives reloads, like the counters
   std::shared_ptr<collector::LedgerStore> store_;   // collect.state_dir at start; may be null

@@ -255,102 +255,125 @@ void Collector::OnFlightResult(const std::shared_ptr<Entry>& e, bool is_run, flo
 }
 
 void Collector::FinishFlight(const std::shared_ptr<Entry>& e) {
+  if (CheckExistenceFirst(e)) return;
   std::shared_ptr<Flight> flight;
   std::shared_ptr<const Snapshot> previous;
   std::string name;
-  {
-    // "No run yet" from a pipeline not known to exist (or one that had runs: it may have
-    // been deleted): GetPipeline tells first.
-    std::unique_lock lock(mu_);
-    flight = e->flight;
-    const bool had_runs = e->good && !e->good->no_run;
-    if (!flight->name && !flight->existence_checked && !e->listed && (!e->name_known || had_runs) &&
-        model::IsNoRunAnswer(flight->run->ok, flight->run->status, flight->run->body)) {
-      flight->existence_checked = true;
-      flight->pending = 1;
-      const auto deadline = flight->deadline;
-      lock.unlock();
-      api_.GetPipeline(e->id, deadline,
-                       [this, e](flowapi::ApiResult r) { OnFlightResult(e, false, std::move(r)); });
-      return;
-    }
-  }
   bool exists = false;
   {
     std::lock_guard lock(mu_);
+    flight = e->flight;
     previous = e->good;
-    if (flight->name) {
-      e->name_fetched_at = clock_.Now();
-      if (flight->name->ok) {
-        auto p = model::DecodePipeline(flight->name->body, e->id);
-        if (p.ok()) {
-          e->api_name = p->name;
-          e->name_known = true;
-        } else {
-          self_metrics_.CountDecodeError(flowapi::kGetPipeline);
-          logging::Warn("cannot decode pipeline name; using the id",
-                        {{"pipeline_id", e->id}, {"err", p.error()}});
-        }
-      } else {
-        if (flight->name->status == 404) e->name_known = false;  // deleted
-        // A refusal (permission, organization) was logged once by the client; the failed
-        // fetch below says what else went wrong.
-        if (!flight->existence_checked && flight->name->kind != flowapi::ErrorKind::kPermission &&
-            flight->name->kind != flowapi::ErrorKind::kOrganization) {
-          logging::Warn("cannot fetch pipeline name; using the id",
-                        {{"pipeline_id", e->id}, {"err", flight->name->error}});
-        }
-      }
-    }
+    if (flight->name) ApplyName(*e, *flight);
     name = e->Name();
     exists = e->listed || e->name_known;
   }
-
-  const flowapi::ApiResult& run = *flight->run;
-  std::shared_ptr<Snapshot> fresh;
   std::string error;
+  auto fresh = SnapshotOf(*e, *flight, previous, name, exists, error);
+  Settle(e, *flight, std::move(fresh), error);
+}
+
+// "No run yet" from a pipeline not known to exist (or one that had runs: it may have been
+// deleted): GetPipeline tells first. True when that request was sent (the flight goes on).
+bool Collector::CheckExistenceFirst(const std::shared_ptr<Entry>& e) {
+  std::unique_lock lock(mu_);
+  Flight& flight = *e->flight;
+  const bool had_runs = e->good && !e->good->no_run;
+  if (flight.name || flight.existence_checked || e->listed || (e->name_known && !had_runs) ||
+      !model::IsNoRunAnswer(flight.run->ok, flight.run->status, flight.run->body)) {
+    return false;
+  }
+  flight.existence_checked = true;
+  flight.pending = 1;
+  const auto deadline = flight.deadline;
+  lock.unlock();
+  api_.GetPipeline(e->id, deadline,
+                   [this, e](flowapi::ApiResult r) { OnFlightResult(e, false, std::move(r)); });
+  return true;
+}
+
+// The GetPipeline answer of a flight: the pipeline's name, or that it is gone. Under mu_.
+void Collector::ApplyName(Entry& e, const Flight& flight) {
+  const flowapi::ApiResult& answer = *flight.name;
+  e.name_fetched_at = clock_.Now();
+  if (answer.ok) {
+    auto p = model::DecodePipeline(answer.body, e.id);
+    if (p.ok()) {
+      e.api_name = p->name;
+      e.name_known = true;
+    } else {
+      self_metrics_.CountDecodeError(flowapi::kGetPipeline);
+      logging::Warn("cannot decode pipeline name; using the id",
+                    {{"pipeline_id", e.id}, {"err", p.error()}});
+    }
+    return;
+  }
+  if (answer.status == 404) e.name_known = false;  // deleted
+  // A refusal (permission, organization) was logged once by the client; the failed fetch
+  // says what else went wrong.
+  if (!flight.existence_checked && answer.kind != flowapi::ErrorKind::kPermission &&
+      answer.kind != flowapi::ErrorKind::kOrganization) {
+    logging::Warn("cannot fetch pipeline name; using the id",
+                  {{"pipeline_id", e.id}, {"err", answer.error}});
+  }
+}
+
+std::shared_ptr<Collector::Snapshot> Collector::NewSnapshot(size_t body_hash,
+                                                            const std::string& name) const {
+  auto s = std::make_shared<Snapshot>();
+  s->body_hash = body_hash;
+  s->rendered_name = name;
+  s->fetched_at = clock_.Now();
+  s->success_wall_seconds =
+      std::chrono::duration<double>(clock_.WallNow().time_since_epoch()).count();
+  return s;
+}
+
+// What a finished flight's latest-run answer makes: a new snapshot (the rendered text
+// reused when the run did not change), or null and the error.
+std::shared_ptr<Collector::Snapshot> Collector::SnapshotOf(
+    Entry& e, const Flight& flight, const std::shared_ptr<const Snapshot>& previous,
+    const std::string& name, bool exists, std::string& error) {
+  const flowapi::ApiResult& run = *flight.run;
   if (exists && model::IsNoRunAnswer(run.ok, run.status, run.body)) {
     // A pipeline that never ran: no latest-run series, its info still exported.
-    fresh = std::make_shared<Snapshot>();
-    fresh->body_hash = std::hash<std::string_view>()("(no run yet)");
-    fresh->rendered_name = name;
-    fresh->fetched_at = clock_.Now();
-    fresh->success_wall_seconds =
-        std::chrono::duration<double>(clock_.WallNow().time_since_epoch()).count();
+    auto fresh = NewSnapshot(std::hash<std::string_view>()("(no run yet)"), name);
     fresh->no_run = true;
-    fresh->text = std::make_shared<const PipelineText>(metrics::RenderNoRun({e->id, name}));
-  } else if (run.ok && model::IsNoRunAnswer(run.ok, run.status, run.body)) {
-    error = "the latest run is empty and the pipeline is not known to exist (GetPipeline: " +
-            (flight->name && !flight->name->ok ? flight->name->error : std::string("no answer")) +
-            ")";
-  } else if (run.ok) {
-    size_t hash = std::hash<std::string_view>()(run.body);
-    fresh = std::make_shared<Snapshot>();
-    fresh->body_hash = hash;
-    fresh->rendered_name = name;
-    fresh->fetched_at = clock_.Now();
-    fresh->success_wall_seconds =
-        std::chrono::duration<double>(clock_.WallNow().time_since_epoch()).count();
-    if (previous && previous->body_hash == hash && previous->rendered_name == name) {
-      fresh->text = previous->text;  // unchanged run: no decode, no render
-    } else {
-      auto decoded = model::DecodePipelineRun(run.body);
-      if (decoded.ok()) {
-        auto frags = metrics::RenderRun({e->id, name}, *decoded, options_.render);
-        for (const auto& w : frags.warnings) {
-          logging::Warn("unusual run data", {{"pipeline_id", e->id}, {"detail", w}});
-        }
-        if (frags.Truncated()) NoteTruncation(*e, frags);
-        fresh->text = std::make_shared<const PipelineText>(frags);
-      } else {
-        self_metrics_.CountDecodeError(flowapi::kLatestRun);
-        error = "cannot decode the latest run: " + decoded.error();
-        fresh = nullptr;
-      }
-    }
-  } else {
-    error = run.error;
+    fresh->text = std::make_shared<const PipelineText>(metrics::RenderNoRun({e.id, name}));
+    return fresh;
   }
+  if (!run.ok) {
+    error = run.error;
+    return nullptr;
+  }
+  if (model::IsNoRunAnswer(run.ok, run.status, run.body)) {
+    error = "the latest run is empty and the pipeline is not known to exist (GetPipeline: " +
+            (flight.name && !flight.name->ok ? flight.name->error : std::string("no answer")) + ")";
+    return nullptr;
+  }
+  auto fresh = NewSnapshot(std::hash<std::string_view>()(run.body), name);
+  if (previous && previous->body_hash == fresh->body_hash && previous->rendered_name == name) {
+    fresh->text = previous->text;  // unchanged run: no decode, no render
+    return fresh;
+  }
+  auto decoded = model::DecodePipelineRun(run.body);
+  if (!decoded.ok()) {
+    self_metrics_.CountDecodeError(flowapi::kLatestRun);
+    error = "cannot decode the latest run: " + decoded.error();
+    return nullptr;
+  }
+  auto frags = metrics::RenderRun({e.id, name}, *decoded, options_.render);
+  for (const auto& w : frags.warnings) {
+    logging::Warn("unusual run data", {{"pipeline_id", e.id}, {"detail", w}});
+  }
+  if (frags.Truncated()) NoteTruncation(e, frags);
+  fresh->text = std::make_shared<const PipelineText>(frags);
+  return fresh;
+}
+
+// Publishes a flight's outcome (the failure backoff on an error) and wakes its waiters.
+void Collector::Settle(const std::shared_ptr<Entry>& e, Flight& flight,
+                       std::shared_ptr<Snapshot> fresh, const std::string& error) {
   std::vector<std::shared_ptr<Countdown>> waiters;
   bool log_failure = false, log_recovery = false;
   int failures = 0;
@@ -376,7 +399,7 @@ void Collector::FinishFlight(const std::shared_ptr<Entry>& e) {
         e->error_logged_at = now;
       }
     }
-    waiters = std::move(flight->waiters);
+    waiters = std::move(flight.waiters);
     e->flight = nullptr;
     if (--flights_ == 0) idle_.notify_all();
   }
@@ -426,7 +449,7 @@ void Collector::NoteTruncation(Entry& e, const metrics::RunFragments& f) {
 
 std::shared_ptr<const http::Body> Collector::Scrape() {
   const auto start = clock_.Now();
-  auto targets = Fetch(options_.scrape_deadline, nullptr);
+  auto targets = Fetch(options_.scrape_deadline, FetchMode::kScrape, nullptr);
   return Render(targets, start);
 }
 
@@ -435,7 +458,7 @@ void Collector::WarmUp(std::chrono::nanoseconds budget) {
   if (total == 0) return;
   const auto start = clock_.Now();
   logging::Info("first fetch of every pipeline", {{"pipelines", std::to_string(total)}});
-  Fetch(budget, [&](size_t remaining) {
+  Fetch(budget, FetchMode::kWarmUp, [&](size_t remaining) {
     logging::Info("first fetch progress", {{"fetched", std::to_string(total - remaining)},
                                            {"pipelines", std::to_string(total)}});
   });
@@ -446,7 +469,7 @@ void Collector::WarmUp(std::chrono::nanoseconds budget) {
 }
 
 std::vector<std::shared_ptr<Collector::Entry>> Collector::Fetch(
-    std::chrono::nanoseconds budget, const std::function<void(size_t)>& progress) {
+    std::chrono::nanoseconds budget, FetchMode mode, const std::function<void(size_t)>& progress) {
   const auto start = clock_.Now();
   const auto deadline = start + budget;
   auto countdown = std::make_shared<Countdown>();
@@ -478,23 +501,39 @@ std::vector<std::shared_ptr<Collector::Entry>> Collector::Fetch(
       e->flight->waiters.push_back(countdown);
     }
   }
-  if (!progress) {  // the start-up warm-up is not a scrape's cache lookup
+  if (mode == FetchMode::kScrape) {  // the start-up warm-up is not a scrape's cache lookup
     self_metrics_.CountCache(true, static_cast<double>(hits));
     self_metrics_.CountCache(false, static_cast<double>(misses));
   }
   for (auto& [e, fetch_name] : to_start) StartFlight(e, deadline, fetch_name);
-  if (progress) {
-    // Reports every 5 s until done or out of time.
-    while (!countdown->WaitFor(std::min<std::chrono::nanoseconds>(
-               std::chrono::seconds(5),
-               std::max(std::chrono::nanoseconds(0), deadline - clock_.Now()))) &&
-           clock_.Now() < deadline) {
-      progress(countdown->Remaining());
-    }
-  } else {
-    countdown->WaitFor(std::max(std::chrono::nanoseconds(0), deadline - clock_.Now()));
-  }
+  Await(*countdown, targets, deadline, to_start.size() >= kGroupSize, progress);
   return targets;
+}
+
+void Collector::Await(Countdown& countdown, const std::vector<std::shared_ptr<Entry>>& targets,
+                      Clock::Steady deadline, bool prebuild,
+                      const std::function<void(size_t)>& progress) {
+  // While waiting: the groups whose members have landed are compressed (every 100 ms, when
+  // the fetch is long enough to have whole groups land) and progress is reported every 5 s.
+  // The waits are on the real clock (see Countdown), bounded by the budget left.
+  using Real = std::chrono::steady_clock;
+  constexpr auto kPrebuildEvery = std::chrono::milliseconds(100);
+  constexpr auto kProgressEvery = std::chrono::seconds(5);
+  const auto real_end =
+      Real::now() + std::max(std::chrono::nanoseconds(0), deadline - clock_.Now());
+  auto next_progress = Real::now() + kProgressEvery;
+  while (true) {
+    std::chrono::nanoseconds slice = real_end - Real::now();
+    if (prebuild) slice = std::min<std::chrono::nanoseconds>(slice, kPrebuildEvery);
+    if (progress) slice = std::min<std::chrono::nanoseconds>(slice, next_progress - Real::now());
+    if (countdown.WaitFor(std::max(std::chrono::nanoseconds(0), slice))) return;
+    if (Real::now() >= real_end || clock_.Now() >= deadline) return;
+    if (prebuild) Prebuild(targets);
+    if (progress && Real::now() >= next_progress) {
+      progress(countdown.Remaining());
+      next_progress = Real::now() + kProgressEvery;
+    }
+  }
 }
 
 // kGroupSize consecutive targets: for each run family, the group's lines of that family
@@ -529,6 +568,13 @@ std::shared_ptr<const http::Segment> Compress(std::string_view text, int level) 
 
 }  // namespace
 
+// What a scrape serves of one target: its fetch state and the snapshot, if any.
+struct Collector::Row {
+  Group::Status status;
+  std::shared_ptr<const Snapshot> snapshot;  // null: nothing to serve
+  bool in_flight = false;                    // a fetch of it is running
+};
+
 std::shared_ptr<const http::Body> Collector::Render(
     const std::vector<std::shared_ptr<Entry>>& targets, Clock::Steady start) {
   std::vector<ExtraRenderer> extra;
@@ -536,154 +582,202 @@ std::shared_ptr<const http::Body> Collector::Render(
     std::lock_guard lock(mu_);
     extra = extra_;
   }
-
-  struct Row {
-    Group::Status status;
-    std::shared_ptr<const Snapshot> snapshot;  // null: nothing to serve
-  };
-  std::vector<Row> rows;
-  rows.reserve(targets.size());
-  const auto now = clock_.Now();
-  {
-    std::lock_guard lock(mu_);
-    for (auto& e : targets) {
-      Row row;
-      // The outcome of the last fetch that finished: a fetch still in flight (another
-      // scrape's) does not make a healthy pipeline flap to 0.
-      row.status.success = e->last_ok;
-      if (e->good && (row.status.success || now - e->good->fetched_at <= options_.max_stale)) {
-        row.snapshot = e->good;
-        row.status.served = true;
-        row.status.success_wall_seconds = e->good->success_wall_seconds;
-      }
-      row.status.prefix = e->Prefix();
-      rows.push_back(std::move(row));
-    }
-  }
-
-  std::shared_ptr<const http::SegmentList> head;
-  {
-    // One render at a time: concurrent scrapes of an unchanged cache find the generation
-    // the first one built and share it.
-    std::lock_guard lock(render_mu_);
-    const auto previous = generation_;
-    const size_t groups = (rows.size() + kGroupSize - 1) / kGroupSize;
-    auto next = std::make_shared<Generation>();
-    next->groups.reserve(groups);
-    bool changed = !previous || previous->groups.size() != groups;
-    std::string scratch;
-    std::array<std::string, kRunMetricCount> family;
-    for (size_t g = 0; g < groups; ++g) {
-      const size_t first = g * kGroupSize;
-      const size_t last = std::min(rows.size(), first + kGroupSize);
-      const Group* old =
-          previous && g < previous->groups.size() ? previous->groups[g].get() : nullptr;
-      bool same_run = old && old->members.size() == last - first;
-      bool same_status = same_run;
-      for (size_t i = first; i < last && (same_run || same_status); ++i) {
-        const auto& r = rows[i];
-        same_run = same_run &&
-                   old->members[i - first].get() == (r.snapshot ? r.snapshot->text.get() : nullptr);
-        same_status = same_status && old->status[i - first] == r.status;
-      }
-      if (same_run && same_status) {
-        next->groups.push_back(previous->groups[g]);
-        continue;
-      }
-      changed = true;
-      auto group = std::make_shared<Group>();
-      for (size_t i = first; i < last; ++i) {
-        group->members.push_back(rows[i].snapshot ? rows[i].snapshot->text : nullptr);
-        group->status.push_back(rows[i].status);
-      }
-      if (same_run) {
-        group->run = old->run;
-      } else {
-        for (auto& f : family) f.clear();
-        for (const auto& m : group->members) {
-          if (!m) continue;
-          scratch.clear();
-          if (!http::InflateSegment(m->all, scratch)) continue;  // cannot happen: ours
-          size_t at = 0;
-          for (size_t f = 0; f < kRunMetricCount; ++f) {
-            family[f].append(scratch, at, m->bytes[f]);
-            at += m->bytes[f];
-          }
-        }
-        for (size_t f = 0; f < kRunMetricCount; ++f) {
-          group->run[f] = Compress(family[f], kSegmentLevel);
-        }
-      }
-      if (same_status) {
-        group->success = old->success;
-        group->last_success = old->last_success;
-      } else {
-        const auto& ok_def = kPipelineMetrics[metrics::kFetchSuccess];
-        const auto& ts_def = kPipelineMetrics[metrics::kFetchLastSuccess];
-        std::string ok, ts;
-        for (const auto& st : group->status) {
-          metrics::AppendSample(ok, ok_def.name, *st.prefix, {}, st.success);
-          if (st.served) {
-            metrics::AppendSample(ts, ts_def.name, *st.prefix, {}, st.success_wall_seconds);
-          }
-        }
-        group->success = Compress(ok, kSegmentLevel);
-        group->last_success = Compress(ts, kSegmentLevel);
-      }
-      next->groups.push_back(std::move(group));
-    }
-
-    if (!changed) {
-      head = previous->segments;
-    } else {
-      // Families in catalog order; all samples of one family are contiguous, each family
-      // under its header.
-      auto list = std::make_shared<http::SegmentList>();
-      auto family_run = [&](const metrics::MetricDef& def, std::string_view note, auto segment_of) {
-        bool header = false;
-        for (const auto& g : next->groups) {
-          const auto& seg = segment_of(*g);
-          if (!seg) continue;
-          if (!header) {
-            std::string h;
-            metrics::AppendHeader(h, def, note);
-            list->Append(Compress(h, kSegmentLevel));
-            header = true;
-          }
-          list->Append(seg);
-        }
-      };
-      for (size_t f = 0; f < kRunMetricCount; ++f) {
-        family_run(
-            kPipelineMetrics[f],
-            cache_note_, [f](const Group& g) -> const auto& { return g.run[f]; });
-      }
-      family_run(
-          kPipelineMetrics[metrics::kFetchSuccess], "",
-          [](const Group& g) -> const auto& { return g.success; });
-      family_run(
-          kPipelineMetrics[metrics::kFetchLastSuccess], "",
-          [](const Group& g) -> const auto& { return g.last_success; });
-      next->segments = std::move(list);
-      head = next->segments;
-      generation_ = std::move(next);
-    }
-  }
+  std::shared_ptr<const http::SegmentList> head = Segments(RowsOf(targets));
 
   // The tail changes on every scrape; it is small and compressed each time.
   std::string out;
   metrics::AppendHeader(out, metrics::kUp);
-  metrics::AppendSample(out, metrics::kUp.name, "", {},
-                        api_.ApiUp(start - options_.cache_ttl) ? 1 : 0);
+  metrics::AppendSample(out, metrics::kUp, "", {}, api_.ApiUp(start - options_.cache_ttl) ? 1 : 0);
   metrics::AppendHeader(out, metrics::kBuildInfo);
-  metrics::AppendSample(out, metrics::kBuildInfo.name, "",
-                        {{"version", options_.version}, {"revision", options_.revision}}, 1);
+  metrics::AppendSample(out, metrics::kBuildInfo, "", {options_.version, options_.revision}, 1);
   for (auto& r : extra) r(out);
   metrics::AppendHeader(out, metrics::kScrapeDuration);
-  metrics::AppendSample(out, metrics::kScrapeDuration.name, "", {},
+  metrics::AppendSample(out, metrics::kScrapeDuration, "", {},
                         std::chrono::duration<double>(clock_.Now() - start).count());
   out += self_metrics_.Render();
   return http::MakeSegmentedBody(std::move(head), http::DeflateSegment(out, kTailLevel, true));
+}
+
+std::vector<Collector::Row> Collector::RowsOf(const std::vector<std::shared_ptr<Entry>>& targets) {
+  std::vector<Row> rows;
+  rows.reserve(targets.size());
+  const auto now = clock_.Now();
+  std::lock_guard lock(mu_);
+  for (auto& e : targets) {
+    Row row;
+    // The outcome of the last fetch that finished: a fetch still in flight (another
+    // scrape's) does not make a healthy pipeline flap to 0.
+    row.status.success = e->last_ok;
+    if (e->good && (row.status.success || now - e->good->fetched_at <= options_.max_stale)) {
+      row.snapshot = e->good;
+      row.status.served = true;
+      row.status.success_wall_seconds = e->good->success_wall_seconds;
+    }
+    row.status.prefix = e->Prefix();
+    row.in_flight = e->flight != nullptr;
+    rows.push_back(std::move(row));
+  }
+  return rows;
+}
+
+// The pipelines' part of the body: the previous generation's when no group changed.
+std::shared_ptr<const http::SegmentList> Collector::Segments(const std::vector<Row>& rows) {
+  // One render at a time: concurrent scrapes of an unchanged cache find the generation
+  // the first one built and share it.
+  std::lock_guard lock(render_mu_);
+  const auto previous = generation_;
+  const size_t groups = (rows.size() + kGroupSize - 1) / kGroupSize;
+  auto next = std::make_shared<Generation>();
+  next->groups.reserve(groups);
+  bool changed = !previous || previous->groups.size() != groups;
+  for (size_t g = 0; g < groups; ++g) {
+    const size_t first = g * kGroupSize;
+    const size_t last = std::min(rows.size(), first + kGroupSize);
+    const auto* old = previous && g < previous->groups.size() ? &previous->groups[g] : nullptr;
+    const bool ready = prebuilt_.size() == groups && prebuilt_[g] &&
+                       GroupOf(rows, first, last, &prebuilt_[g]) == prebuilt_[g];
+    // A group built while the fetch was still running (Prebuild), if it still shows these rows.
+    next->groups.push_back(ready ? prebuilt_[g] : GroupOf(rows, first, last, old));
+    changed = changed || !old || next->groups.back() != *old;
+  }
+  prebuilt_.clear();
+  prebuilding_.clear();
+  if (!changed) return previous->segments;
+  next->segments = SegmentListOf(*next);
+  generation_ = next;
+  return next->segments;
+}
+
+// While a long fetch runs: the groups whose members have all landed are built ahead of the
+// render at its end, which then has only the last groups left to compress (the work overlaps
+// the API's latency). Two waiting scrapes do not build the same group.
+void Collector::Prebuild(const std::vector<std::shared_ptr<Entry>>& targets) {
+  const auto rows = RowsOf(targets);
+  const size_t groups = (rows.size() + kGroupSize - 1) / kGroupSize;
+  for (size_t g = 0; g < groups; ++g) {
+    const size_t first = g * kGroupSize;
+    const size_t last = std::min(rows.size(), first + kGroupSize);
+    if (std::any_of(rows.begin() + first, rows.begin() + last,
+                    [](const Row& r) { return r.in_flight; })) {
+      continue;
+    }
+    std::shared_ptr<const Group> base;  // what the render would start from
+    {
+      std::lock_guard lock(render_mu_);
+      if (prebuilt_.size() != groups) {
+        prebuilt_.assign(groups, nullptr);
+        prebuilding_.assign(groups, false);
+      }
+      if (prebuilding_[g]) continue;
+      base = prebuilt_[g] ? prebuilt_[g]
+                          : (generation_ && g < generation_->groups.size() ? generation_->groups[g]
+                                                                           : nullptr);
+      if (base && GroupOf(rows, first, last, &base) == base) continue;  // nothing to do
+      prebuilding_[g] = true;
+    }
+    auto built = GroupOf(rows, first, last, base ? &base : nullptr);  // outside the lock
+    std::lock_guard lock(render_mu_);
+    if (prebuilt_.size() == groups) {
+      prebuilt_[g] = std::move(built);
+      prebuilding_[g] = false;
+    }
+  }
+}
+
+size_t Collector::PrebuiltGroups() const {
+  std::lock_guard lock(render_mu_);
+  return static_cast<size_t>(std::count_if(prebuilt_.begin(), prebuilt_.end(),
+                                           [](const auto& g) { return g != nullptr; }));
+}
+
+// Rows [first, last) as a group: `old` itself when nothing changed, else a new group that
+// reuses old's run segments or status segments when those did not change.
+std::shared_ptr<const Collector::Group> Collector::GroupOf(
+    const std::vector<Row>& rows, size_t first, size_t last,
+    const std::shared_ptr<const Group>* old_ptr) {
+  const Group* old = old_ptr ? old_ptr->get() : nullptr;
+  bool same_run = old && old->members.size() == last - first;
+  bool same_status = same_run;
+  for (size_t i = first; i < last && (same_run || same_status); ++i) {
+    const auto& r = rows[i];
+    same_run = same_run &&
+               old->members[i - first].get() == (r.snapshot ? r.snapshot->text.get() : nullptr);
+    same_status = same_status && old->status[i - first] == r.status;
+  }
+  if (same_run && same_status) return *old_ptr;
+  auto group = std::make_shared<Group>();
+  for (size_t i = first; i < last; ++i) {
+    group->members.push_back(rows[i].snapshot ? rows[i].snapshot->text : nullptr);
+    group->status.push_back(rows[i].status);
+  }
+  if (same_run) {
+    group->run = old->run;
+  } else {
+    CompressRuns(*group);
+  }
+  if (same_status) {
+    group->success = old->success;
+    group->last_success = old->last_success;
+  } else {
+    const auto& ok_def = kPipelineMetrics[metrics::kFetchSuccess];
+    const auto& ts_def = kPipelineMetrics[metrics::kFetchLastSuccess];
+    std::string ok, ts;
+    for (const auto& st : group->status) {
+      metrics::AppendSample(ok, ok_def, *st.prefix, {}, st.success);
+      if (st.served) metrics::AppendSample(ts, ts_def, *st.prefix, {}, st.success_wall_seconds);
+    }
+    group->success = Compress(ok, kSegmentLevel);
+    group->last_success = Compress(ts, kSegmentLevel);
+  }
+  return group;
+}
+
+// The group's run segments: each family's lines of every member, compressed.
+void Collector::CompressRuns(Group& group) {
+  std::array<std::string, kRunMetricCount> family;
+  std::string scratch;
+  for (const auto& m : group.members) {
+    if (!m) continue;
+    scratch.clear();
+    if (!http::InflateSegment(m->all, scratch)) continue;  // cannot happen: ours
+    size_t at = 0;
+    for (size_t f = 0; f < kRunMetricCount; ++f) {
+      family[f].append(scratch, at, m->bytes[f]);
+      at += m->bytes[f];
+    }
+  }
+  for (size_t f = 0; f < kRunMetricCount; ++f) group.run[f] = Compress(family[f], kSegmentLevel);
+}
+
+// Families in catalog order; all samples of one family are contiguous, each family under
+// its header.
+std::shared_ptr<const http::SegmentList> Collector::SegmentListOf(const Generation& next) const {
+  auto list = std::make_shared<http::SegmentList>();
+  auto family_run = [&](const metrics::MetricDef& def, std::string_view note, auto segment_of) {
+    bool header = false;
+    for (const auto& g : next.groups) {
+      const auto& seg = segment_of(*g);
+      if (!seg) continue;
+      if (!header) {
+        std::string h;
+        metrics::AppendHeader(h, def, note);
+        list->Append(Compress(h, kSegmentLevel));
+        header = true;
+      }
+      list->Append(seg);
+    }
+  };
+  for (size_t f = 0; f < kRunMetricCount; ++f) {
+    family_run(
+        kPipelineMetrics[f], cache_note_, [f](const Group& g) -> const auto& { return g.run[f]; });
+  }
+  family_run(
+      kPipelineMetrics[metrics::kFetchSuccess], "",
+      [](const Group& g) -> const auto& { return g.success; });
+  family_run(
+      kPipelineMetrics[metrics::kFetchLastSuccess], "",
+      [](const Group& g) -> const auto& { return g.last_success; });
+  return list;
 }
 
 }  // namespace yfe::collector

@@ -29,6 +29,10 @@
 #include "metrics/translate.h"
 #include "util/clock.h"
 
+namespace yfe::http {
+struct SegmentList;
+}  // namespace yfe::http
+
 namespace yfe::collector {
 
 struct Target {
@@ -89,6 +93,9 @@ class Collector {
   using ExtraRenderer = std::function<void(std::string& out)>;
   void AddExtraRenderer(ExtraRenderer r);
 
+  // For tests: groups compressed ahead of the render while a fetch runs (see Prebuild).
+  size_t PrebuiltGroups() const;
+
  private:
   struct Entry;
   struct Flight;
@@ -98,13 +105,37 @@ class Collector {
   struct Group;
   struct Generation;
 
-  std::vector<std::shared_ptr<Entry>> Fetch(std::chrono::nanoseconds budget,
+  struct Row;
+
+  // A scrape counts its cache hits and misses; the start-up warm-up does not.
+  enum class FetchMode { kScrape, kWarmUp };
+  // Fetches what is not fresh; progress (may be null) is called every 5 s with the number
+  // of fetches not yet done.
+  std::vector<std::shared_ptr<Entry>> Fetch(std::chrono::nanoseconds budget, FetchMode mode,
                                             const std::function<void(size_t)>& progress);
+  // Waits for a fetch's answers (up to the deadline), prebuilding groups meanwhile.
+  void Await(Countdown& countdown, const std::vector<std::shared_ptr<Entry>>& targets,
+             Clock::Steady deadline, bool prebuild, const std::function<void(size_t)>& progress);
+  void Prebuild(const std::vector<std::shared_ptr<Entry>>& targets);
   std::shared_ptr<const http::Body> Render(const std::vector<std::shared_ptr<Entry>>& targets,
                                            Clock::Steady start);
+  std::vector<Row> RowsOf(const std::vector<std::shared_ptr<Entry>>& targets);
+  std::shared_ptr<const http::SegmentList> Segments(const std::vector<Row>& rows);
+  static std::shared_ptr<const Group> GroupOf(const std::vector<Row>& rows, size_t first,
+                                              size_t last, const std::shared_ptr<const Group>* old);
+  static void CompressRuns(Group& group);
+  std::shared_ptr<const http::SegmentList> SegmentListOf(const Generation& next) const;
   void StartFlight(const std::shared_ptr<Entry>& e, Clock::Steady deadline, bool fetch_name);
   void OnFlightResult(const std::shared_ptr<Entry>& e, bool is_run, flowapi::ApiResult r);
   void FinishFlight(const std::shared_ptr<Entry>& e);
+  bool CheckExistenceFirst(const std::shared_ptr<Entry>& e);
+  void ApplyName(Entry& e, const Flight& flight);
+  std::shared_ptr<Snapshot> NewSnapshot(size_t body_hash, const std::string& name) const;
+  std::shared_ptr<Snapshot> SnapshotOf(Entry& e, const Flight& flight,
+                                       const std::shared_ptr<const Snapshot>& previous,
+                                       const std::string& name, bool exists, std::string& error);
+  void Settle(const std::shared_ptr<Entry>& e, Flight& flight, std::shared_ptr<Snapshot> fresh,
+              const std::string& error);
   std::chrono::nanoseconds FailureBackoff(int failures) const;
   std::chrono::nanoseconds MaxFailureBackoff() const;
   void NoteTruncation(Entry& e, const metrics::RunFragments& f);
@@ -124,8 +155,12 @@ class Collector {
   std::vector<ExtraRenderer> extra_;
 
   // The compressed exposition of the pipelines (Render builds it, one render at a time).
-  std::mutex render_mu_;
+  mutable std::mutex render_mu_;
   std::shared_ptr<const Generation> generation_;  // guarded by render_mu_
+  // Groups built ahead of the render while a fetch runs (Prebuild), and which are being
+  // built; guarded by render_mu_, dropped by each render.
+  std::vector<std::shared_ptr<const Group>> prebuilt_;
+  std::vector<bool> prebuilding_;
 };
 
 }  // namespace yfe::collector

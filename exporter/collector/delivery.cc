@@ -222,7 +222,7 @@ void RenderHistograms(std::string& out, const metrics::MetricDef& def, const std
   const std::string base(def.name);
   for (const auto& [env, h] : histograms) {
     if (h.counts.size() != les.size()) continue;
-    const std::string p = metrics::ExtendPrefix(prefix, {{"environment", env}});
+    const std::string p = metrics::ExtendPrefix(prefix, def, {env}).text;
     double cumulative = 0;
     for (size_t i = 0; i < les.size(); ++i) {
       cumulative += h.counts[i];
@@ -237,12 +237,12 @@ void RenderHistograms(std::string& out, const metrics::MetricDef& def, const std
 void RenderPipeline(Families& f, const std::string& prefix, const DeliveryLedger& d,
                     const std::vector<std::string>& les) {
   for (const auto& [key, n] : d.deployments) {
-    metrics::AppendSample(f.deployments, metrics::kDeploymentsTotal.name, prefix,
-                          {{"environment", key.first}, {"status", key.second}}, n);
+    metrics::AppendSample(f.deployments, metrics::kDeploymentsTotal, prefix,
+                          {key.first, key.second}, n);
   }
   RenderHistograms(f.lead_times, metrics::kDeploymentLeadTime, prefix, d.lead_times, les);
   if (d.failing_since_ms > 0) {
-    metrics::AppendSample(f.failing, metrics::kFailingSince.name, prefix, {},
+    metrics::AppendSample(f.failing, metrics::kFailingSince, prefix, {},
                           static_cast<double>(d.failing_since_ms) / 1000);
   }
   RenderHistograms(f.restores, metrics::kRestoreDuration, prefix, d.restores, les);

@@ -31,19 +31,26 @@ struct DeliveryLedger {
     int64_t end_ms = 0;
     std::string status;
   };
+  // A counted finish of a pipeline whose deployments end with a stage (delivery's
+  // `stage:`): decided when its detail (GetPipelineRun) shows that stage.
+  struct Awaiting {
+    int64_t start_ms = 0;  // the run's createTime (from the run list)
+    int64_t attempts = 0;  // details fetched or failed without a decision
+  };
   using Key = std::pair<std::string, std::string>;  // (environment, status)
 
-  std::map<Key, double> deployments;                // deployments_total
-  std::map<std::string, Histogram> lead_times;      // environment -> lead time histogram
-  std::map<std::string, Histogram> restores;        // environment ("" if none) -> histogram
-  std::map<int64_t, Deploy> deploys;                // run id -> (at most kMaxDeploys)
-  std::vector<Finish> pending;                      // at most kMaxPending
+  std::map<Key, double> deployments;            // deployments_total
+  std::map<std::string, Histogram> lead_times;  // environment -> lead time histogram
+  std::map<std::string, Histogram> restores;    // environment ("" if none) -> histogram
+  std::map<int64_t, Deploy> deploys;            // run id -> (at most kMaxDeploys)
+  std::vector<Finish> pending;                  // at most kMaxPending
+  std::map<int64_t, Awaiting> awaiting;         // run id -> (at most kMaxAwaiting)
   int64_t failing_since_ms = 0;  // end of the first failed finish of the streak; 0: green
   int64_t last_end_ms = 0;       // the latest end applied to the streak
 
   bool empty() const {
     return deployments.empty() && lead_times.empty() && restores.empty() && deploys.empty() &&
-           pending.empty() && failing_since_ms == 0 && last_end_ms == 0;
+           pending.empty() && awaiting.empty() && failing_since_ms == 0 && last_end_ms == 0;
   }
 };
 

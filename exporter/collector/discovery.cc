@@ -161,4 +161,41 @@ std::vector<Target> MergeTargets(const std::vector<config::PipelineConfig>& conf
   return out;
 }
 
+DiscoveryRefresher::DiscoveryRefresher(const config::Config& cfg, int shard_index, int shard_total,
+                                       flowapi::Api& api, Collector& collector,
+                                       metrics::SelfMetrics& self_metrics, const Clock& clock)
+    : cfg_(cfg),
+      shard_index_(shard_index),
+      shard_total_(shard_total),
+      discovery_(cfg.discovery, api),
+      collector_(collector),
+      self_metrics_(self_metrics),
+      clock_(clock) {}
+
+DiscoveryRefresher::Outcome DiscoveryRefresher::Refresh(const std::function<bool()>& stopping) {
+  using std::chrono::nanoseconds;
+  const auto deadline =
+      clock_.Now() + std::max(cfg_.api.timeout * 10, nanoseconds(kMinRefreshBudget));
+  auto found = discovery_.List(deadline);
+  Outcome out;
+  out.next = cfg_.discovery.refresh_interval;
+  if (found.ok()) {
+    self_metrics_.SetDiscovered(static_cast<double>(found->size()));
+    collector_.SetTargets(MergeTargets(cfg_.pipelines, *found, shard_index_, shard_total_));
+    logging::Info("discovery refreshed", {{"discovered", std::to_string(found->size())},
+                                          {"watched", std::to_string(collector_.TargetCount())}});
+    out.first_success = !succeeded_;
+    succeeded_ = true;
+    return out;
+  }
+  if (stopping()) return out;
+  self_metrics_.CountDiscoveryError();
+  logging::Warn("discovery failed; keeping the previous list", {{"err", found.error()}});
+  if (!succeeded_) {
+    collector_.SetTargets(MergeTargets(cfg_.pipelines, {}, shard_index_, shard_total_));
+    out.next = std::min(out.next, nanoseconds(kFirstRetryCap));
+  }
+  return out;
+}
+
 }  // namespace yfe::collector

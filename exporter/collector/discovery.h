@@ -10,6 +10,7 @@
 //   auto found = d.List(deadline);          // Result<std::vector<model::Pipeline>>
 #pragma once
 
+#include <chrono>
 #include <functional>
 #include <memory>
 #include <optional>
@@ -18,7 +19,9 @@
 
 #include "config/config.h"
 #include "flowapi/client.h"
+#include "metrics/self_metrics.h"
 #include "model/pipeline_run.h"
+#include "util/clock.h"
 #include "util/result.h"
 
 namespace re2 {
@@ -72,5 +75,41 @@ struct Target;
 std::vector<Target> MergeTargets(const std::vector<config::PipelineConfig>& configured,
                                  const std::vector<model::Pipeline>& discovered, int shard_index,
                                  int shard_total);
+
+class Collector;
+
+// The discovery loop's rules, one refresh at a time (the caller sleeps `next` between):
+// - a refresh may take max(10 api.timeout, 2 min);
+// - a success watches the configured pipelines plus the discovered ones (this shard's);
+// - a failure keeps the previous list (counted, logged);
+// - until the first success the configured pipelines are watched, the exporter is not
+//   ready, and the next attempt comes within 15 s.
+// One thread owns it (as Discovery).
+class DiscoveryRefresher {
+ public:
+  static constexpr std::chrono::seconds kFirstRetryCap{15};
+  static constexpr std::chrono::minutes kMinRefreshBudget{2};
+
+  struct Outcome {
+    bool first_success = false;  // the first success: the exporter becomes ready now
+    std::chrono::nanoseconds next{0};
+  };
+
+  DiscoveryRefresher(const config::Config& cfg, int shard_index, int shard_total, flowapi::Api& api,
+                     Collector& collector, metrics::SelfMetrics& self_metrics,
+                     const Clock& clock = SystemClock::Instance());
+
+  // One refresh. stopping(): a failure while stopping is neither counted nor logged.
+  Outcome Refresh(const std::function<bool()>& stopping);
+
+ private:
+  const config::Config& cfg_;
+  const int shard_index_, shard_total_;
+  Discovery discovery_;
+  Collector& collector_;
+  metrics::SelfMetrics& self_metrics_;
+  const Clock& clock_;
+  bool succeeded_ = false;
+};
 
 }  // namespace yfe::collector

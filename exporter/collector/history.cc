@@ -5,6 +5,7 @@
 #include <future>
 #include <memory>
 
+#include "collector/job_history.h"
 #include "metrics/catalog.h"
 #include "metrics/exposition.h"
 #include "metrics/translate.h"
@@ -25,6 +26,11 @@ std::string TriggerOf(const model::RunSummary& run) {
   return std::string(model::TriggerModeName(run.trigger_mode));
 }
 
+double ValueOr0(const std::map<RunLedger::Key, double>& counters, const RunLedger::Key& key) {
+  auto it = counters.find(key);
+  return it == counters.end() ? 0 : it->second;
+}
+
 }  // namespace
 
 RunHistory::RunHistory(std::vector<double> buckets, const Clock& clock)
@@ -41,6 +47,20 @@ void RunHistory::SetBuckets(std::vector<double> buckets) {
 void RunHistory::SetMaxPending(std::chrono::nanoseconds max_pending) {
   std::lock_guard lock(mu_);
   max_pending_ = max_pending;
+}
+
+void RunHistory::SetJobHistory(bool enabled, std::vector<double> buckets) {
+  std::lock_guard lock(mu_);
+  jobs_enabled_ = enabled;
+  const bool same_buckets = buckets == job_buckets_;
+  job_buckets_ = std::move(buckets);
+  for (auto& [id, st] : pipelines_) {
+    if (!enabled) st.ledger.pending_details.clear();
+    if (same_buckets) continue;
+    // Histograms with other buckets cannot continue: they start again.
+    for (auto& [job, h] : st.ledger.job_durations) h = {std::vector<double>(job_buckets_.size())};
+    st.ledger.stage_durations.clear();
+  }
 }
 
 void RunHistory::SetObserver(std::shared_ptr<RunObserver> observer) {
@@ -60,6 +80,7 @@ LedgerSnapshot RunHistory::Snapshot() const {
   std::lock_guard lock(mu_);
   LedgerSnapshot snap;
   snap.buckets = buckets_;
+  snap.job_buckets = job_buckets_;
   for (const auto& [id, st] : pipelines_) {
     if (st.ledger.baselined) snap.pipelines.emplace(id, st.ledger);
   }
@@ -67,10 +88,11 @@ LedgerSnapshot RunHistory::Snapshot() const {
 }
 
 void RunHistory::VisitLedgers(
-    const std::function<void(const std::vector<double>&, size_t)>& begin,
+    const std::function<void(const std::vector<double>&, const std::vector<double>&, size_t)>&
+        begin,
     const std::function<void(const std::string&, const RunLedger&)>& each) const {
   std::lock_guard lock(mu_);
-  begin(buckets_, pipelines_.size());
+  begin(buckets_, job_buckets_, pipelines_.size());
   for (const auto& [id, st] : pipelines_) {
     if (st.ledger.baselined) each(id, st.ledger);
   }
@@ -79,9 +101,15 @@ void RunHistory::VisitLedgers(
 void RunHistory::Restore(LedgerSnapshot snapshot) {
   std::lock_guard lock(mu_);
   const bool same_buckets = snapshot.buckets == buckets_;
+  const bool same_job_buckets = snapshot.job_buckets == job_buckets_;
   size_t reset = 0;
   for (auto& [id, ledger] : snapshot.pipelines) {
     if (!ledger.baselined) continue;
+    if (!same_job_buckets) {  // job histograms start again (their keys, the caps, stay)
+      for (auto& [job, h] : ledger.job_durations) h = {std::vector<double>(job_buckets_.size())};
+      ledger.stage_durations.clear();
+    }
+    if (!jobs_enabled_) ledger.pending_details.clear();
     if (!same_buckets && !ledger.durations.empty()) {
       ledger.durations.clear();
       ++reset;
@@ -91,6 +119,11 @@ void RunHistory::Restore(LedgerSnapshot snapshot) {
     for (auto h = ledger.durations.begin(); h != ledger.durations.end();) {
       h = h->second.counts.size() == buckets_.size() ? std::next(h) : ledger.durations.erase(h);
     }
+    for (auto& [job, h] : ledger.job_durations) {
+      if (h.counts.size() != job_buckets_.size()) h = {std::vector<double>(job_buckets_.size())};
+    }
+    std::erase_if(ledger.stage_durations,
+                  [&](const auto& e) { return e.second.counts.size() != job_buckets_.size(); });
     PipelineState& st = pipelines_[id];
     st.ledger = std::move(ledger);
     st.poll = PollState{};
@@ -110,17 +143,18 @@ RunLedger::Histogram& RunHistory::HistogramFor(RunLedger& l, const std::string& 
   return h;
 }
 
-void RunHistory::TakeBack(const std::string& pipeline_id, RunLedger& l, int64_t run_id,
-                          const RunLedger::Seen& was) {
-  if (!was.counted) return;
-  l.resumed[{was.status, was.trigger}] += 1;
-  if (observer_) observer_->TakenBack(pipeline_id, l, run_id, was.status);
-}
-
 void RunHistory::CountFinish(const std::string& pipeline_id, RunLedger& l,
-                             const model::RunSummary& run) {
+                             const model::RunSummary& run, int64_t jobs_after_ms) {
   l.runs[{run.status, TriggerOf(run)}] += 1;
   if (observer_) observer_->Counted(pipeline_id, l, run);
+  if (jobs_enabled_) {
+    // Its jobs are counted when its detail comes (this poll, or a later one after a failure).
+    l.pending_details[run.id] = {jobs_after_ms, run.end_ms, 0};
+    if (l.pending_details.size() > jobs::kMaxPendingDetails) {
+      GiveUpDetail(pipeline_id, l, l.pending_details.begin()->first,
+                   "too many finished runs wait for their detail");
+    }
+  }
   if (run.start_ms > 0 && run.end_ms >= run.start_ms) {
     double seconds = static_cast<double>(run.end_ms - run.start_ms) / 1000.0;
     auto& h = HistogramFor(l, run.status);
@@ -131,7 +165,16 @@ void RunHistory::CountFinish(const std::string& pipeline_id, RunLedger& l,
   }
 }
 
-void RunHistory::Track(const std::string& pipeline_id, RunLedger& l, const model::RunSummary& run) {
+void RunHistory::GiveUpDetail(const std::string& pipeline_id, RunLedger& l, int64_t run_id,
+                              const std::string& why) {
+  if (l.pending_details.erase(run_id) == 0) return;
+  l.jobs_skipped[std::string(jobs::kSkippedDetail)] += 1;
+  logging::Warn("job history: giving up on a run's jobs: " + why,
+                {{"pipeline_id", pipeline_id}, {"run_id", std::to_string(run_id)}});
+}
+
+void RunHistory::Track(const std::string& pipeline_id, RunLedger& l, const model::RunSummary& run,
+                       int64_t jobs_after_ms) {
   if (l.tracked.size() >= kMaxTracked) {
     // Bounded: the run waiting longest is given up first.
     auto oldest = std::min_element(l.tracked.begin(), l.tracked.end(), [](auto& a, auto& b) {
@@ -145,79 +188,115 @@ void RunHistory::Track(const std::string& pipeline_id, RunLedger& l, const model
     l.seen[oldest->first] = {0, oldest->second.status, "", false, false};
     l.tracked.erase(oldest);
   }
-  l.tracked[run.id] = {EpochMs(clock_.WallNow()), run.status};
+  l.tracked[run.id] = {EpochMs(clock_.WallNow()), run.status, jobs_after_ms};
 }
 
-// The whole decision table for one run seen in a poll, in one place.
+namespace {
+
+// Where the jobs of a resumed run's next finish start: after the finish it resumed from,
+// or, when that finish's detail is still pending, after where that one would have started
+// (its jobs are then counted with the next finish's detail, once).
+int64_t JobsAfter(RunLedger& l, int64_t run_id, const RunLedger::Seen& was) {
+  if (auto p = l.pending_details.find(run_id); p != l.pending_details.end()) {
+    const int64_t after = p->second.after_ms;
+    l.pending_details.erase(p);
+    return after;
+  }
+  return was.end_ms;
+}
+
+}  // namespace
+
+void RunHistory::TakeBack(const std::string& pipeline_id, RunLedger& l, int64_t run_id,
+                          const RunLedger::Seen& was) {
+  if (!was.counted) return;
+  l.resumed[{was.status, was.trigger}] += 1;
+  if (observer_) observer_->TakenBack(pipeline_id, l, run_id, was.status);
+}
+
+// Resumed (a retried or skipped job, a passed checkpoint): the outcome counted before is
+// taken back in runs_resumed_total; the next finish is counted again.
+void RunHistory::Resume(const std::string& pipeline_id, RunLedger& l, const model::RunSummary& run,
+                        const RunLedger::Seen& was) {
+  TakeBack(pipeline_id, l, run.id, was);
+  Track(pipeline_id, l, run, JobsAfter(l, run.id, was));
+}
+
+// The decision table for one run seen in a poll: by what the ledger knows of it, tracked
+// (HandleTracked), never handled or handled long ago (HandleUnknown), or remembered
+// (HandleRemembered).
 void RunHistory::Handle(const std::string& pipeline_id, PipelineState& st,
                         const model::RunSummary& run, bool by_id) {
   RunLedger& l = st.ledger;
-  const bool finished = model::IsFinished(run.status);
   const RunLedger::Seen now_seen{run.end_ms, run.status, TriggerOf(run), true, true, by_id};
-
-  // Tracked: its finish counts, whenever it comes.
   if (auto t = l.tracked.find(run.id); t != l.tracked.end()) {
-    if (!finished) {
+    // Tracked: its finish counts, whenever it comes.
+    if (!model::IsFinished(run.status)) {
       t->second.status = run.status;
       return;
     }
-    CountFinish(pipeline_id, l, run);
+    CountFinish(pipeline_id, l, run, t->second.jobs_after_ms);
     l.tracked.erase(t);
     l.seen[run.id] = now_seen;
     return;
   }
+  if (l.seen.contains(run.id)) return HandleRemembered(pipeline_id, l, run, now_seen);
+  HandleUnknown(pipeline_id, l, run, now_seen);
+}
 
-  auto s = l.seen.find(run.id);
-  if (s == l.seen.end()) {
-    if (run.id > l.watermark) {  // new since the last poll
-      if (!finished) return Track(pipeline_id, l, run);
-      if (l.baselined) CountFinish(pipeline_id, l, run);
-      l.seen[run.id] = now_seen;
-      l.seen[run.id].counted = l.baselined;
-      return;
-    }
-    // Handled long ago (or skipped): whether its finish was counted is not known.
-    if (finished) {
-      l.seen[run.id] = now_seen;
-      l.seen[run.id].counted = false;
-      return;
-    }
-    logging::Info(
-        "run history: an earlier run is running again",
-        {{"pipeline_id", pipeline_id}, {"run_id", std::to_string(run.id)}, {"status", run.status}});
-    return Track(pipeline_id, l, run);
+void RunHistory::HandleUnknown(const std::string& pipeline_id, RunLedger& l,
+                               const model::RunSummary& run, const RunLedger::Seen& now_seen) {
+  const bool finished = model::IsFinished(run.status);
+  if (run.id > l.watermark) {  // new since the last poll
+    if (!finished) return Track(pipeline_id, l, run, 0);
+    if (l.baselined) CountFinish(pipeline_id, l, run, 0);
+    l.seen[run.id] = now_seen;
+    l.seen[run.id].counted = l.baselined;
+    return;
   }
+  // Handled long ago (or skipped): whether its finish was counted is not known.
+  if (finished) {
+    l.seen[run.id] = now_seen;
+    l.seen[run.id].counted = false;
+    return;
+  }
+  logging::Info(
+      "run history: an earlier run is running again",
+      {{"pipeline_id", pipeline_id}, {"run_id", std::to_string(run.id)}, {"status", run.status}});
+  // Its earlier finish is not known: its jobs count from now on (never twice).
+  Track(pipeline_id, l, run, EpochMs(clock_.WallNow()));
+}
 
+void RunHistory::HandleRemembered(const std::string& pipeline_id, RunLedger& l,
+                                  const model::RunSummary& run, const RunLedger::Seen& now_seen) {
+  const bool finished = model::IsFinished(run.status);
+  auto s = l.seen.find(run.id);
   RunLedger::Seen& was = s->second;
   if (!was.finished) {  // given up while unfinished
     if (!finished) return;
-    CountFinish(pipeline_id, l, run);
+    CountFinish(pipeline_id, l, run, 0);
     was = now_seen;
     return;
   }
   if (!finished) {
-    // Resumed (a retried or skipped job, a passed checkpoint): the outcome counted before
-    // is taken back in runs_resumed_total; the next finish is counted again.
-    TakeBack(pipeline_id, l, run.id, was);
     logging::Debug(
         "run history: a finished run is running again",
         {{"pipeline_id", pipeline_id}, {"run_id", std::to_string(run.id)}, {"was", was.status}});
+    Resume(pipeline_id, l, run, was);
     l.seen.erase(s);
-    return Track(pipeline_id, l, run);
+    return;
   }
-  if (was.by_id) {
+  if (was.by_id && run.status == was.status) {
     // The end derived from GetPipelineRun may differ from the list's endTime: take the
     // list's as the reference rather than reading a difference as a new finish.
-    if (run.status == was.status) {
-      was.end_ms = run.end_ms;
-      was.by_id = false;
-      return;
-    }
+    was.end_ms = run.end_ms;
+    was.by_id = false;
+    return;
   }
   if (run.end_ms > was.end_ms || was.by_id) {
     // Resumed and finished again between two polls.
     TakeBack(pipeline_id, l, run.id, was);
-    if (l.baselined) CountFinish(pipeline_id, l, run);
+    if (l.baselined) CountFinish(pipeline_id, l, run, JobsAfter(l, run.id, was));
     was = now_seen;
     was.counted = l.baselined;
   }
@@ -267,6 +346,57 @@ void RunHistory::ObserveRun(const std::string& id, const model::RunSummary& run)
   Handle(id, it->second, run, /*by_id=*/true);
 }
 
+std::vector<int64_t> RunHistory::PendingDetails(const std::string& id) const {
+  std::lock_guard lock(mu_);
+  std::vector<int64_t> out;
+  auto it = pipelines_.find(id);
+  if (!jobs_enabled_ || it == pipelines_.end()) return out;
+  for (const auto& [run_id, p] : it->second.ledger.pending_details) out.push_back(run_id);
+  return out;
+}
+
+void RunHistory::ObserveDetail(const std::string& id, int64_t run_id,
+                               const model::PipelineRun& run) {
+  std::lock_guard lock(mu_);
+  auto it = pipelines_.find(id);
+  if (it == pipelines_.end()) return;
+  RunLedger& l = it->second.ledger;
+  auto p = l.pending_details.find(run_id);
+  if (p == l.pending_details.end()) return;
+  if (!model::IsFinished(run.status)) {
+    // Resumed since: the list shows it next poll and its next finish counts these jobs.
+    if (++p->second.attempts >= jobs::kMaxDetailAttempts) {
+      GiveUpDetail(id, l, run_id, "its detail never showed it finished");
+    }
+    return;
+  }
+  if (!jobs::CountDetail(l, run, p->second, job_buckets_)) {
+    l.jobs_skipped[std::string(jobs::kSkippedCap)] += 1;
+    logging::Debug("job history: jobs beyond the caps not counted",
+                   {{"pipeline_id", id}, {"run_id", std::to_string(run_id)}});
+  }
+  l.pending_details.erase(p);
+}
+
+void RunHistory::DetailFailed(const std::string& id, int64_t run_id, bool gone) {
+  std::lock_guard lock(mu_);
+  auto it = pipelines_.find(id);
+  if (it == pipelines_.end()) return;
+  RunLedger& l = it->second.ledger;
+  auto p = l.pending_details.find(run_id);
+  if (p == l.pending_details.end()) return;
+  if (gone) return GiveUpDetail(id, l, run_id, "the run no longer exists");
+  if (++p->second.attempts >= jobs::kMaxDetailAttempts) {
+    GiveUpDetail(id, l, run_id, "its detail could not be fetched");
+  }
+}
+
+RunLedger RunHistory::LedgerOf(const std::string& id) const {
+  std::lock_guard lock(mu_);
+  auto it = pipelines_.find(id);
+  return it == pipelines_.end() ? RunLedger{} : it->second.ledger;
+}
+
 void RunHistory::Forget(const std::string& id, int64_t run_id) {
   std::lock_guard lock(mu_);
   auto it = pipelines_.find(id);
@@ -283,37 +413,8 @@ void RunHistory::FinishPoll(const std::string& id, bool complete) {
   PollState poll = std::move(it->second.poll);
   it->second.poll = PollState{};
   it->second.shown = true;
-
-  // Give up on runs unfinished for longer than collect.history_max_pending.
-  const int64_t now_ms = EpochMs(clock_.WallNow());
-  const int64_t max_ms =
-      std::chrono::duration_cast<std::chrono::milliseconds>(max_pending_).count();
-  for (auto t = l.tracked.begin(); t != l.tracked.end();) {
-    if (now_ms - t->second.since_ms <= max_ms) {
-      ++t;
-      continue;
-    }
-    logging::Warn(
-        "run history: a run has not finished within collect.history_max_pending; "
-        "giving up on it (its finish is not counted unless seen on page 1)",
-        {{"pipeline_id", id},
-         {"run_id", std::to_string(t->first)},
-         {"status", t->second.status},
-         {"waited", FormatDuration(std::chrono::milliseconds(now_ms - t->second.since_ms))}});
-    l.seen[t->first] = {0, t->second.status, "", false, false};
-    t = l.tracked.erase(t);
-  }
-
-  if (!l.baselined) {
-    // Start the usual series at 0 so that the first finished run shows in increase().
-    for (const auto& trigger : poll.triggers) {
-      for (const char* status : {"SUCCESS", "FAIL", "CANCELED"}) l.runs[{status, trigger}] += 0;
-      l.resumed[{"FAIL", trigger}] += 0;
-    }
-    for (const char* status : {"SUCCESS", "FAIL"}) HistogramFor(l, status);
-    l.baselined = true;
-  }
-
+  GiveUpStale(id, l);
+  if (!l.baselined) EndBaseline(l, poll);
   if (complete || poll.capped) {
     if (poll.capped && poll.oldest > l.watermark + 1) {
       logging::Warn(
@@ -341,6 +442,39 @@ void RunHistory::FinishPoll(const std::string& id, bool complete) {
   }
 }
 
+// Gives up on runs unfinished for longer than collect.history_max_pending.
+void RunHistory::GiveUpStale(const std::string& id, RunLedger& l) {
+  const int64_t now_ms = EpochMs(clock_.WallNow());
+  const int64_t max_ms =
+      std::chrono::duration_cast<std::chrono::milliseconds>(max_pending_).count();
+  for (auto t = l.tracked.begin(); t != l.tracked.end();) {
+    if (now_ms - t->second.since_ms <= max_ms) {
+      ++t;
+      continue;
+    }
+    logging::Warn(
+        "run history: a run has not finished within collect.history_max_pending; "
+        "giving up on it (its finish is not counted unless seen on page 1)",
+        {{"pipeline_id", id},
+         {"run_id", std::to_string(t->first)},
+         {"status", t->second.status},
+         {"waited", FormatDuration(std::chrono::milliseconds(now_ms - t->second.since_ms))}});
+    l.seen[t->first] = {0, t->second.status, "", false, false};
+    t = l.tracked.erase(t);
+  }
+}
+
+// Ends the baseline: starts the usual series at 0 so that the first finished run shows in
+// increase().
+void RunHistory::EndBaseline(RunLedger& l, const PollState& poll) {
+  for (const auto& trigger : poll.triggers) {
+    for (const char* status : {"SUCCESS", "FAIL", "CANCELED"}) l.runs[{status, trigger}] += 0;
+    l.resumed[{"FAIL", trigger}] += 0;
+  }
+  for (const char* status : {"SUCCESS", "FAIL"}) HistogramFor(l, status);
+  l.baselined = true;
+}
+
 void RunHistory::Retain(const std::set<std::string>& ids) {
   std::lock_guard lock(mu_);
   for (auto it = pipelines_.begin(); it != pipelines_.end();) {
@@ -361,22 +495,23 @@ size_t RunHistory::TrackedIds(const std::string& id) const {
   return it == pipelines_.end() ? 0 : it->second.ledger.tracked.size();
 }
 
+const RunLedger* RunHistory::FindLedger(const std::string& id) const {
+  auto it = pipelines_.find(id);
+  return it == pipelines_.end() ? nullptr : &it->second.ledger;
+}
+
 double RunHistory::Count(const std::string& id, const std::string& status,
                          const std::string& trigger) const {
   std::lock_guard lock(mu_);
-  auto it = pipelines_.find(id);
-  if (it == pipelines_.end()) return 0;
-  auto r = it->second.ledger.runs.find({status, trigger});
-  return r == it->second.ledger.runs.end() ? 0 : r->second;
+  const RunLedger* l = FindLedger(id);
+  return l ? ValueOr0(l->runs, {status, trigger}) : 0;
 }
 
 double RunHistory::Resumed(const std::string& id, const std::string& status,
                            const std::string& trigger) const {
   std::lock_guard lock(mu_);
-  auto it = pipelines_.find(id);
-  if (it == pipelines_.end()) return 0;
-  auto r = it->second.ledger.resumed.find({status, trigger});
-  return r == it->second.ledger.resumed.end() ? 0 : r->second;
+  const RunLedger* l = FindLedger(id);
+  return l ? ValueOr0(l->resumed, {status, trigger}) : 0;
 }
 
 double RunHistory::DurationCount(const std::string& id, const std::string& status) const {
@@ -397,21 +532,23 @@ void RunHistory::Render(std::string& out,
   std::vector<std::string> les(buckets_.size());
   for (size_t i = 0; i < buckets_.size(); ++i) metrics::AppendValue(les[i], buckets_[i]);
   std::string runs_text, resumed_text, durations_text;
+  jobs::Text job_text(job_buckets_);
   for (const auto& [id, name] : pipelines) {
     auto it = pipelines_.find(id);
     if (it == pipelines_.end() || !it->second.ledger.baselined || !it->second.shown) continue;
     const RunLedger& l = it->second.ledger;
     const std::string prefix = metrics::PipelinePrefix({id, name});
+    if (jobs_enabled_) job_text.Add(prefix, l);
     for (const auto& [key, n] : l.runs) {
-      metrics::AppendSample(runs_text, metrics::kRunsTotal.name, prefix,
-                            {{"status", key.first}, {"trigger_mode", key.second}}, n);
+      metrics::AppendSample(runs_text, metrics::kRunsTotal, prefix, {key.first, key.second}, n);
     }
     for (const auto& [key, n] : l.resumed) {
-      metrics::AppendSample(resumed_text, metrics::kRunsResumedTotal.name, prefix,
-                            {{"status", key.first}, {"trigger_mode", key.second}}, n);
+      metrics::AppendSample(resumed_text, metrics::kRunsResumedTotal, prefix,
+                            {key.first, key.second}, n);
     }
     for (const auto& [status, h] : l.durations) {
-      const std::string p = metrics::ExtendPrefix(prefix, {{"status", status}});
+      const std::string p =
+          metrics::ExtendPrefix(prefix, metrics::kRunDurationHistogram, {status}).text;
       double cumulative = 0;
       for (size_t i = 0; i < les.size() && i < h.counts.size(); ++i) {
         cumulative += h.counts[i];
@@ -434,6 +571,7 @@ void RunHistory::Render(std::string& out,
     metrics::AppendHeader(out, metrics::kRunDurationHistogram);
     out += durations_text;
   }
+  job_text.AppendTo(out);
 }
 
 // ---- Polling: I/O around the ledger ----
@@ -468,13 +606,45 @@ model::RunSummary SummaryOf(int64_t run_id, const model::PipelineRun& run) {
   return s;
 }
 
-void FetchUnseen(const std::shared_ptr<Poll>& p, const std::string& id, bool complete) {
-  std::vector<int64_t> unseen = p->history.Unseen(id);
-  if (unseen.empty()) {
+// Job history: the detail of each counted finish whose jobs are not counted yet, then the
+// end of the pipeline's poll.
+void FetchDetails(const std::shared_ptr<Poll>& p, const std::string& id, bool complete) {
+  std::vector<int64_t> pending = p->history.PendingDetails(id);
+  if (pending.empty()) {
     p->history.FinishPoll(id, complete);
     p->Finish();
     return;
   }
+  auto left = std::make_shared<std::atomic<size_t>>(pending.size());
+  for (int64_t run_id : pending) {
+    p->api.GetRun(id, run_id, p->deadline, [p, id, run_id, complete, left](flowapi::ApiResult r) {
+      if (r.ok) {
+        auto run = model::DecodePipelineRun(r.body);
+        if (run.ok()) {
+          p->history.ObserveDetail(id, run_id, *run);
+        } else {
+          p->on_decode_error(flowapi::kGetRun);
+          p->history.DetailFailed(id, run_id, false);
+        }
+      } else {
+        if (r.status != 404) {
+          logging::Warn(
+              "job history: cannot fetch a finished run's detail; trying again next poll",
+              {{"pipeline_id", id}, {"run_id", std::to_string(run_id)}, {"err", r.error}});
+        }
+        p->history.DetailFailed(id, run_id, r.status == 404);
+      }
+      if (--*left == 0) {
+        p->history.FinishPoll(id, complete);
+        p->Finish();
+      }
+    });
+  }
+}
+
+void FetchUnseen(const std::shared_ptr<Poll>& p, const std::string& id, bool complete) {
+  std::vector<int64_t> unseen = p->history.Unseen(id);
+  if (unseen.empty()) return FetchDetails(p, id, complete);
   auto left = std::make_shared<std::atomic<size_t>>(unseen.size());
   for (int64_t run_id : unseen) {
     p->api.GetRun(id, run_id, p->deadline, [p, id, run_id, complete, left](flowapi::ApiResult r) {
@@ -482,6 +652,7 @@ void FetchUnseen(const std::shared_ptr<Poll>& p, const std::string& id, bool com
         auto run = model::DecodePipelineRun(r.body);
         if (run.ok() && !run->status.empty()) {
           p->history.ObserveRun(id, SummaryOf(run_id, *run));
+          p->history.ObserveDetail(id, run_id, *run);  // no second request for its jobs
         } else {
           p->on_decode_error(flowapi::kGetRun);
           logging::Warn("run history: cannot decode a tracked run",
@@ -495,10 +666,7 @@ void FetchUnseen(const std::shared_ptr<Poll>& p, const std::string& id, bool com
         logging::Warn("run history: cannot fetch a tracked run; trying again next poll",
                       {{"pipeline_id", id}, {"run_id", std::to_string(run_id)}, {"err", r.error}});
       }
-      if (--*left == 0) {
-        p->history.FinishPoll(id, complete);
-        p->Finish();
-      }
+      if (--*left == 0) FetchDetails(p, id, complete);
     });
   }
 }

@@ -17,6 +17,10 @@
 //   PollRunHistory(api, h, ids, deadline, on_decode_error);  // every history_interval
 //   h.Render(out, named_pipelines);
 //
+// With collect.job_history, each counted finish also waits in the ledger for its detail
+// (GetPipelineRun, fetched by PollRunHistory in the same poll, retried on failure) whose
+// jobs and stages are then counted (collector/job_history.h).
+//
 // Thread-safe. The state outlives configuration reloads (owned by the App).
 #pragma once
 
@@ -29,6 +33,7 @@
 #include <set>
 #include <string>
 #include <string_view>
+#include <tuple>
 #include <utility>
 #include <vector>
 
@@ -49,8 +54,9 @@ struct RunLedger {
   };
   // A run seen unfinished: its finish will be counted.
   struct Tracked {
-    int64_t since_ms = 0;  // wall clock when first seen unfinished (epoch ms)
-    std::string status;    // last status seen
+    int64_t since_ms = 0;       // wall clock when first seen unfinished (epoch ms)
+    std::string status;         // last status seen
+    int64_t jobs_after_ms = 0;  // job history: its finish counts the jobs started after this
   };
   // A run seen on the pages of the last polls and not tracked: what was done about it.
   struct Seen {
@@ -70,12 +76,28 @@ struct RunLedger {
   std::map<Key, double> runs;          // runs_total
   std::map<Key, double> resumed;       // runs_resumed_total, by the outcome taken back
   std::map<std::string, Histogram> durations;  // status -> histogram
+
+  // Job history (collect.job_history; collector/job_history.h). A counted finish whose
+  // jobs are still to be counted from its detail (GetPipelineRun).
+  struct PendingDetail {
+    int64_t after_ms = 0;  // count the jobs that started after this (0: all)
+    int64_t end_ms = 0;    // end of the counted finish (0: unknown): later jobs are not its
+    int64_t attempts = 0;  // failed fetches so far
+  };
+  using JobId = std::tuple<std::string, std::string, std::string>;  // stage, job_sign, job name
+  std::map<int64_t, PendingDetail> pending_details;                 // at most kMaxPendingDetails
+  std::map<std::pair<JobId, std::string>, double> job_runs;  // (job, status) -> job_runs_total
+  std::map<JobId, Histogram> job_durations;                  // at most kMaxJobs jobs
+  std::map<std::string, Histogram> stage_durations;          // at most kMaxStages stages
+  std::map<std::string, double> jobs_skipped;  // reason -> job_history_runs_skipped_total
+
   DeliveryLedger delivery;  // kept by the RunObserver (collector/delivery.h), if any
 };
 
 // Every pipeline's ledger at one moment, with the buckets its histograms use.
 struct LedgerSnapshot {
   std::vector<double> buckets;
+  std::vector<double> job_buckets;  // of the job and stage histograms
   std::map<std::string, RunLedger> pipelines;
 };
 
@@ -123,15 +145,29 @@ class RunHistory {
   void Retain(const std::set<std::string>& ids);
   void SetBuckets(std::vector<double> buckets);
   void SetMaxPending(std::chrono::nanoseconds max_pending);
+  // collect.job_history and its buckets (collector/job_history.h). Off: no details are
+  // fetched (those pending are dropped) and no job series rendered.
+  void SetJobHistory(bool enabled, std::vector<double> buckets);
   // Set once, before the first poll (null: none).
   void SetObserver(std::shared_ptr<RunObserver> observer);
+
+  // Job history: the counted finishes whose detail is to be fetched (one GetPipelineRun
+  // each), then what came of each fetch.
+  std::vector<int64_t> PendingDetails(const std::string& pipeline_id) const;
+  // A run's detail: counts its jobs if its finish is pending (else does nothing).
+  void ObserveDetail(const std::string& pipeline_id, int64_t run_id, const model::PipelineRun& run);
+  // A failed fetch: tried again next poll, given up (counted, logged) after
+  // jobs::kMaxDetailAttempts or at once when gone (404).
+  void DetailFailed(const std::string& pipeline_id, int64_t run_id, bool gone);
 
   // The ledgers of the pipelines past their baseline, copied under the lock: a consistent
   // state (call it between polls, e.g. after PollRunHistory, to save it).
   LedgerSnapshot Snapshot() const;
   // The same without a copy: under the lock, begin(buckets, pipelines) then each(id, ledger)
   // for every pipeline past its baseline (the callbacks must not call this object).
-  void VisitLedgers(const std::function<void(const std::vector<double>&, size_t)>& begin,
+  // begin gets the run buckets, the job buckets and the number of pipelines.
+  void VisitLedgers(const std::function<void(const std::vector<double>&, const std::vector<double>&,
+                                             size_t)>& begin,
                     const std::function<void(const std::string&, const RunLedger&)>& each) const;
   // Under the lock, each(id, ledger) for every pipeline a scrape may show (past its
   // baseline, and polled since a restore), as Render does.
@@ -156,6 +192,8 @@ class RunHistory {
   double Resumed(const std::string& pipeline_id, const std::string& status,
                  const std::string& trigger_mode) const;
   double DurationCount(const std::string& pipeline_id, const std::string& status) const;
+  // A copy of a pipeline's ledger (empty if unknown).
+  RunLedger LedgerOf(const std::string& pipeline_id) const;
 
  private:
   // What one poll has seen so far (not part of the ledger).
@@ -173,16 +211,31 @@ class RunHistory {
   };
   void Handle(const std::string& pipeline_id, PipelineState& st, const model::RunSummary& run,
               bool by_id = false);
-  void CountFinish(const std::string& pipeline_id, RunLedger& l, const model::RunSummary& run);
+  void HandleUnknown(const std::string& pipeline_id, RunLedger& l, const model::RunSummary& run,
+                     const RunLedger::Seen& now_seen);
+  void HandleRemembered(const std::string& pipeline_id, RunLedger& l, const model::RunSummary& run,
+                        const RunLedger::Seen& now_seen);
+  void GiveUpStale(const std::string& pipeline_id, RunLedger& l);
+  void EndBaseline(RunLedger& l, const PollState& poll);
+  const RunLedger* FindLedger(const std::string& pipeline_id) const;  // under mu_
+  void CountFinish(const std::string& pipeline_id, RunLedger& l, const model::RunSummary& run,
+                   int64_t jobs_after_ms);
+  void Track(const std::string& pipeline_id, RunLedger& l, const model::RunSummary& run,
+             int64_t jobs_after_ms);
+  void Resume(const std::string& pipeline_id, RunLedger& l, const model::RunSummary& run,
+              const RunLedger::Seen& was);
   void TakeBack(const std::string& pipeline_id, RunLedger& l, int64_t run_id,
                 const RunLedger::Seen& was);
-  void Track(const std::string& pipeline_id, RunLedger& l, const model::RunSummary& run);
+  void GiveUpDetail(const std::string& pipeline_id, RunLedger& l, int64_t run_id,
+                    const std::string& why);
   RunLedger::Histogram& HistogramFor(RunLedger& l, const std::string& status);
 
   const Clock& clock_;
   mutable std::mutex mu_;
   std::vector<double> buckets_;
   std::chrono::nanoseconds max_pending_ = kDefaultMaxPending;
+  bool jobs_enabled_ = false;
+  std::vector<double> job_buckets_;
   std::map<std::string, PipelineState> pipelines_;
   std::shared_ptr<RunObserver> observer_;
 };

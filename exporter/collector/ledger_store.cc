@@ -62,6 +62,20 @@ void PutDouble(std::string& out, double v) {
   out.append(buf, r.ptr);
 }
 
+void Put(std::string& out, std::string_view s) { PutString(out, s); }
+void Put(std::string& out, int64_t v) { PutInt(out, v); }
+void Put(std::string& out, size_t v) { PutInt(out, static_cast<int64_t>(v)); }
+void Put(std::string& out, bool v) { PutInt(out, v ? 1 : 0); }
+void Put(std::string& out, double v) { PutDouble(out, v); }
+
+// One record line: its tag, then each field written by its type.
+template <typename... T>
+void PutLine(std::string& out, std::string_view tag, const T&... v) {
+  out += tag;
+  (Put(out, v), ...);
+  out += '\n';
+}
+
 uint32_t Crc(std::string_view text) {
   uLong crc = crc32(0L, Z_NULL, 0);
   // zlib takes uInt lengths: feed it in pieces.
@@ -153,6 +167,141 @@ bool GetFlag(std::string_view s, bool& v) {
   return true;
 }
 
+// Fields [from, end) as values, appended to out.
+bool GetValues(const std::vector<std::string_view>& f, size_t from, std::vector<double>& out) {
+  for (size_t i = from; i < f.size(); ++i) {
+    double v = 0;
+    if (!GetValue(f[i], v)) return false;
+    out.push_back(v);
+  }
+  return true;
+}
+
+// f[at] is a count n followed by n values, the end of the line.
+bool GetCountedValues(const std::vector<std::string_view>& f, size_t at, std::vector<double>& out) {
+  size_t n = 0;
+  if (f.size() <= at || !GetCount(f[at], n) || f.size() != at + 1 + n) return false;
+  out.clear();
+  for (size_t i = 0; i < n; ++i) {
+    double v = 0;
+    if (!GetValue(f[at + 1 + i], v)) return false;
+    out.push_back(v);
+  }
+  return true;
+}
+
+bool Get(std::string_view s, int64_t& v) { return GetInt(s, v); }
+bool Get(std::string_view s, size_t& v) { return GetCount(s, v); }
+bool Get(std::string_view s, double& v) { return GetValue(s, v); }
+bool Get(std::string_view s, std::string& v) { return GetString(s, v); }
+bool Get(std::string_view s, bool& v) { return GetFlag(s, v); }
+
+// Reads a record line written by PutLine: exactly this tag and one field per value.
+template <typename... T>
+bool GetLine(const std::vector<std::string_view>& f, std::string_view tag, T&... v) {
+  if (f.size() != 1 + sizeof...(T) || f[0] != tag) return false;
+  size_t i = 1;
+  return (Get(f[i++], v) && ...);
+}
+
+// A histogram: sum count k c1..ck from f[at] to the end of the line.
+bool GetHistogram(const std::vector<std::string_view>& f, size_t at, RunLedger::Histogram& h) {
+  return f.size() > at + 2 && GetValue(f[at], h.sum) && GetValue(f[at + 1], h.count) &&
+         GetCountedValues(f, at + 2, h.counts);
+}
+
+// The records of a "jobs" block (version 2); an error text, empty when all is well.
+std::string ParseJobs(Reader& r, size_t records, RunLedger& l) {
+  std::vector<std::string_view> f;
+  for (size_t i = 0; i < records; ++i) {
+    if (!r.Line(f)) return "truncated job history";
+    const std::string_view tag = f[0];
+    RunLedger::JobId id;
+    auto job = [&] {
+      return f.size() >= 4 && GetString(f[1], std::get<0>(id)) &&
+             GetString(f[2], std::get<1>(id)) && GetString(f[3], std::get<2>(id));
+    };
+    std::string s;
+    double v = 0;
+    bool ok = false;
+    if (tag == "p") {
+      int64_t run_id = 0;
+      RunLedger::PendingDetail p;
+      ok = f.size() == 5 && GetInt(f[1], run_id) && GetInt(f[2], p.after_ms) &&
+           GetInt(f[3], p.end_ms) && GetInt(f[4], p.attempts) &&
+           l.pending_details.emplace(run_id, p).second;
+    } else if (tag == "j") {
+      ok = f.size() == 6 && job() && GetString(f[4], s) && GetValue(f[5], v) &&
+           l.job_runs.emplace(std::pair{id, s}, v).second;
+    } else if (tag == "J") {
+      RunLedger::Histogram h;
+      ok = job() && GetHistogram(f, 4, h) && l.job_durations.emplace(id, std::move(h)).second;
+    } else if (tag == "S") {
+      RunLedger::Histogram h;
+      ok = f.size() > 2 && GetString(f[1], s) && GetHistogram(f, 2, h) &&
+           l.stage_durations.emplace(s, std::move(h)).second;
+    } else if (tag == "x") {
+      ok = f.size() == 3 && GetString(f[1], s) && GetValue(f[2], v) &&
+           l.jobs_skipped.emplace(s, v).second;
+    }
+    if (!ok) return "bad job history record";
+  }
+  return "";
+}
+
+// A delivery histogram: env sum count k c1..ck.
+bool GetDeliveryHistogram(const std::vector<std::string_view>& f,
+                          std::map<std::string, DeliveryLedger::Histogram>& into) {
+  std::string env;
+  DeliveryLedger::Histogram h;
+  return f.size() > 4 && GetString(f[1], env) && GetValue(f[2], h.sum) && GetValue(f[3], h.count) &&
+         GetCountedValues(f, 4, h.counts) && into.emplace(env, std::move(h)).second;
+}
+
+// One record of a "delivery" block (version 3).
+bool GetDeliveryRecord(const std::vector<std::string_view>& f, DeliveryLedger& d) {
+  const std::string_view tag = f[0];
+  if (tag == "dc") {
+    DeliveryLedger::Key key;
+    double v = 0;
+    return GetLine(f, "dc", key.first, key.second, v) && d.deployments.emplace(key, v).second;
+  }
+  if (tag == "dl") return GetDeliveryHistogram(f, d.lead_times);
+  if (tag == "dr") return GetDeliveryHistogram(f, d.restores);
+  if (tag == "dd") {
+    int64_t run_id = 0;
+    DeliveryLedger::Deploy dep;
+    return GetLine(f, "dd", run_id, dep.status, dep.lead_done) &&
+           d.deploys.emplace(run_id, dep).second;
+  }
+  if (tag == "dp") {
+    DeliveryLedger::Finish p;
+    if (!GetLine(f, "dp", p.run_id, p.start_ms, p.end_ms, p.status)) return false;
+    d.pending.push_back(std::move(p));
+    return true;
+  }
+  if (tag == "dw") {
+    int64_t run_id = 0;
+    DeliveryLedger::Awaiting a;
+    return GetLine(f, "dw", run_id, a.start_ms, a.attempts) && d.awaiting.emplace(run_id, a).second;
+  }
+  return false;
+}
+
+// The records of a "delivery" block (version 3); an error text, empty when all is well.
+std::string ParseDelivery(Reader& r, const std::vector<std::string_view>& head, DeliveryLedger& d) {
+  size_t records = 0;
+  if (!GetLine(head, "delivery", d.failing_since_ms, d.last_end_ms, records)) {
+    return "bad delivery line";
+  }
+  std::vector<std::string_view> f;
+  for (size_t i = 0; i < records; ++i) {
+    if (!r.Line(f)) return "truncated delivery records";
+    if (!GetDeliveryRecord(f, d)) return "bad delivery record";
+  }
+  return "";
+}
+
 std::string UtcStamp() {
   std::time_t t = std::time(nullptr);
   std::tm tm{};
@@ -164,69 +313,6 @@ std::string UtcStamp() {
 
 std::string Errno(int e) { return std::strerror(e); }
 
-bool GetHistogram(const std::vector<std::string_view>& f, size_t at, double& sum, double& count,
-                  std::vector<double>& counts) {
-  size_t k = 0;
-  if (f.size() < at + 3 || !GetValue(f[at], sum) || !GetValue(f[at + 1], count) ||
-      !GetCount(f[at + 2], k) || f.size() != at + 3 + k) {
-    return false;
-  }
-  for (size_t j = 0; j < k; ++j) {
-    double c = 0;
-    if (!GetValue(f[at + 3 + j], c)) return false;
-    counts.push_back(c);
-  }
-  return true;
-}
-
-// A pipeline's delivery records, from its "delivery" line (in f) on; "" or what is wrong.
-std::string ParseDelivery(Reader& r, std::vector<std::string_view>& f, DeliveryLedger& d) {
-  size_t n[5] = {};
-  if (f.size() != 8 || !GetInt(f[1], d.failing_since_ms) || !GetInt(f[2], d.last_end_ms)) {
-    return "bad delivery line";
-  }
-  for (size_t i = 0; i < 5; ++i) {
-    if (!GetCount(f[3 + i], n[i])) return "bad delivery line";
-  }
-  for (size_t i = 0; i < n[0]; ++i) {
-    DeliveryLedger::Key key;
-    double v = 0;
-    if (!r.Line(f) || f.size() != 4 || f[0] != "dc" || !GetString(f[1], key.first) ||
-        !GetString(f[2], key.second) || !GetValue(f[3], v) ||
-        !d.deployments.emplace(key, v).second) {
-      return "bad deployment counter";
-    }
-  }
-  for (auto [hs, count, tag] : {std::tuple{&d.lead_times, n[1], "dl"}, {&d.restores, n[2], "dr"}}) {
-    for (size_t i = 0; i < count; ++i) {
-      std::string env;
-      DeliveryLedger::Histogram h;
-      if (!r.Line(f) || f[0] != tag || f.size() < 2 || !GetString(f[1], env) ||
-          !GetHistogram(f, 2, h.sum, h.count, h.counts) || !hs->emplace(env, h).second) {
-        return "bad delivery histogram";
-      }
-    }
-  }
-  for (size_t i = 0; i < n[3]; ++i) {
-    int64_t run_id = 0;
-    DeliveryLedger::Deploy dep;
-    if (!r.Line(f) || f.size() != 4 || f[0] != "dd" || !GetInt(f[1], run_id) ||
-        !GetString(f[2], dep.status) || !GetFlag(f[3], dep.lead_done) ||
-        !d.deploys.emplace(run_id, dep).second) {
-      return "bad deployment run";
-    }
-  }
-  for (size_t i = 0; i < n[4]; ++i) {
-    DeliveryLedger::Finish p;
-    if (!r.Line(f) || f.size() != 5 || f[0] != "dp" || !GetInt(f[1], p.run_id) ||
-        !GetInt(f[2], p.start_ms) || !GetInt(f[3], p.end_ms) || !GetString(f[4], p.status)) {
-      return "bad pending finish";
-    }
-    d.pending.push_back(std::move(p));
-  }
-  return "";
-}
-
 }  // namespace
 
 namespace {
@@ -235,120 +321,122 @@ namespace {
 // own state under its lock, without a copy).
 class LedgerWriter {
  public:
-  explicit LedgerWriter(const std::vector<double>& buckets, size_t pipelines_hint = 0) {
+  LedgerWriter(const std::vector<double>& buckets, const std::vector<double>& job_buckets,
+               size_t pipelines_hint = 0) {
     out_.reserve(64 + pipelines_hint * 2048);
-    out_ += kMagic;
-    out_ += "\nversion";
-    PutInt(out_, LedgerStore::kVersion);
-    out_ += "\nbuckets";
+    PutLine(out_, kMagic);
+    PutLine(out_, "version", int64_t{LedgerStore::kVersion});
+    out_ += "buckets";
     PutInt(out_, static_cast<int64_t>(buckets.size()));
     for (double b : buckets) PutDouble(out_, b);
+    out_ += "\njob_buckets";  // version 2
+    PutInt(out_, static_cast<int64_t>(job_buckets.size()));
+    for (double b : job_buckets) PutDouble(out_, b);
     out_ += '\n';
   }
 
   void Add(const std::string& id, const RunLedger& l) {
-    std::string& out = out_;
     ++pipelines_;
-    out += "pipeline";
-    PutString(out, id);
-    PutInt(out, l.baselined ? 1 : 0);
-    PutInt(out, l.watermark);
-    PutInt(out, static_cast<int64_t>(l.tracked.size()));
-    PutInt(out, static_cast<int64_t>(l.seen.size()));
-    PutInt(out, static_cast<int64_t>(l.runs.size()));
-    PutInt(out, static_cast<int64_t>(l.resumed.size()));
-    PutInt(out, static_cast<int64_t>(l.durations.size()));
-    out += '\n';
-    for (const auto& [run_id, t] : l.tracked) {
-      out += 't';
-      PutInt(out, run_id);
-      PutInt(out, t.since_ms);
-      PutString(out, t.status);
-      out += '\n';
-    }
+    PutLine(out_, "pipeline", id, l.baselined, l.watermark, l.tracked.size(), l.seen.size(),
+            l.runs.size(), l.resumed.size(), l.durations.size());
+    for (const auto& [run_id, t] : l.tracked) PutLine(out_, "t", run_id, t.since_ms, t.status);
     for (const auto& [run_id, s] : l.seen) {
-      out += 's';
-      PutInt(out, run_id);
-      PutInt(out, s.end_ms);
-      PutString(out, s.status);
-      PutString(out, s.trigger);
-      PutInt(out, s.finished ? 1 : 0);
-      PutInt(out, s.counted ? 1 : 0);
-      PutInt(out, s.by_id ? 1 : 0);
-      out += '\n';
+      PutLine(out_, "s", run_id, s.end_ms, s.status, s.trigger, s.finished, s.counted, s.by_id);
     }
-    for (const auto* counters : {&l.runs, &l.resumed}) {
-      for (const auto& [key, n] : *counters) {
-        out += counters == &l.runs ? 'r' : 'm';
-        PutString(out, key.first);
-        PutString(out, key.second);
-        PutDouble(out, n);
-        out += '\n';
-      }
-    }
+    for (const auto& [key, n] : l.runs) PutLine(out_, "r", key.first, key.second, n);
+    for (const auto& [key, n] : l.resumed) PutLine(out_, "m", key.first, key.second, n);
     for (const auto& [status, h] : l.durations) {
-      out += 'h';
-      PutString(out, status);
-      PutDouble(out, h.sum);
-      PutDouble(out, h.count);
-      PutInt(out, static_cast<int64_t>(h.counts.size()));
-      for (double c : h.counts) PutDouble(out, c);
-      out += '\n';
+      out_ += 'h';
+      PutString(out_, status);
+      PutDouble(out_, h.sum);
+      PutDouble(out_, h.count);
+      PutInt(out_, static_cast<int64_t>(h.counts.size()));
+      for (double c : h.counts) PutDouble(out_, c);
+      out_ += '\n';
     }
-    if (!l.delivery.empty()) AddDelivery(l.delivery);
+    AddJobs(l);
+    AddDelivery(l.delivery);
   }
 
-  // The pipeline's delivery records, after its own: a "delivery" line with the counts, then
-  // dc (deployments), dl (lead time), dr (restore), dd (deployment runs), dp (pending).
+  // Delivery (version 3): "delivery <failing_since> <last_end> <records>" then dc
+  // (deployments), dl (lead time), dr (restore), dd (deployment runs), dp (finishes not yet
+  // applied to the streak), dw (runs awaiting their detail), after the pipeline's others.
   void AddDelivery(const DeliveryLedger& d) {
-    std::string& out = out_;
-    out += "delivery";
-    PutInt(out, d.failing_since_ms);
-    PutInt(out, d.last_end_ms);
-    for (size_t n : {d.deployments.size(), d.lead_times.size(), d.restores.size(), d.deploys.size(),
-                     d.pending.size()}) {
-      PutInt(out, static_cast<int64_t>(n));
-    }
-    out += '\n';
-    for (const auto& [key, n] : d.deployments) {
-      out += "dc";
-      PutString(out, key.first);
-      PutString(out, key.second);
-      PutDouble(out, n);
-      out += '\n';
-    }
+    if (d.empty()) return;
+    const size_t n = d.deployments.size() + d.lead_times.size() + d.restores.size() +
+                     d.deploys.size() + d.pending.size() + d.awaiting.size();
+    PutLine(out_, "delivery", d.failing_since_ms, d.last_end_ms, n);
+    for (const auto& [key, v] : d.deployments) PutLine(out_, "dc", key.first, key.second, v);
     for (const auto* hs : {&d.lead_times, &d.restores}) {
       for (const auto& [env, h] : *hs) {
-        out += hs == &d.lead_times ? "dl" : "dr";
-        PutString(out, env);
-        PutDouble(out, h.sum);
-        PutDouble(out, h.count);
-        PutInt(out, static_cast<int64_t>(h.counts.size()));
-        for (double c : h.counts) PutDouble(out, c);
-        out += '\n';
+        out_ += hs == &d.lead_times ? "dl" : "dr";
+        PutString(out_, env);
+        PutDouble(out_, h.sum);
+        PutDouble(out_, h.count);
+        PutInt(out_, static_cast<int64_t>(h.counts.size()));
+        for (double c : h.counts) PutDouble(out_, c);
+        out_ += '\n';
       }
     }
-    for (const auto& [run_id, dep] : d.deploys) {
-      out += "dd";
-      PutInt(out, run_id);
-      PutString(out, dep.status);
-      PutInt(out, dep.lead_done ? 1 : 0);
+    for (const auto& [run_id, dep] : d.deploys)
+      PutLine(out_, "dd", run_id, dep.status, dep.lead_done);
+    for (const auto& p : d.pending) PutLine(out_, "dp", p.run_id, p.start_ms, p.end_ms, p.status);
+    for (const auto& [run_id, a] : d.awaiting) PutLine(out_, "dw", run_id, a.start_ms, a.attempts);
+  }
+
+  // Job history (version 2): "jobs <records>" then its records, after the pipeline's others.
+  void AddJobs(const RunLedger& l) {
+    std::string& out = out_;
+    const size_t n = l.pending_details.size() + l.job_runs.size() + l.job_durations.size() +
+                     l.stage_durations.size() + l.jobs_skipped.size();
+    if (n == 0) return;
+    out += "jobs";
+    PutInt(out, static_cast<int64_t>(n));
+    out += '\n';
+    for (const auto& [run_id, p] : l.pending_details) {
+      out += 'p';
+      for (int64_t v : {run_id, p.after_ms, p.end_ms, p.attempts}) PutInt(out, v);
       out += '\n';
     }
-    for (const auto& f : d.pending) {
-      out += "dp";
-      PutInt(out, f.run_id);
-      PutInt(out, f.start_ms);
-      PutInt(out, f.end_ms);
-      PutString(out, f.status);
+    auto put_job = [&](char tag, const RunLedger::JobId& id) {
+      out += tag;
+      PutString(out, std::get<0>(id));
+      PutString(out, std::get<1>(id));
+      PutString(out, std::get<2>(id));
+    };
+    for (const auto& [key, v] : l.job_runs) {
+      put_job('j', key.first);
+      PutString(out, key.second);
+      PutDouble(out, v);
       out += '\n';
     }
+    for (const auto& [id, h] : l.job_durations) {
+      put_job('J', id);
+      PutHistogram(h);
+    }
+    for (const auto& [stage, h] : l.stage_durations) {
+      out += 'S';
+      PutString(out, stage);
+      PutHistogram(h);
+    }
+    for (const auto& [reason, v] : l.jobs_skipped) {
+      out += 'x';
+      PutString(out, reason);
+      PutDouble(out, v);
+      out += '\n';
+    }
+  }
+
+  void PutHistogram(const RunLedger::Histogram& h) {
+    PutDouble(out_, h.sum);
+    PutDouble(out_, h.count);
+    PutInt(out_, static_cast<int64_t>(h.counts.size()));
+    for (double c : h.counts) PutDouble(out_, c);
+    out_ += '\n';
   }
 
   std::string Finish() && {
-    out_ += "end";
-    PutInt(out_, static_cast<int64_t>(pipelines_));
-    out_ += '\n';
+    PutLine(out_, "end", pipelines_);
     char crc[16];
     std::snprintf(crc, sizeof crc, "%08x", Crc(out_));
     out_ += "crc32 ";
@@ -365,135 +453,191 @@ class LedgerWriter {
 }  // namespace
 
 std::string SerializeLedger(const LedgerSnapshot& snapshot) {
-  LedgerWriter w(snapshot.buckets, snapshot.pipelines.size());
+  LedgerWriter w(snapshot.buckets, snapshot.job_buckets, snapshot.pipelines.size());
   for (const auto& [id, l] : snapshot.pipelines) w.Add(id, l);
   return std::move(w).Finish();
 }
 
-Result<LedgerSnapshot> ParseLedger(std::string_view text) {
-  // The checksum first: it covers everything before its own line.
+namespace {
+
+std::string VersionError(std::string_view version) {
+  return "format version " + std::string(version) + ", this exporter reads versions 1 to " +
+         std::to_string(LedgerStore::kVersion);
+}
+
+// The checksum line covers everything before it. Returns where it starts, or the error.
+Result<size_t> CheckChecksum(std::string_view text) {
   if (text.empty()) return Error("the file is empty");
   const size_t crc_at = text.rfind("crc32 ");
   if (crc_at == std::string_view::npos || (crc_at > 0 && text[crc_at - 1] != '\n')) {
     return Error("truncated: no checksum line");
   }
-  {
-    std::string_view crc_line = text.substr(crc_at + 6);
-    if (crc_line.size() != 9 || crc_line.back() != '\n') return Error("truncated checksum line");
-    char want[16];
-    std::snprintf(want, sizeof want, "%08x", Crc(text.substr(0, crc_at)));
-    if (crc_line.substr(0, 8) != want) {
-      // A file of another version may be laid out differently: say so rather than "corrupt".
-      Reader r(text);
-      std::vector<std::string_view> f;
-      int64_t v = 0;
-      if (r.Line(f) && f.size() == 1 && f[0] == kMagic && r.Line(f) && f.size() == 2 &&
-          f[0] == "version" && GetInt(f[1], v) &&
-          (v < LedgerStore::kOldestVersion || v > LedgerStore::kVersion)) {
-        return Error("format version " + std::string(f[1]) +
-                     ", this exporter reads versions 1 to " +
-                     std::to_string(LedgerStore::kVersion));
-      }
-      return Error("checksum mismatch (the file was changed or partly written)");
-    }
-  }
-  Reader r(text.substr(0, crc_at));
+  std::string_view crc_line = text.substr(crc_at + 6);
+  if (crc_line.size() != 9 || crc_line.back() != '\n') return Error("truncated checksum line");
+  char want[16];
+  std::snprintf(want, sizeof want, "%08x", Crc(text.substr(0, crc_at)));
+  if (crc_line.substr(0, 8) == want) return crc_at;
+  // A file of another version may be laid out differently: say so rather than "corrupt".
+  Reader r(text);
   std::vector<std::string_view> f;
-  auto bad = [&](const std::string& what) {
-    return Error("line " + std::to_string(r.line()) + ": " + what);
-  };
-  if (!r.Line(f) || f.size() != 1 || f[0] != kMagic) return bad("not a run ledger file");
-  int64_t version = 0;
-  if (!r.Line(f) || f.size() != 2 || f[0] != "version" || !GetInt(f[1], version)) {
-    return bad("no format version");
+  int64_t v = 0;
+  if (r.Line(f) && f.size() == 1 && f[0] == kMagic && r.Line(f) && f.size() == 2 &&
+      f[0] == "version" && GetInt(f[1], v) && (v < 1 || v > LedgerStore::kVersion)) {
+    return Error(VersionError(f[1]));
   }
-  if (version < LedgerStore::kOldestVersion || version > LedgerStore::kVersion) {
-    return Error("format version " + std::to_string(version) +
-                 ", this exporter reads versions 1 to " + std::to_string(LedgerStore::kVersion));
+  return Error("checksum mismatch (the file was changed or partly written)");
+}
+
+// Reads the records of one ledger ('t', 's', 'r', 'm', 'h' lines, in that order) after
+// its pipeline line. Returns the error text of the first bad line, empty when all are good.
+class LedgerParser {
+ public:
+  explicit LedgerParser(Reader& r) : r_(r) {}
+
+  // The magic and version lines; the version read, to be checked by the caller.
+  std::string Header(int64_t& version) {
+    if (!r_.Line(f_) || f_.size() != 1 || f_[0] != kMagic) return "not a run ledger file";
+    if (!r_.Line(f_) || !GetLine(f_, "version", version)) return "no format version";
+    return "";
   }
-  RunLedger* last = nullptr;  // the pipeline the delivery records that follow belong to
-  LedgerSnapshot snap;
-  size_t n = 0;
-  if (!r.Line(f) || f.size() < 2 || f[0] != "buckets" || !GetCount(f[1], n) || f.size() != 2 + n) {
-    return bad("bad buckets line");
+
+  std::string Buckets(LedgerSnapshot& snap) {
+    size_t n = 0;
+    if (!r_.Line(f_) || f_.size() < 2 || f_[0] != "buckets" || !GetCount(f_[1], n) ||
+        f_.size() != 2 + n) {
+      return "bad buckets line";
+    }
+    return GetValues(f_, 2, snap.buckets) ? "" : "bad bucket";
   }
-  for (size_t i = 0; i < n; ++i) {
-    double b = 0;
-    if (!GetValue(f[2 + i], b)) return bad("bad bucket");
-    snap.buckets.push_back(b);
+
+  // Version 2 and later: the job history's buckets. Version 1 files have no job history:
+  // read as such (job history starts from zero).
+  std::string JobBuckets(LedgerSnapshot& snap, int64_t version) {
+    if (version < 2) return "";
+    if (!r_.Line(f_) || f_[0] != "job_buckets" || !GetCountedValues(f_, 1, snap.job_buckets)) {
+      return "bad job_buckets line";
+    }
+    return "";
   }
-  while (true) {
-    if (!r.Line(f)) return bad("truncated: no end line");
-    if (f[0] == "end") {
-      size_t pipelines = 0;
-      if (f.size() != 2 || !GetCount(f[1], pipelines) || pipelines != snap.pipelines.size()) {
-        return bad("bad end line");
+
+  // The next pipeline's ledger into snap (or the job history of the one before it, from
+  // version 2, or its delivery records, from version 3), or the end line (then *end is set).
+  std::string Next(LedgerSnapshot& snap, int64_t version, bool* end) {
+    if (!r_.Line(f_)) return "truncated: no end line";
+    if (f_[0] == "jobs" && version >= 2) {
+      size_t records = 0;
+      if (last_ == nullptr || last_ == with_jobs_ || f_.size() != 2 || !GetCount(f_[1], records)) {
+        return "bad jobs line";
       }
-      if (r.Line(f)) return bad("text after the end line");
-      return snap;
+      with_jobs_ = last_;
+      return ParseJobs(r_, records, *last_);
     }
-    if (f[0] == "delivery") {
-      if (!last || version < 2 || !last->delivery.empty()) return bad("misplaced delivery line");
-      if (std::string e = ParseDelivery(r, f, last->delivery); !e.empty()) return bad(e);
-      continue;
+    if (f_[0] == "delivery" && version >= 3) {
+      if (last_ == nullptr || last_ == with_delivery_) return "bad delivery line";
+      with_delivery_ = last_;
+      return ParseDelivery(r_, f_, last_->delivery);
     }
-    size_t nt = 0, ns = 0, nr = 0, nm = 0, nh = 0;
+    if (f_[0] == "end") {
+      size_t pipelines = 0;
+      if (!GetLine(f_, "end", pipelines) || pipelines != snap.pipelines.size()) {
+        return "bad end line";
+      }
+      if (r_.Line(f_)) return "text after the end line";
+      *end = true;
+      return "";
+    }
     std::string id;
     RunLedger l;
-    if (f.size() != 9 || f[0] != "pipeline" || !GetString(f[1], id) || id.empty() ||
-        !GetFlag(f[2], l.baselined) || !GetInt(f[3], l.watermark) || !GetCount(f[4], nt) ||
-        !GetCount(f[5], ns) || !GetCount(f[6], nr) || !GetCount(f[7], nm) || !GetCount(f[8], nh)) {
-      return bad("bad pipeline line");
+    size_t nt = 0, ns = 0, nr = 0, nm = 0, nh = 0;
+    if (!GetLine(f_, "pipeline", id, l.baselined, l.watermark, nt, ns, nr, nm, nh) || id.empty()) {
+      return "bad pipeline line";
     }
-    if (snap.pipelines.contains(id)) return bad("pipeline " + id + " twice");
+    if (snap.pipelines.contains(id)) return "pipeline " + id + " twice";
+    std::string err = Records(l, nt, ns, nr, nm, nh);
+    if (err.empty()) last_ = &snap.pipelines.emplace(std::move(id), std::move(l)).first->second;
+    return err;
+  }
+
+ private:
+  std::string Records(RunLedger& l, size_t nt, size_t ns, size_t nr, size_t nm, size_t nh) {
     for (size_t i = 0; i < nt; ++i) {
       int64_t run_id = 0;
       RunLedger::Tracked t;
-      if (!r.Line(f) || f.size() != 4 || f[0] != "t" || !GetInt(f[1], run_id) ||
-          !GetInt(f[2], t.since_ms) || !GetString(f[3], t.status) ||
+      if (!r_.Line(f_) || !GetLine(f_, "t", run_id, t.since_ms, t.status) ||
           !l.tracked.emplace(run_id, t).second) {
-        return bad("bad tracked run");
+        return "bad tracked run";
       }
     }
     for (size_t i = 0; i < ns; ++i) {
       int64_t run_id = 0;
       RunLedger::Seen s;
-      if (!r.Line(f) || f.size() != 8 || f[0] != "s" || !GetInt(f[1], run_id) ||
-          !GetInt(f[2], s.end_ms) || !GetString(f[3], s.status) || !GetString(f[4], s.trigger) ||
-          !GetFlag(f[5], s.finished) || !GetFlag(f[6], s.counted) || !GetFlag(f[7], s.by_id) ||
+      if (!r_.Line(f_) ||
+          !GetLine(f_, "s", run_id, s.end_ms, s.status, s.trigger, s.finished, s.counted,
+                   s.by_id) ||
           !l.seen.emplace(run_id, s).second) {
-        return bad("bad remembered run");
+        return "bad remembered run";
       }
     }
     for (auto [counters, count, tag] : {std::tuple{&l.runs, nr, "r"}, {&l.resumed, nm, "m"}}) {
       for (size_t i = 0; i < count; ++i) {
         RunLedger::Key key;
         double v = 0;
-        if (!r.Line(f) || f.size() != 4 || f[0] != tag || !GetString(f[1], key.first) ||
-            !GetString(f[2], key.second) || !GetValue(f[3], v) ||
+        if (!r_.Line(f_) || !GetLine(f_, tag, key.first, key.second, v) ||
             !counters->emplace(key, v).second) {
-          return bad("bad counter");
+          return "bad counter";
         }
       }
     }
     for (size_t i = 0; i < nh; ++i) {
-      std::string status;
-      RunLedger::Histogram h;
-      size_t k = 0;
-      if (!r.Line(f) || f.size() < 5 || f[0] != "h" || !GetString(f[1], status) ||
-          !GetValue(f[2], h.sum) || !GetValue(f[3], h.count) || !GetCount(f[4], k) ||
-          f.size() != 5 + k) {
-        return bad("bad histogram");
-      }
-      for (size_t j = 0; j < k; ++j) {
-        double c = 0;
-        if (!GetValue(f[5 + j], c)) return bad("bad histogram bucket");
-        h.counts.push_back(c);
-      }
-      if (!l.durations.emplace(status, std::move(h)).second) return bad("histogram twice");
+      std::string err = Histogram(l);
+      if (!err.empty()) return err;
     }
-    last = &snap.pipelines.emplace(std::move(id), std::move(l)).first->second;
+    return "";
   }
+
+  std::string Histogram(RunLedger& l) {
+    std::string status;
+    RunLedger::Histogram h;
+    size_t k = 0;
+    if (!r_.Line(f_) || f_.size() < 5 || f_[0] != "h" || !GetString(f_[1], status) ||
+        !GetValue(f_[2], h.sum) || !GetValue(f_[3], h.count) || !GetCount(f_[4], k) ||
+        f_.size() != 5 + k) {
+      return "bad histogram";
+    }
+    if (!GetValues(f_, 5, h.counts)) return "bad histogram bucket";
+    if (!l.durations.emplace(status, std::move(h)).second) return "histogram twice";
+    return "";
+  }
+
+  Reader& r_;
+  std::vector<std::string_view> f_;
+  RunLedger* last_ = nullptr;                 // the pipeline the records read belong to
+  const RunLedger* with_jobs_ = nullptr;      // the last one whose jobs block was read
+  const RunLedger* with_delivery_ = nullptr;  // the last one whose delivery block was read
+};
+
+}  // namespace
+
+Result<LedgerSnapshot> ParseLedger(std::string_view text) {
+  auto crc_at = CheckChecksum(text);
+  if (!crc_at.ok()) return Error(crc_at.error());
+  Reader r(text.substr(0, *crc_at));
+  LedgerParser parser(r);
+  auto bad = [&](const std::string& what) {
+    return Error("line " + std::to_string(r.line()) + ": " + what);
+  };
+  int64_t version = 0;
+  if (std::string err = parser.Header(version); !err.empty()) return bad(err);
+  if (version < 1 || version > LedgerStore::kVersion) {
+    return Error(VersionError(std::to_string(version)));
+  }
+  LedgerSnapshot snap;
+  if (std::string err = parser.Buckets(snap); !err.empty()) return bad(err);
+  if (std::string err = parser.JobBuckets(snap, version); !err.empty()) return bad(err);
+  for (bool end = false; !end;) {
+    if (std::string err = parser.Next(snap, version, &end); !err.empty()) return bad(err);
+  }
+  return snap;
 }
 
 LedgerStore::LedgerStore(std::string dir)
@@ -617,7 +761,8 @@ bool LedgerStore::Commit(const RunHistory& history) {
   std::lock_guard lock(mu_);
   std::optional<LedgerWriter> w;
   history.VisitLedgers(
-      [&](const std::vector<double>& buckets, size_t pipelines) { w.emplace(buckets, pipelines); },
+      [&](const std::vector<double>& buckets, const std::vector<double>& job_buckets,
+          size_t pipelines) { w.emplace(buckets, job_buckets, pipelines); },
       [&](const std::string& id, const RunLedger& l) { w->Add(id, l); });
   return WriteLocked(std::move(*w).Finish());
 }

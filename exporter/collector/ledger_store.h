@@ -2,6 +2,11 @@
 // remembered finishes, counters and histogram buckets) in one file under collect.state_dir,
 // so that counters continue across restarts and crashes (docs/metrics.md, "Across restarts").
 //
+// Version 2 adds job history (collect.job_history: per pipeline a "jobs" block of
+// additive records after the run records); version-1 files are read as having none.
+// Version 3 adds the delivery view (delivery.deployments: per pipeline a "delivery" block
+// after the others); version-1 and 2 files are read as having none.
+//
 // The file is written whole after each history poll: temporary file, fsync, rename over the
 // old one, fsync of the directory. A crash at any moment leaves either the previous commit
 // or the new one, and the counters and the watermark are always in the same commit. The
@@ -34,9 +39,7 @@ Result<LedgerSnapshot> ParseLedger(std::string_view text);
 
 class LedgerStore {
  public:
-  // Version 2 adds the delivery records (collector/delivery.h); version-1 files are read.
-  static constexpr int kVersion = 2;
-  static constexpr int kOldestVersion = 1;
+  static constexpr int kVersion = 3;  // 2: job history, 3: delivery; 1 and 2 are read too
   static constexpr const char* kFileName = "run-ledger";
 
   // Creates dir if missing and checks that a file can be written in it. The error names

@@ -124,25 +124,25 @@ std::string FormatBuckets(const std::vector<double>& buckets) {
   return s.str() + "]";
 }
 
-void DeclareHistoryBuckets(Section& collect, std::vector<double>& out) {
+// Histogram buckets in seconds (collect.<key>): positive, finite, strictly increasing.
+void DeclareBuckets(Section& collect, const char* key, const char* help, std::vector<double>& out) {
   std::vector<double> buckets;
   bool bad = false;
+  const std::string name = std::string("\"collect.") + key + "\"";
   YAML::Node b = collect.Sequence(
-      "history_buckets", "a non-empty list of seconds", FormatBuckets(out),
-      "histogram buckets in seconds", [&](const YAML::Node& item) {
+      key, "a non-empty list of seconds", FormatBuckets(out), help, [&](const YAML::Node& item) {
         double v = 0;
         if (bad) return;
         if (!item.IsScalar() || !YAML::convert<double>::decode(item, v) || !(v > 0) ||
             !std::isfinite(v)) {
           bad = true;
-          return collect.checker().Error(item,
-                                         "\"collect.history_buckets\" entries must be positive "
-                                         "finite numbers (the +Inf bucket is implicit)");
+          return collect.checker().Error(item, name +
+                                                   " entries must be positive finite numbers "
+                                                   "(the +Inf bucket is implicit)");
         }
         if (!buckets.empty() && v <= buckets.back()) {
           bad = true;
-          return collect.checker().Error(item,
-                                         "\"collect.history_buckets\" must be strictly increasing");
+          return collect.checker().Error(item, name + " must be strictly increasing");
         }
         buckets.push_back(v);
       });
@@ -160,7 +160,7 @@ void DeclareCollect(Section collect, CollectConfig& out) {
   collect.Bool("history", out.history, "count every finished run");
   collect.Duration("history_interval", out.history_interval, false, kMaxHistoryInterval,
                    "run history poll interval");
-  DeclareHistoryBuckets(collect, out.history_buckets);
+  DeclareBuckets(collect, "history_buckets", "histogram buckets in seconds", out.history_buckets);
   collect.Number("max_stages", out.max_stages, 1, 200, "stages one run may render");
   collect.Number("max_jobs_per_stage", out.max_jobs_per_stage, 1, 200, "jobs one stage may render");
   collect.Number<int64_t>("max_run_bytes", out.max_run_bytes, 4096, int64_t{64} << 20,
@@ -176,6 +176,14 @@ void DeclareCollect(Section collect, CollectConfig& out) {
     collect.checker().Warn(dir,
                            "\"collect.state_dir\" has no effect without collect.history: true");
   }
+  YAML::Node jobs = collect.Bool("job_history", out.job_history,
+                                 "count the jobs and stages of every counted run");
+  if (out.job_history && !out.history) {
+    collect.checker().Warn(jobs,
+                           "\"collect.job_history\" has no effect without collect.history: true");
+  }
+  DeclareBuckets(collect, "job_history_buckets", "job and stage histogram buckets in seconds",
+                 out.job_history_buckets);
 }
 
 void DeclarePipeline(Section& item, std::set<std::string>& seen, std::vector<PipelineConfig>& out) {

@@ -58,6 +58,9 @@ struct CollectConfig {
   // A run unfinished for longer than this is no longer tracked (one request a poll each).
   nanoseconds history_max_pending = std::chrono::hours(7 * 24);
   std::vector<double> history_buckets = {10, 30, 60, 120, 300, 600, 1200, 1800, 3600, 7200, 14400};
+  // Job history (collector/job_history.h): per job and stage of each counted run finish.
+  bool job_history = false;
+  std::vector<double> job_history_buckets = {5, 15, 30, 60, 120, 300, 600, 1200, 1800, 3600};
   // What one run may render (metrics/translate.h RenderLimits): beyond, the run is cut.
   int max_stages = 100;
   int max_jobs_per_stage = 100;

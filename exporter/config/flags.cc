@@ -2,6 +2,8 @@
 
 #include <charconv>
 
+#include "util/duration.h"
+
 namespace yfe::config {
 namespace {
 
@@ -124,6 +126,44 @@ constexpr FlagDef kFlags[] = {
        f.allow_core_dumps = v == "true";
        return Ok();
      }},
+    {"backfill.since", "DURATION",
+     "one-shot: read the run history of the watched pipelines back this far (e.g. 90d),\n"
+     "write it as OpenMetrics to --backfill.output and the ledger's starting point to\n"
+     "collect.state_dir, then exit (docs/backfill.md)",
+     nullptr,
+     [](Flags& f, const std::string& v) -> Status {
+       auto d = ParseDuration(v);
+       if (!d.ok()) return Error("flag --backfill.since: " + d.error());
+       f.backfill_since = *d;
+       return Ok();
+     }},
+    {"backfill.output", "FILE",
+     "where the OpenMetrics text goes (for promtool tsdb create-blocks-from openmetrics)", nullptr,
+     [](Flags& f, const std::string& v) -> Status {
+       f.backfill_output = v;
+       return Ok();
+     }},
+    {"backfill.step", "DURATION", "one sample per series every DURATION",
+     [](const Flags& f) { return FormatDuration(f.backfill_step); },
+     [](Flags& f, const std::string& v) -> Status {
+       auto d = ParseDuration(v);
+       if (!d.ok()) return Error("flag --backfill.step: " + d.error());
+       f.backfill_step = *d;
+       return Ok();
+     }},
+    {"backfill.labels", "L",
+     "name=value,... added to every backfilled series: the labels Prometheus gives\n"
+     "the exporter's target (e.g. job=...,instance=...)",
+     nullptr,
+     [](Flags& f, const std::string& v) -> Status {
+       f.backfill_labels = v;
+       return Ok();
+     }},
+    {"backfill.overwrite-state", "", "replace an existing run ledger in collect.state_dir", nullptr,
+     [](Flags& f, const std::string& v) -> Status {
+       f.backfill_overwrite_state = v == "true";
+       return Ok();
+     }},
     {"version", "", "print the version and exit", nullptr,
      [](Flags& f, const std::string& v) -> Status {
        f.version = v == "true";
@@ -215,6 +255,13 @@ Result<Flags> ParseFlags(const std::vector<std::string>& args) {
   }
   if (f.shard_total < 1 || f.shard_index < 0 || f.shard_index >= f.shard_total) {
     return Error("flags --shard.index and --shard.total need 0 <= index < total");
+  }
+  if ((f.backfill_since.count() > 0) != !f.backfill_output.empty()) {
+    return Error("flags --backfill.since and --backfill.output go together");
+  }
+  if (f.backfill_since.count() > 0 &&
+      (f.backfill_step < std::chrono::seconds(1) || f.backfill_step > f.backfill_since)) {
+    return Error("flag --backfill.step needs 1s <= step <= --backfill.since");
   }
   return f;
 }

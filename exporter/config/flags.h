@@ -4,6 +4,7 @@
 // Adding a flag: a field below, a row in flags.cc's kFlags, a row in the docs' flag table.
 #pragma once
 
+#include <chrono>
 #include <span>
 #include <string>
 #include <string_view>
@@ -32,6 +33,13 @@ struct Flags {
   bool help = false;
   // The process is made non-dumpable at start (a core would hold the token) unless set.
   bool allow_core_dumps = false;
+  // --backfill.* (app/backfill.h, docs/backfill.md): write the run history of the past as
+  // OpenMetrics and the ledger's starting point, then exit. Off while since is 0.
+  std::chrono::nanoseconds backfill_since{0};
+  std::string backfill_output;
+  std::chrono::nanoseconds backfill_step = std::chrono::minutes(5);
+  std::string backfill_labels;            // "job=x,instance=y": added to every series
+  bool backfill_overwrite_state = false;  // replace an existing run ledger
 };
 
 // One flag. A switch (empty `value`) takes --x, --x=true or --x=false; any other flag takes

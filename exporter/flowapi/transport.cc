@@ -133,7 +133,68 @@ bool IsRetryableCurl(CURLcode rc) {
   }
 }
 
+// What curl's ending of a transfer means for the decision.
+Attempt::Failure FailureOf(CURLcode rc, bool truncated) {
+  if (rc == CURLE_OK) return Attempt::Failure::kNone;
+  if (truncated || rc == CURLE_FILESIZE_EXCEEDED) return Attempt::Failure::kBodyTooLarge;
+  return IsRetryableCurl(rc) ? Attempt::Failure::kTransient : Attempt::Failure::kFatal;
+}
+
+// A 429: pauses every request for Retry-After, else for a backoff that grows with the
+// 429s in a row (jittered in [0.5, 1) of its ceiling); capped by max_pause.
+void PauseFor429(const Attempt& a, const RetryPolicy& p, PauseState& s, Clock::Steady now,
+                 Clock::Wall wall_now, double jitter01, Decision& d) {
+  d.rate_limited = true;
+  auto after = ParseRetryAfter(a.retry_after, wall_now);
+  d.pause = after ? *after
+                  : BackoffDelay(s.consecutive_429, milliseconds(1000), p.max_pause,
+                                 0.5 + 0.5 * jitter01);
+  d.pause = std::min(d.pause, p.max_pause);
+  s.consecutive_429++;
+  s.paused_until = std::max(s.paused_until, now + d.pause);
+}
+
+std::string RedirectError(const std::string& location) {
+  return "redirected to " + (location.empty() ? "(no Location)" : location) +
+         ": not followed, the token is only sent to api.endpoint (check api.endpoint, the "
+         "edition and the token)";
+}
+
 }  // namespace
+
+Decision Decide(const Attempt& a, const RetryPolicy& p, PauseState& s, Clock::Steady now,
+                Clock::Wall wall_now, double jitter01) {
+  using F = Attempt::Failure;
+  Decision d;
+  const bool no_response = a.failure == F::kTransient || a.failure == F::kFatal;
+  d.status = no_response ? 0 : a.status;
+  d.code = d.status > 0 ? std::to_string(d.status) : "error";
+  if (a.failure == F::kBodyTooLarge) {
+    d.error = "response body larger than api.max_response_bytes (" +
+              std::to_string(p.max_response_bytes) + " bytes)";
+  } else if (no_response) {
+    d.error = a.failure_text;
+  }
+  milliseconds delay{0};
+  if (d.status == 429) {
+    PauseFor429(a, p, s, now, wall_now, jitter01, d);
+    d.retry = a.number <= p.max_retries;
+    delay = duration_cast<milliseconds>(s.paused_until - now);
+  } else {
+    if (d.status > 0) s.consecutive_429 = 0;
+    const bool transient = (d.status >= 500 && d.status <= 599) || a.failure == F::kTransient;
+    if (transient && a.number <= p.max_retries) {
+      d.retry = true;
+      delay = BackoffDelay(a.number - 1, p.retry_base, p.retry_cap, jitter01);
+    }
+  }
+  d.retry = d.retry && now + delay + milliseconds(1) < a.deadline;
+  d.retry_at = d.retry ? now + delay : Clock::Steady{};
+  if (!d.retry && d.error.empty() && d.status >= 300 && d.status < 400) {
+    d.error = RedirectError(a.location);
+  }
+  return d;
+}
 
 UpTracker::Verdict UpTracker::Judge(long status) {
   if (status == 429) return Verdict::kNone;  // the rate limiter says nothing about the token
@@ -167,11 +228,13 @@ bool UpTracker::Up(Clock::Steady since) const {
   return other_accepted_.load() > other_refused_.load();
 }
 
-Transport::Transport(TransportOptions options, metrics::SelfMetrics& metrics)
+Transport::Transport(TransportOptions options, metrics::SelfMetrics& metrics, const Clock& clock)
     : options_(std::move(options)),
+      policy_{options_.max_retries, options_.retry_base, options_.retry_cap, options_.max_pause,
+              options_.max_response_bytes},
       metrics_(metrics),
-      bucket_(options_.max_requests_per_second, options_.rate_limit_burst,
-              SystemClock::Instance().Now()) {
+      clock_(clock),
+      bucket_(options_.max_requests_per_second, options_.rate_limit_burst, clock_.Now()) {
   CURLM* multi = curl_multi_init();
   multi_ = multi;
   curl_multi_setopt(multi, CURLMOPT_MAX_HOST_CONNECTIONS,
@@ -227,6 +290,60 @@ void Transport::Complete(std::unique_ptr<Job> job, Response response) {
   if (done) done(std::move(response));
 }
 
+// Clears what the previous attempt left and sets this attempt's headers.
+void Transport::PrepareAttempt(Job& job, Clock::Steady now) {
+  job.attempts++;
+  job.started = now;
+  job.body.clear();
+  job.truncated = false;
+  job.request_id.clear();
+  job.retry_after.clear();
+  job.location.clear();
+  job.paging = PageHeaders{};
+  job.error_buffer[0] = '\0';
+  if (job.headers) {
+    curl_slist_free_all(job.headers);
+    job.headers = nullptr;
+  }
+  std::string token_header = "x-yunxiao-token: ";
+  if (options_.token) token_header += options_.token();
+  job.headers = curl_slist_append(job.headers, token_header.c_str());
+  job.headers = curl_slist_append(job.headers, "Accept: application/json");
+  job.headers = curl_slist_append(job.headers, "Content-Type: application/json");
+}
+
+void Transport::Configure(void* handle, Job& job, milliseconds timeout) {
+  CURL* easy = static_cast<CURL*>(handle);
+  curl_easy_setopt(easy, CURLOPT_URL, job.request.url.c_str());
+  curl_easy_setopt(easy, CURLOPT_HTTPHEADER, job.headers);
+  curl_easy_setopt(easy, CURLOPT_USERAGENT, options_.user_agent.c_str());
+  curl_easy_setopt(easy, CURLOPT_NOSIGNAL, 1L);
+  curl_easy_setopt(easy, CURLOPT_FOLLOWLOCATION, 0L);
+  curl_easy_setopt(easy, CURLOPT_PROTOCOLS_STR, "http,https");
+  curl_easy_setopt(easy, CURLOPT_TIMEOUT_MS, static_cast<long>(timeout.count()));
+  curl_easy_setopt(easy, CURLOPT_CONNECTTIMEOUT_MS, static_cast<long>(timeout.count()));
+  // Waiting for a connection that might multiplex only pays off where HTTP/2 is possible
+  // (TLS with ALPN); on plain HTTP/1.1 it would queue requests behind each other.
+  const bool tls = job.request.url.starts_with("https://");
+  curl_easy_setopt(easy, CURLOPT_PIPEWAIT, tls ? 1L : 0L);
+  curl_easy_setopt(easy, CURLOPT_HTTP_VERSION, CURL_HTTP_VERSION_2TLS);
+  // gzip only: cheap to decode, and brotli at a server's default quality costs it much more CPU.
+  curl_easy_setopt(easy, CURLOPT_ACCEPT_ENCODING, "gzip");
+  curl_easy_setopt(easy, CURLOPT_MAXFILESIZE_LARGE,
+                   static_cast<curl_off_t>(options_.max_response_bytes));
+  curl_easy_setopt(easy, CURLOPT_WRITEFUNCTION, OnBody);
+  curl_easy_setopt(easy, CURLOPT_WRITEDATA, &job);
+  curl_easy_setopt(easy, CURLOPT_HEADERFUNCTION, OnHeader);
+  curl_easy_setopt(easy, CURLOPT_HEADERDATA, &job);
+  curl_easy_setopt(easy, CURLOPT_ERRORBUFFER, job.error_buffer);
+  curl_easy_setopt(easy, CURLOPT_SSL_VERIFYPEER, 1L);
+  curl_easy_setopt(easy, CURLOPT_SSL_VERIFYHOST, 2L);
+  if (!options_.tls_ca_file.empty()) {
+    curl_easy_setopt(easy, CURLOPT_SSL_CTX_FUNCTION, AddCaFile);
+    curl_easy_setopt(easy, CURLOPT_SSL_CTX_DATA, &options_.tls_ca_file);
+  }
+}
+
 void Transport::StartJob(std::unique_ptr<Job> job, Clock::Steady now) {
   CURL* easy = nullptr;
   if (!idle_handles_.empty()) {
@@ -236,57 +353,10 @@ void Transport::StartJob(std::unique_ptr<Job> job, Clock::Steady now) {
   } else {
     easy = curl_easy_init();
   }
-  job->attempts++;
-  job->started = now;
-  job->body.clear();
-  job->truncated = false;
-  job->request_id.clear();
-  job->retry_after.clear();
-  job->location.clear();
-  job->paging = PageHeaders{};
-  job->error_buffer[0] = '\0';
-  if (job->headers) {
-    curl_slist_free_all(job->headers);
-    job->headers = nullptr;
-  }
-  std::string token_header = "x-yunxiao-token: ";
-  if (options_.token) token_header += options_.token();
-  job->headers = curl_slist_append(job->headers, token_header.c_str());
-  job->headers = curl_slist_append(job->headers, "Accept: application/json");
-  job->headers = curl_slist_append(job->headers, "Content-Type: application/json");
-
+  PrepareAttempt(*job, now);
   auto remaining = duration_cast<milliseconds>(job->request.deadline - now);
   auto timeout = std::min(duration_cast<milliseconds>(options_.timeout), remaining);
-  timeout = std::max(timeout, milliseconds(1));
-
-  curl_easy_setopt(easy, CURLOPT_URL, job->request.url.c_str());
-  curl_easy_setopt(easy, CURLOPT_HTTPHEADER, job->headers);
-  curl_easy_setopt(easy, CURLOPT_USERAGENT, options_.user_agent.c_str());
-  curl_easy_setopt(easy, CURLOPT_NOSIGNAL, 1L);
-  curl_easy_setopt(easy, CURLOPT_FOLLOWLOCATION, 0L);
-  curl_easy_setopt(easy, CURLOPT_PROTOCOLS_STR, "http,https");
-  curl_easy_setopt(easy, CURLOPT_TIMEOUT_MS, static_cast<long>(timeout.count()));
-  curl_easy_setopt(easy, CURLOPT_CONNECTTIMEOUT_MS, static_cast<long>(timeout.count()));
-  // Waiting for a connection that might multiplex only pays off where HTTP/2 is possible
-  // (TLS with ALPN); on plain HTTP/1.1 it would queue requests behind each other.
-  const bool tls = job->request.url.starts_with("https://");
-  curl_easy_setopt(easy, CURLOPT_PIPEWAIT, tls ? 1L : 0L);
-  curl_easy_setopt(easy, CURLOPT_HTTP_VERSION, CURL_HTTP_VERSION_2TLS);
-  // gzip only: cheap to decode, and brotli at a server's default quality costs it much more CPU.
-  curl_easy_setopt(easy, CURLOPT_ACCEPT_ENCODING, "gzip");
-  curl_easy_setopt(easy, CURLOPT_MAXFILESIZE_LARGE,
-                   static_cast<curl_off_t>(options_.max_response_bytes));
-  curl_easy_setopt(easy, CURLOPT_WRITEFUNCTION, OnBody);
-  curl_easy_setopt(easy, CURLOPT_WRITEDATA, job.get());
-  curl_easy_setopt(easy, CURLOPT_HEADERFUNCTION, OnHeader);
-  curl_easy_setopt(easy, CURLOPT_HEADERDATA, job.get());
-  curl_easy_setopt(easy, CURLOPT_ERRORBUFFER, job->error_buffer);
-  curl_easy_setopt(easy, CURLOPT_SSL_VERIFYPEER, 1L);
-  curl_easy_setopt(easy, CURLOPT_SSL_VERIFYHOST, 2L);
-  if (!options_.tls_ca_file.empty()) {
-    curl_easy_setopt(easy, CURLOPT_SSL_CTX_FUNCTION, AddCaFile);
-    curl_easy_setopt(easy, CURLOPT_SSL_CTX_DATA, &options_.tls_ca_file);
-  }
+  Configure(easy, *job, std::max(timeout, milliseconds(1)));
   curl_multi_add_handle(static_cast<CURLM*>(multi_), easy);
   if (logging::Enabled(logging::Level::kDebug)) {  // spare the formatting on every request
     logging::Debug("api request", {{"method", "GET"},
@@ -306,80 +376,53 @@ void Transport::FinishJob(void* handle, int curl_code) {
   std::unique_ptr<Job> job = std::move(it->second);
   active_.erase(it);
 
-  const auto now = SystemClock::Instance().Now();
+  const auto now = clock_.Now();
   const CURLcode rc = static_cast<CURLcode>(curl_code);
-  long status = 0;
-  curl_easy_getinfo(easy, CURLINFO_RESPONSE_CODE, &status);
-  const double seconds = std::chrono::duration<double>(now - job->started).count();
-
-  Response r;
-  r.status = status;
-  r.request_id = job->request_id;
-  std::string code = status > 0 ? std::to_string(status) : "error";
-  if (rc != CURLE_OK) {
-    if (job->truncated || rc == CURLE_FILESIZE_EXCEEDED) {
-      r.error = "response body larger than api.max_response_bytes (" +
-                std::to_string(options_.max_response_bytes) + " bytes)";
-    } else {
-      r.status = 0;
-      code = "error";
-      r.error = std::string(curl_easy_strerror(rc));
-      if (job->error_buffer[0]) r.error += ": " + std::string(job->error_buffer);
-    }
+  Attempt a;
+  curl_easy_getinfo(easy, CURLINFO_RESPONSE_CODE, &a.status);
+  a.failure = FailureOf(rc, job->truncated);
+  if (a.failure == Attempt::Failure::kTransient || a.failure == Attempt::Failure::kFatal) {
+    a.failure_text = std::string(curl_easy_strerror(rc));
+    if (job->error_buffer[0]) a.failure_text += ": " + std::string(job->error_buffer);
   }
-  metrics_.ObserveRequest(job->request.endpoint, code, seconds);
-  if (logging::Enabled(logging::Level::kDebug)) {
-    logging::Debug("api response", {{"endpoint", job->request.endpoint},
-                                    {"url", job->request.url},
-                                    {"status", code},
-                                    {"duration_seconds", std::to_string(seconds)},
-                                    {"bytes", std::to_string(job->body.size())}});
-  }
-
-  up_.Record(job->request.run_endpoint, r.status, now);
-
-  bool retry = false;
-  milliseconds delay{0};
-  if (r.status == 429) {
-    metrics_.CountRateLimited();
-    auto after = ParseRetryAfter(job->retry_after, std::chrono::system_clock::now());
-    milliseconds pause =
-        after ? *after
-              : BackoffDelay(consecutive_429_, milliseconds(1000), options_.max_pause,
-                             0.5 + std::uniform_real_distribution<double>(0, 0.5)(rng_));
-    pause = std::min(pause, options_.max_pause);
-    consecutive_429_++;
-    paused_until_ = std::max(paused_until_, now + pause);
-    logging::Warn("api rate limited the exporter; pausing all requests",
-                  {{"endpoint", job->request.endpoint},
-                   {"pause_seconds", std::to_string(pause.count() / 1000.0)}});
-    retry = job->attempts <= options_.max_retries;
-    delay = duration_cast<milliseconds>(paused_until_ - now);
-  } else {
-    if (r.status > 0) consecutive_429_ = 0;
-    bool transient = (r.status >= 500 && r.status <= 599) ||
-                     (r.status == 0 && IsRetryableCurl(rc) && !job->truncated);
-    if (transient && job->attempts <= options_.max_retries) {
-      retry = true;
-      delay = BackoffDelay(job->attempts - 1, options_.retry_base, options_.retry_cap,
-                           std::uniform_real_distribution<double>(0, 1)(rng_));
-    }
-  }
-  if (retry && now + delay + milliseconds(1) < job->request.deadline) {
-    delayed_.emplace(now + delay, std::move(job));
+  a.retry_after = job->retry_after;
+  a.location = job->location;
+  a.number = job->attempts;
+  a.deadline = job->request.deadline;
+  const Decision d = Decide(a, policy_, pause_, now, clock_.WallNow(),
+                            std::uniform_real_distribution<double>(0, 1)(rng_));
+  Record(*job, d, std::chrono::duration<double>(now - job->started).count());
+  up_.Record(job->request.run_endpoint, d.status, now);
+  if (d.retry) {
+    delayed_.emplace(d.retry_at, std::move(job));
     return;
   }
+  Response r;
+  r.status = d.status;
+  r.request_id = job->request_id;
+  r.error = d.error;
   if (r.error.empty()) {
-    if (r.status >= 300 && r.status < 400) {
-      r.error = "redirected to " + (job->location.empty() ? "(no Location)" : job->location) +
-                ": not followed, the token is only sent to api.endpoint (check api.endpoint, "
-                "the edition and the token)";
-    } else {
-      r.body = std::move(job->body);
-      r.paging = job->paging;
-    }
+    r.body = std::move(job->body);
+    r.paging = job->paging;
   }
   Complete(std::move(job), std::move(r));
+}
+
+void Transport::Record(const Job& job, const Decision& d, double seconds) {
+  metrics_.ObserveRequest(job.request.endpoint, d.code, seconds);
+  if (logging::Enabled(logging::Level::kDebug)) {
+    logging::Debug("api response", {{"endpoint", job.request.endpoint},
+                                    {"url", job.request.url},
+                                    {"status", d.code},
+                                    {"duration_seconds", std::to_string(seconds)},
+                                    {"bytes", std::to_string(job.body.size())}});
+  }
+  if (d.rate_limited) {
+    metrics_.CountRateLimited();
+    logging::Warn("api rate limited the exporter; pausing all requests",
+                  {{"endpoint", job.request.endpoint},
+                   {"pause_seconds", std::to_string(d.pause.count() / 1000.0)}});
+  }
 }
 
 void Transport::ExpireQueued(Clock::Steady now) {
@@ -419,8 +462,8 @@ int Transport::WaitMillis(Clock::Steady now) {
   if (!ready_.empty()) {
     wait = std::min(wait, milliseconds(50));  // deadline expiry scan
     if (static_cast<int>(active_.size()) < options_.max_concurrency) {
-      if (paused_until_ > now) {
-        wait = std::min(wait, duration_cast<milliseconds>(paused_until_ - now));
+      if (pause_.paused_until > now) {
+        wait = std::min(wait, duration_cast<milliseconds>(pause_.paused_until - now));
       } else {
         wait = std::min(wait, duration_cast<milliseconds>(bucket_.WaitTime(now)) + milliseconds(1));
       }
@@ -464,7 +507,7 @@ void Transport::Loop() {
         incoming_.pop_front();
       }
     }
-    auto now = SystemClock::Instance().Now();
+    auto now = clock_.Now();
     while (!delayed_.empty() && delayed_.begin()->first <= now) {
       ready_.push_front(std::move(delayed_.begin()->second));  // retries go first
       delayed_.erase(delayed_.begin());
@@ -474,7 +517,7 @@ void Transport::Loop() {
       last_expiry_scan_ = now;
     }
     while (!ready_.empty() && static_cast<int>(active_.size()) < options_.max_concurrency &&
-           paused_until_ <= now && bucket_.TryTake(now)) {
+           pause_.paused_until <= now && bucket_.TryTake(now)) {
       auto job = std::move(ready_.front());
       ready_.pop_front();
       if (job->request.deadline <= now) {

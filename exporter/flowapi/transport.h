@@ -104,12 +104,66 @@ struct Response {
   PageHeaders paging;  // of the last attempt
 };
 
+// ---- The decision: what a finished attempt means ----
+
+// One finished attempt, as the decision needs it (no curl types).
+struct Attempt {
+  // How the transfer ended below HTTP.
+  enum class Failure {
+    kNone,          // a complete HTTP response
+    kBodyTooLarge,  // the body passed api.max_response_bytes (the status stays)
+    kTransient,     // no response, worth retrying: connect, timeout, reset, DNS
+    kFatal,         // no response, not worth retrying (TLS, bad URL, ...)
+  };
+  long status = 0;  // HTTP status received; 0 when none
+  Failure failure = Failure::kNone;
+  std::string failure_text;  // what the transport said (kTransient, kFatal)
+  std::string retry_after;   // the Retry-After header, as sent
+  std::string location;      // scheme://host of a redirect's Location
+  int number = 1;            // this attempt, counting from 1
+  Clock::Steady deadline{};  // the request's
+};
+
+struct RetryPolicy {
+  int max_retries = 2;
+  std::chrono::milliseconds retry_base{200};
+  std::chrono::milliseconds retry_cap{5000};
+  std::chrono::milliseconds max_pause{60000};
+  int64_t max_response_bytes = 8 << 20;  // for the error text
+};
+
+// The client-wide pause after 429s: carried from one decision to the next.
+struct PauseState {
+  Clock::Steady paused_until{};
+  int consecutive_429 = 0;
+};
+
+struct Decision {
+  long status = 0;                     // reported (0: no HTTP response); decides ApiUp
+  std::string code;                    // requests_total's code label: the status or "error"
+  bool rate_limited = false;           // a 429: counted, and every request paused
+  std::chrono::milliseconds pause{0};  // that pause (Retry-After or backoff, capped)
+  bool retry = false;                  // send again at retry_at (before the deadline)
+  Clock::Steady retry_at{};
+  std::string error;  // empty: the response's body goes to the caller
+};
+
+// Decides what a finished attempt means: the status and code to record, the 429 pause of
+// the whole client (Retry-After, else exponential backoff with jitter from the 429s in a
+// row; capped by max_pause), whether to retry (429, 5xx and transient failures, up to
+// max_retries, and only when the retry can be sent before the deadline) after what
+// full-jitter backoff, and the error text. Updates `pause`. jitter01 is uniform in [0, 1).
+// Pure: the clock's readings come in as now and wall_now.
+Decision Decide(const Attempt& attempt, const RetryPolicy& policy, PauseState& pause,
+                Clock::Steady now, Clock::Wall wall_now, double jitter01);
+
 class Transport {
  public:
   using Callback = std::function<void(Response)>;
   struct Job;  // one request and its attempts
 
-  Transport(TransportOptions options, metrics::SelfMetrics& metrics);
+  Transport(TransportOptions options, metrics::SelfMetrics& metrics,
+            const Clock& clock = SystemClock::Instance());
   ~Transport();
   Transport(const Transport&) = delete;
   Transport& operator=(const Transport&) = delete;
@@ -126,14 +180,20 @@ class Transport {
  private:
   void Loop();
   void StartJob(std::unique_ptr<Job> job, Clock::Steady now);
+  void PrepareAttempt(Job& job, Clock::Steady now);
+  void Configure(void* easy, Job& job, std::chrono::milliseconds timeout);
   void FinishJob(void* easy, int curl_code);
+  // The attempt's metrics and logs.
+  void Record(const Job& job, const Decision& d, double seconds);
   void Complete(std::unique_ptr<Job> job, Response response);
   void ExpireQueued(Clock::Steady now);
   void AbandonAll(const std::string& why);
   int WaitMillis(Clock::Steady now);
 
   const TransportOptions options_;
+  const RetryPolicy policy_;
   metrics::SelfMetrics& metrics_;
+  const Clock& clock_;
   void* multi_ = nullptr;  // CURLM*
 
   std::mutex mu_;
@@ -146,8 +206,7 @@ class Transport {
   std::unordered_map<void*, std::unique_ptr<Job>> active_;
   std::vector<void*> idle_handles_;
   TokenBucket bucket_;
-  Clock::Steady paused_until_{};
-  int consecutive_429_ = 0;
+  PauseState pause_;
   Clock::Steady last_expiry_scan_{};
   std::mt19937_64 rng_{std::random_device{}()};
 

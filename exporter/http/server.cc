@@ -26,6 +26,7 @@
 
 #include "http/gzip.h"
 #include "metrics/exposition.h"
+#include "util/escape.h"
 #include "util/log.h"
 
 namespace yfe::http {
@@ -99,25 +100,10 @@ bool SetupTls(SSL_CTX& ctx, const TlsConfig& tls, std::string& error) {
 }
 
 std::string HtmlEscape(const std::string& s) {
+  static constexpr EscapeTable kHtml =
+      MakeEscapeTable({{'<', "&lt;"}, {'>', "&gt;"}, {'&', "&amp;"}, {'"', "&quot;"}});
   std::string out;
-  for (char c : s) {
-    switch (c) {
-      case '<':
-        out += "&lt;";
-        break;
-      case '>':
-        out += "&gt;";
-        break;
-      case '&':
-        out += "&amp;";
-        break;
-      case '"':
-        out += "&quot;";
-        break;
-      default:
-        out += c;
-    }
-  }
+  AppendEscaped(out, s, kHtml);
   return out;
 }
 

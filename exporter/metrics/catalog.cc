@@ -165,6 +165,33 @@ const MetricDef kRunDurationHistogram = {"yunxiao_flow_pipeline_run_duration_sec
                                          "status they finished with.",
                                          {"status"}};
 
+const MetricDef kJobRunsTotal = {
+    "yunxiao_flow_job_runs_total",
+    Type::kCounter,
+    "Finishes of jobs in the run finishes counted by yunxiao_flow_pipeline_runs_total, by "
+    "the job's final status (collect.job_history). A resumed run's next finish counts the "
+    "jobs that ran again.",
+    {"stage_name", "job_sign", "job_name", "status"}};
+const MetricDef kJobRunDurationHistogram = {
+    "yunxiao_flow_job_run_duration_seconds",
+    Type::kHistogram,
+    "Durations of the finished jobs counted by yunxiao_flow_job_runs_total, in seconds "
+    "(collect.job_history_buckets).",
+    {"stage_name", "job_sign", "job_name"}};
+const MetricDef kStageRunDurationHistogram = {
+    "yunxiao_flow_stage_run_duration_seconds",
+    Type::kHistogram,
+    "Durations of the finished stages of the run finishes counted by "
+    "yunxiao_flow_pipeline_runs_total, in seconds (collect.job_history).",
+    {"stage_name"}};
+const MetricDef kJobHistoryRunsSkipped = {
+    "yunxiao_flow_job_history_runs_skipped_total",
+    Type::kCounter,
+    "Counted run finishes whose jobs were not all counted: detail_unavailable (the run's "
+    "detail could not be fetched after retries) or cap (jobs or stages beyond the "
+    "per-pipeline caps).",
+    {"reason"}};
+
 const MetricDef kDeploymentsTotal = {
     "yunxiao_flow_deployments_total",
     Type::kCounter,
@@ -194,13 +221,9 @@ std::span<const MetricDef* const> AllMetrics() {
   static const std::vector<const MetricDef*> all = [] {
     std::vector<const MetricDef*> a;
     for (const MetricDef& d : kPipelineMetrics) a.push_back(&d);
-    a.insert(a.end(), {&kUp, &kScrapeDuration, &kBuildInfo, &kApiRequests, &kApiRequestDuration,
-                       &kApiRateLimited, &kApiInFlight, &kApiQueued, &kCacheRequests,
-                       &kDecodeErrors, &kRunsTruncated, &kDiscovered, &kDiscoveryErrors,
-                       &kRunsTotal, &kRunDurationHistogram});
-    a.push_back(&kRunsResumedTotal);
-    a.insert(a.end(),
-             {&kDeploymentsTotal, &kDeploymentLeadTime, &kFailingSince, &kRestoreDuration});
+#define YFE_ADDRESS_OF(name) &name,
+    a.insert(a.end(), {YFE_OTHER_METRICS(YFE_ADDRESS_OF)});
+#undef YFE_ADDRESS_OF
     return a;
   }();
   return all;

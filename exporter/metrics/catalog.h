@@ -9,7 +9,7 @@
 
 namespace yfe::metrics {
 
-enum class Type { kGauge, kCounter, kHistogram };
+enum class Type { kGauge, kCounter, kHistogram };  // exposition.cc names them in this order
 
 struct MetricDef {
   std::string_view name;
@@ -53,29 +53,41 @@ inline constexpr size_t kRunMetricCount = kFetchSuccess;
 
 extern const std::array<MetricDef, kPipelineMetricCount> kPipelineMetrics;
 
-// Exporter-wide metrics.
-extern const MetricDef kUp;
-extern const MetricDef kScrapeDuration;
-extern const MetricDef kBuildInfo;
-extern const MetricDef kApiRequests;
-extern const MetricDef kApiRequestDuration;
-extern const MetricDef kApiRateLimited;
-extern const MetricDef kApiInFlight;
-extern const MetricDef kApiQueued;
-extern const MetricDef kCacheRequests;
-extern const MetricDef kDecodeErrors;
-extern const MetricDef kRunsTruncated;
-extern const MetricDef kDiscovered;
-extern const MetricDef kDiscoveryErrors;
-// Run history (collect.history); per pipeline, with pipeline_id and pipeline_name first.
-extern const MetricDef kRunsTotal;
-extern const MetricDef kRunsResumedTotal;
-extern const MetricDef kRunDurationHistogram;
-// Delivery (delivery.deployments); per pipeline, with pipeline_id and pipeline_name first.
-extern const MetricDef kDeploymentsTotal;
-extern const MetricDef kDeploymentLeadTime;
-extern const MetricDef kFailingSince;
-extern const MetricDef kRestoreDuration;
+// The metrics outside kPipelineMetrics, listed once: each is declared here as
+// `extern const MetricDef <name>;` and is in AllMetrics(); catalog.cc defines them. The
+// run history's (kRunsTotal and after, delivery's included) are per pipeline, with pipeline_id and
+// pipeline_name first.
+// clang-format off
+#define YFE_OTHER_METRICS(X) \
+  X(kUp) \
+  X(kScrapeDuration) \
+  X(kBuildInfo) \
+  X(kApiRequests) \
+  X(kApiRequestDuration) \
+  X(kApiRateLimited) \
+  X(kApiInFlight) \
+  X(kApiQueued) \
+  X(kCacheRequests) \
+  X(kDecodeErrors) \
+  X(kRunsTruncated) \
+  X(kDiscovered) \
+  X(kDiscoveryErrors) \
+  X(kRunsTotal) \
+  X(kRunsResumedTotal) \
+  X(kRunDurationHistogram) \
+  X(kJobRunsTotal) \
+  X(kJobRunDurationHistogram) \
+  X(kStageRunDurationHistogram) \
+  X(kJobHistoryRunsSkipped) \
+  X(kDeploymentsTotal) \
+  X(kDeploymentLeadTime) \
+  X(kFailingSince) \
+  X(kRestoreDuration)
+// clang-format on
+
+#define YFE_DECLARE_METRIC(name) extern const MetricDef name;
+YFE_OTHER_METRICS(YFE_DECLARE_METRIC)
+#undef YFE_DECLARE_METRIC
 
 // Every metric name the exporter may serve, for docs and lint tests.
 std::span<const MetricDef* const> AllMetrics();

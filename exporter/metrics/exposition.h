@@ -4,7 +4,7 @@
 //   std::string out;
 //   AppendHeader(out, def);                       // # HELP / # TYPE
 //   std::string prefix = LabelPrefix({{"pipeline_id", "1"}});
-//   AppendSample(out, def.name, prefix, {{"status", "FAIL"}}, 1);
+//   AppendSample(out, def, prefix, {"FAIL"}, 1);  // def.labels = {"status"}
 #pragma once
 
 #include <initializer_list>
@@ -33,5 +33,26 @@ std::string ExtendPrefix(std::string_view prefix, std::initializer_list<Label> l
 // Appends `name{<prefix>,k="v"...} value\n`. prefix may be empty.
 void AppendSample(std::string& out, std::string_view name, std::string_view prefix,
                   std::initializer_list<Label> labels, double value);
+
+// ---- Samples of a catalog metric: label names from its MetricDef ----
+// The label values are given in the order of def.labels; their count is checked against
+// the catalog (a mismatch is a programming error: it aborts, in every build type).
+
+// A label prefix that already holds the first `labels` of a metric's catalog labels (the
+// per-pipeline pair, PipelinePrefix, is not among them: a plain string prefix holds 0).
+struct Prefix {
+  std::string text;
+  size_t labels = 0;
+};
+// base followed by the next values.size() of def's labels.
+Prefix ExtendPrefix(const Prefix& base, const MetricDef& def,
+                    std::initializer_list<std::string_view> values);
+Prefix ExtendPrefix(std::string_view base, const MetricDef& def,
+                    std::initializer_list<std::string_view> values);
+// Appends `def.name{<prefix>,<the rest of def's labels>="<values>"} value\n`.
+void AppendSample(std::string& out, const MetricDef& def, const Prefix& prefix,
+                  std::initializer_list<std::string_view> values, double value);
+void AppendSample(std::string& out, const MetricDef& def, std::string_view prefix,
+                  std::initializer_list<std::string_view> values, double value);
 
 }  // namespace yfe::metrics

@@ -7,6 +7,8 @@
 #include <charconv>
 #include <cmath>
 #include <limits>
+#include <optional>
+#include <vector>
 
 namespace yfe::model {
 namespace {
@@ -65,13 +67,37 @@ std::string AsStatus(const Value* v) {
   return s;
 }
 
+// Member `name` of obj when it is an object, else null.
+const Value* ObjectMember(const Value& obj, const char* name) {
+  const Value* v = Member(obj, name);
+  return v && v->IsObject() ? v : nullptr;
+}
+
+// The objects of array member `name` (other items skipped), decoded, up to max items.
+template <typename T, typename Decode>
+void DecodeObjects(const Value& obj, const char* name, size_t max, std::vector<T>& out,
+                   Decode decode) {
+  const Value* list = Member(obj, name);
+  if (!list || !list->IsArray()) return;
+  for (const Value& item : list->GetArray()) {
+    if (out.size() >= max) break;
+    if (item.IsObject()) out.push_back(decode(item));
+  }
+}
+
+// The status and times of a job, or of a stage (in its stageInfo).
+template <typename T>
+void DecodeProgress(const Value& v, T& item) {
+  item.status = AsStatus(Member(v, "status"));
+  item.start_ms = AsTime(Member(v, "startTime"));
+  item.end_ms = AsTime(Member(v, "endTime"));
+}
+
 Job DecodeJob(const Value& v) {
   Job job;
   job.sign = AsString(Member(v, "jobSign"));
   job.name = AsString(Member(v, "name"));
-  job.status = AsStatus(Member(v, "status"));
-  job.start_ms = AsTime(Member(v, "startTime"));
-  job.end_ms = AsTime(Member(v, "endTime"));
+  DecodeProgress(v, job);
   return job;
 }
 
@@ -79,19 +105,10 @@ Stage DecodeStage(const Value& v) {
   Stage stage;
   stage.index = AsString(Member(v, "index"));
   stage.name = AsString(Member(v, "name"));
-  const Value* info = Member(v, "stageInfo");
-  if (info && info->IsObject()) {
+  if (const Value* info = ObjectMember(v, "stageInfo")) {
     if (stage.name.empty()) stage.name = AsString(Member(*info, "name"));
-    stage.status = AsStatus(Member(*info, "status"));
-    stage.start_ms = AsTime(Member(*info, "startTime"));
-    stage.end_ms = AsTime(Member(*info, "endTime"));
-    const Value* jobs = Member(*info, "jobs");
-    if (jobs && jobs->IsArray()) {
-      for (const Value& j : jobs->GetArray()) {
-        if (stage.jobs.size() >= kMaxJobsPerStage) break;
-        if (j.IsObject()) stage.jobs.push_back(DecodeJob(j));
-      }
-    }
+    DecodeProgress(*info, stage);
+    DecodeObjects(*info, "jobs", kMaxJobsPerStage, stage.jobs, DecodeJob);
   }
   return stage;
 }
@@ -100,8 +117,7 @@ Source DecodeSource(const Value& v) {
   Source src;
   src.name = AsString(Member(v, "name"));
   src.type = AsString(Member(v, "type"));
-  const Value* data = Member(v, "data");
-  if (data && data->IsObject()) {
+  if (const Value* data = ObjectMember(v, "data")) {
     const Value* repo = Member(*data, "repo");
     if (repo && repo->IsString()) {
       src.repo = SanitizeLabel(StripRepoCredentials(repo->GetString()));
@@ -166,18 +182,8 @@ Result<PipelineRun> DecodePipelineRun(std::string_view body) {
   run.create_ms = AsTime(Member(root, "createTime"));
   run.update_ms = AsTime(Member(root, "updateTime"));
   run.pipeline_type = AsString(Member(root, "pipelineType"));
-  if (const Value* sources = Member(root, "sources"); sources && sources->IsArray()) {
-    for (const Value& s : sources->GetArray()) {
-      if (run.sources.size() >= kMaxSources) break;
-      if (s.IsObject()) run.sources.push_back(DecodeSource(s));
-    }
-  }
-  if (const Value* stages = Member(root, "stages"); stages && stages->IsArray()) {
-    for (const Value& s : stages->GetArray()) {
-      if (run.stages.size() >= kMaxStages) break;
-      if (s.IsObject()) run.stages.push_back(DecodeStage(s));
-    }
-  }
+  DecodeObjects(root, "sources", kMaxSources, run.sources, DecodeSource);
+  DecodeObjects(root, "stages", kMaxStages, run.stages, DecodeStage);
   return run;
 }
 
@@ -196,44 +202,54 @@ bool IsNoRunAnswer(bool ok, long status, std::string_view body) {
   return !doc.HasParseError() && doc.IsObject() && doc.MemberCount() == 0;
 }
 
-Result<std::vector<Pipeline>> DecodePipelineList(std::string_view body) {
+namespace {
+
+// The items of a list body (see ParseList) that are objects, each kept when `decode`
+// makes something of it.
+template <typename T, typename Decode>
+Result<std::vector<T>> DecodeListItems(std::string_view body, const char* what, const char* key,
+                                       Decode decode) {
   rapidjson::Document doc;
-  auto listed = ParseList(doc, body, "pipeline list", "pipelines");
+  auto listed = ParseList(doc, body, what, key);
   if (!listed.ok()) return Error(listed.error());
-  const Value* list = *listed;
-  std::vector<Pipeline> out;
-  for (const Value& item : list->GetArray()) {
+  std::vector<T> out;
+  for (const Value& item : (*listed)->GetArray()) {
     if (!item.IsObject()) continue;
-    Pipeline p;
-    p.id = AsString(Member(item, "id"));
-    if (p.id.empty()) p.id = AsString(Member(item, "pipelineId"));
-    p.name = AsString(Member(item, "name"));
-    if (p.name.empty()) p.name = AsString(Member(item, "pipelineName"));
-    p.group_id = AsInt(Member(item, "groupId"));
-    if (!p.id.empty()) out.push_back(std::move(p));
+    if (std::optional<T> v = decode(item)) out.push_back(std::move(*v));
   }
   return out;
 }
 
+// Today's {pipelineId, pipelineName} or the 2025 {id, name, groupId}; none without an id.
+std::optional<Pipeline> PipelineItem(const Value& item) {
+  Pipeline p;
+  p.id = AsString(Member(item, "id"));
+  if (p.id.empty()) p.id = AsString(Member(item, "pipelineId"));
+  p.name = AsString(Member(item, "name"));
+  if (p.name.empty()) p.name = AsString(Member(item, "pipelineName"));
+  p.group_id = AsInt(Member(item, "groupId"));
+  if (p.id.empty()) return std::nullopt;
+  return p;
+}
+
+std::optional<RunSummary> RunItem(const Value& item) {
+  auto id = AsInt(Member(item, "pipelineRunId"));
+  if (!id) return std::nullopt;
+  RunSummary r;
+  r.id = *id;
+  r.trigger_mode = AsInt(Member(item, "triggerMode"));
+  DecodeProgress(item, r);
+  return r;
+}
+
+}  // namespace
+
+Result<std::vector<Pipeline>> DecodePipelineList(std::string_view body) {
+  return DecodeListItems<Pipeline>(body, "pipeline list", "pipelines", PipelineItem);
+}
+
 Result<std::vector<RunSummary>> DecodeRunList(std::string_view body) {
-  rapidjson::Document doc;
-  auto listed = ParseList(doc, body, "run list", "runs");
-  if (!listed.ok()) return Error(listed.error());
-  const Value* list = *listed;
-  std::vector<RunSummary> out;
-  for (const Value& item : list->GetArray()) {
-    if (!item.IsObject()) continue;
-    RunSummary r;
-    auto id = AsInt(Member(item, "pipelineRunId"));
-    if (!id) continue;
-    r.id = *id;
-    r.status = AsStatus(Member(item, "status"));
-    r.trigger_mode = AsInt(Member(item, "triggerMode"));
-    r.start_ms = AsTime(Member(item, "startTime"));
-    r.end_ms = AsTime(Member(item, "endTime"));
-    out.push_back(std::move(r));
-  }
-  return out;
+  return DecodeListItems<RunSummary>(body, "run list", "runs", RunItem);
 }
 
 Result<Pipeline> DecodePipeline(std::string_view body, std::string_view id) {

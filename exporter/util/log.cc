@@ -8,6 +8,8 @@
 #include <mutex>
 #include <vector>
 
+#include "util/escape.h"
+
 namespace yfe::logging {
 namespace {
 
@@ -38,35 +40,10 @@ bool NeedsQuotes(std::string_view v) {
   return false;
 }
 
-void AppendEscaped(std::string& out, std::string_view v) {
-  for (unsigned char c : v) {
-    switch (c) {
-      case '"':
-        out += "\\\"";
-        break;
-      case '\\':
-        out += "\\\\";
-        break;
-      case '\n':
-        out += "\\n";
-        break;
-      case '\r':
-        out += "\\r";
-        break;
-      case '\t':
-        out += "\\t";
-        break;
-      default:
-        if (c < 0x20) {
-          char buf[8];
-          std::snprintf(buf, sizeof buf, "\\u%04x", c);
-          out += buf;
-        } else {
-          out += static_cast<char>(c);
-        }
-    }
-  }
-}
+constexpr EscapeTable kQuotedEscapes = MakeJsonEscapeTable(
+    {{'"', "\\\""}, {'\\', "\\\\"}, {'\n', "\\n"}, {'\r', "\\r"}, {'\t', "\\t"}});
+
+void AppendQuoted(std::string& out, std::string_view v) { AppendEscaped(out, v, kQuotedEscapes); }
 
 void AppendLogfmt(std::string& out, std::string_view k, std::string_view v) {
   if (!out.empty()) out += ' ';
@@ -74,7 +51,7 @@ void AppendLogfmt(std::string& out, std::string_view k, std::string_view v) {
   out += '=';
   if (NeedsQuotes(v)) {
     out += '"';
-    AppendEscaped(out, v);
+    AppendQuoted(out, v);
     out += '"';
   } else {
     out += v;
@@ -83,9 +60,9 @@ void AppendLogfmt(std::string& out, std::string_view k, std::string_view v) {
 
 void AppendJson(std::string& out, std::string_view k, std::string_view v) {
   out += out.size() > 1 ? ",\"" : "\"";
-  AppendEscaped(out, k);
+  AppendQuoted(out, k);
   out += "\":\"";
-  AppendEscaped(out, v);
+  AppendQuoted(out, v);
   out += '"';
 }
 
@@ -125,7 +102,7 @@ void Redact(std::string& line) {
     RedactOne(line, s);
     // The logfmt and JSON forms escape quotes and backslashes: match that form too.
     std::string escaped;
-    AppendEscaped(escaped, s);
+    AppendQuoted(escaped, s);
     if (escaped != s) RedactOne(line, escaped);
   }
 }

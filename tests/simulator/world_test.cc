@@ -335,6 +335,50 @@ std::vector<FinishEvent> FinishesOf(const World& w, int64_t pid, int64_t run_id,
   return out;
 }
 
+// Job history's ground truth: a run's first finish ran every job it reached; its finish
+// after a resume ran only the stages from the failed one on, each job once.
+TEST_F(WorldTest, FinishesWithJobsListWhatEachAttemptRan) {
+  const int64_t pid = kPipelineIdBase + 2;
+  ASSERT_TRUE(world_.FinishLatest(pid, "FAIL"));
+  const int64_t id = world_.LatestRun(pid, kFrozenMs)->run_id;
+  const RunView failed = *world_.Run(pid, id, kFrozenMs);
+  clock_.Advance(kMinute);
+  ASSERT_EQ(world_.ResumeRun(pid, id, "SUCCESS", 10 * kMinute), RunControl::kOk);
+  clock_.Advance(10 * kMinute);
+  std::vector<FinishEvent> all = *world_.Finishes(pid, kFrozenMs - 1, true);
+  std::vector<FinishEvent> mine;
+  for (const FinishEvent& e : all) {
+    if (e.run_id == id) mine.push_back(e);
+  }
+  ASSERT_EQ(mine.size(), 2u);
+  size_t ran_first = 0, failed_jobs = 0;
+  for (const StageView& s : failed.stages) {
+    for (const JobView& j : s.jobs) {
+      ran_first += j.status != "INIT";
+      failed_jobs += j.status == "FAIL";
+    }
+  }
+  size_t first = 0, fails = 0;
+  for (const StageView& s : mine[0].stages) {
+    for (const JobView& j : s.jobs) {
+      ++first;
+      fails += j.status == "FAIL";
+    }
+  }
+  EXPECT_EQ(first, ran_first);
+  EXPECT_EQ(fails, failed_jobs);
+  EXPECT_EQ(fails, 1u);
+  // The second finish: the stages from the failed one on, all started after the first end.
+  ASSERT_FALSE(mine[1].stages.empty());
+  EXPECT_LT(mine[1].stages.size(), failed.stages.size() + 1);
+  for (const StageView& s : mine[1].stages) {
+    EXPECT_GT(s.start_time, mine[0].end_time);
+    for (const JobView& j : s.jobs) EXPECT_EQ(j.status, "SUCCESS");
+  }
+  // Without jobs: no stages.
+  EXPECT_TRUE((*world_.Finishes(pid, kFrozenMs - 1))[0].stages.empty());
+}
+
 TEST_F(WorldTest, ResumedRunFinishesAgainUnderTheSameId) {
   const int64_t pid = kPipelineIdBase + 2;
   ASSERT_TRUE(world_.FinishLatest(pid, "FAIL"));
@@ -496,6 +540,27 @@ TEST(SimClockTest, RealClockRefusesChanges) {
   EXPECT_EQ(frozen.NowMs(), 6000);
   EXPECT_TRUE(frozen.Set(10));
   EXPECT_EQ(frozen.NowMs(), 10);
+}
+
+// --history: every pipeline has weeks of past runs, whatever its run count; the ground
+// truth of finishes gives each run's start.
+TEST(WorldEdgeTest, HistoryReachesBackWeeks) {
+  SimClock clock(kFrozenMs);
+  WorldOptions o;
+  o.pipelines = 8;
+  o.history_ms = 21LL * 24 * 3600 * 1000;
+  World w(o, &clock);
+  for (const PipelinePtr& p : w.Pipelines()) {
+    EXPECT_LE(p->create_time, kFrozenMs - o.history_ms) << p->id;
+    const auto finishes = w.Finishes(p->id, kFrozenMs - 20LL * 24 * 3600 * 1000);
+    ASSERT_TRUE(finishes);
+    EXPECT_GT(finishes->size(), 20u * 24 * 3600 * 1000 / (o.run_duration_ms + o.run_gap_ms) - 5);
+    for (const FinishEvent& f : *finishes) {
+      std::optional<RunView> r = w.Run(p->id, f.run_id, kFrozenMs);
+      ASSERT_TRUE(r);
+      EXPECT_EQ(f.start_time, r->start_time);
+    }
+  }
 }
 
 TEST(WorldEdgeTest, TinyDurationsStillNest) {

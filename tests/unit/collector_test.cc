@@ -164,6 +164,45 @@ std::string ExpectedRunFamilies(FakeApi& api, const std::vector<Target>& targets
   return out;
 }
 
+// A long fetch compresses the groups whose pipelines have all answered while it waits for
+// the rest, and the render at its end uses them: the same exposition, less work after the
+// last answer (docs/performance.md, cold scrape).
+TEST_F(CollectorTest, GroupsThatLandedAreCompressedWhileTheFetchRuns) {
+  auto o = Options();
+  Collector c(o, api, self, clock);
+  std::vector<Target> targets;
+  for (int i = 0; i < 200; ++i) {  // groups of 64: 64, 64, 64, 8
+    const std::string id = std::to_string(5000 + i);
+    targets.push_back({id, "n-" + id});
+    if (i % 5 == 0) api.status_of[id] = "FAILED";
+  }
+  c.SetTargets(targets);
+  api.hold = true;
+  auto scrape = std::async(std::launch::async, [&] { return ScrapeText(c); });
+  ASSERT_TRUE(api.WaitPending(200));
+  std::deque<FakeApi::Pending> first;
+  {
+    std::lock_guard lock(api.mu);
+    for (int i = 0; i < 130; ++i) {  // groups 0 and 1 complete, group 2 not
+      first.push_back(std::move(api.pending.front()));
+      api.pending.pop_front();
+    }
+  }
+  for (auto& p : first) p.done(api.Answer(p.id));
+  EXPECT_TRUE(yfe::testing::Eventually([&] { return c.PrebuiltGroups() == 2; },
+                                       std::chrono::seconds(5), std::chrono::milliseconds(10)));
+  EXPECT_EQ(scrape.wait_for(std::chrono::milliseconds(300)), std::future_status::timeout)
+      << "group 2 was prebuilt with members in flight, or the scrape did not wait";
+  EXPECT_EQ(c.PrebuiltGroups(), 2u);
+  api.ReleaseAll();
+  const std::string text = scrape.get();
+  EXPECT_EQ(c.PrebuiltGroups(), 0u);  // used and dropped by the render
+  const std::string want = ExpectedRunFamilies(api, targets, o);
+  EXPECT_EQ(text.substr(0, want.size()), want);
+  EXPECT_EQ(Value(text, "yunxiao_flow_fetch_success", {"pipeline_id=\"5199\""}), 1);
+  EXPECT_EQ(testing::CheckExposition(text), "");
+}
+
 TEST_F(CollectorTest, GzipBodyInflatesToTheIdentityExpositionForRandomSubsets) {
   auto o = Options();
   Collector c(o, api, self, clock);

@@ -272,15 +272,17 @@ TEST(Delivery, PendingFinishesAreSavedWithTheirCommit) {
   EXPECT_EQ(r.failing_since_ms, kT0 + 30'000);
 }
 
-TEST(Delivery, Version1FilesAreReadAndDeliveryRecordsNeedVersion2) {
+// Version 3 adds the delivery block: files of versions 1 (before job history) and 2 (job
+// history) are read as having no delivery state; a delivery block in them is refused.
+TEST(Delivery, Version1And2FilesAreReadAndDeliveryRecordsNeedVersion3) {
   LedgerSnapshot s;
   s.buckets = {10};
   s.pipelines["p"].baselined = true;
   s.pipelines["p"].watermark = 9;
   s.pipelines["p"].runs[{"SUCCESS", "manual"}] = 4;
-  std::string v2 = SerializeLedger(s);
-  ASSERT_NE(v2.find("version 2\n"), std::string::npos);
-  // The same file as version 1 wrote it, with its checksum.
+  std::string v3 = SerializeLedger(s);
+  ASSERT_NE(v3.find("version 3\n"), std::string::npos);
+  // The same file as versions 2 and 1 wrote it, with its checksum.
   auto resum = [](std::string text) {
     text.erase(text.rfind("crc32 "));
     char crc[16];
@@ -289,24 +291,33 @@ TEST(Delivery, Version1FilesAreReadAndDeliveryRecordsNeedVersion2) {
                         static_cast<uInt>(text.size())));
     return text + "crc32 " + crc + "\n";
   };
-  std::string v1 = v2;
-  v1.replace(v1.find("version 2\n"), 10, "version 1\n");
-  auto old = ParseLedger(resum(v1));
-  ASSERT_TRUE(old.ok()) << old.error();
-  EXPECT_EQ(old->pipelines.at("p").watermark, 9);
-  EXPECT_EQ((old->pipelines.at("p").runs.at({"SUCCESS", "manual"})), 4);
-  EXPECT_TRUE(old->pipelines.at("p").delivery.empty());
-  // A version-1 file cannot hold delivery records; nor can a delivery line come first.
+  auto as_version = [](std::string text, int version) {
+    text.replace(text.find("version 3\n"), 10, "version " + std::to_string(version) + "\n");
+    if (version == 1) text.erase(text.find("job_buckets 0\n"), 14);
+    return text;
+  };
+  for (int version : {1, 2}) {
+    auto old = ParseLedger(resum(as_version(v3, version)));
+    ASSERT_TRUE(old.ok()) << version << ": " << old.error();
+    EXPECT_EQ(old->pipelines.at("p").watermark, 9);
+    EXPECT_EQ((old->pipelines.at("p").runs.at({"SUCCESS", "manual"})), 4);
+    EXPECT_TRUE(old->pipelines.at("p").delivery.empty());
+  }
+  // Files of versions 1 and 2 cannot hold delivery records; nor can a delivery line come
+  // first, or twice for one pipeline.
   s.pipelines["p"].delivery.failing_since_ms = 5;
-  std::string with = SerializeLedger(s);
-  with.replace(with.find("version 2\n"), 10, "version 1\n");
-  EXPECT_FALSE(ParseLedger(resum(with)).ok());
-  std::string first = SerializeLedger(s);
-  const size_t at = first.find("delivery ");
-  const std::string line = first.substr(at, first.find('\n', at) + 1 - at);
+  const std::string with = SerializeLedger(s);
+  ASSERT_TRUE(ParseLedger(with).ok());
+  for (int version : {1, 2}) EXPECT_FALSE(ParseLedger(resum(as_version(with, version))).ok());
+  const size_t at = with.find("delivery ");
+  const std::string line = with.substr(at, with.find('\n', at) + 1 - at);
+  std::string first = with;
   first.erase(at, line.size());
   first.insert(first.find("pipeline "), line);
   EXPECT_FALSE(ParseLedger(resum(first)).ok());
+  std::string twice = with;
+  twice.insert(at, line);
+  EXPECT_FALSE(ParseLedger(resum(twice)).ok());
 }
 
 // ---- Configuration ----

@@ -253,6 +253,51 @@ TEST(MergeTargets, DiscoveredPipelinesAreMarkedListed) {
   EXPECT_TRUE(targets[2].listed);
 }
 
+// The discovery loop's rules: not ready and retried within 15 s until the first success
+// (watching the configured pipelines meanwhile); later failures keep the list and wait the
+// refresh interval.
+TEST(DiscoveryRefresher, TheFirstSuccessMakesReadyAndFailuresKeepTheList) {
+  using namespace std::chrono_literals;
+  ListApi api;
+  bool fail = true;
+  api.list = [&](int) {
+    if (!fail) return Page(TodayItems(1, 2));
+    ApiResult r;
+    r.error = "upstream down";
+    return r;
+  };
+  config::Config cfg;
+  cfg.discovery.enabled = true;
+  cfg.discovery.refresh_interval = 5min;
+  cfg.pipelines = {{"99", "configured"}};
+  metrics::SelfMetrics metrics;
+  Collector collector(CollectorOptions{}, api, metrics);
+  DiscoveryRefresher refresher(cfg, 0, 1, api, collector, metrics);
+  const auto not_stopping = [] { return false; };
+
+  auto o = refresher.Refresh(not_stopping);
+  EXPECT_FALSE(o.first_success);
+  EXPECT_EQ(o.next, 15s);
+  EXPECT_EQ(collector.TargetCount(), 1u);
+
+  fail = false;
+  o = refresher.Refresh(not_stopping);
+  EXPECT_TRUE(o.first_success);
+  EXPECT_EQ(o.next, 5min);
+  EXPECT_EQ(collector.TargetCount(), 3u);
+  EXPECT_FALSE(refresher.Refresh(not_stopping).first_success);
+
+  fail = true;
+  o = refresher.Refresh(not_stopping);
+  EXPECT_FALSE(o.first_success);
+  EXPECT_EQ(o.next, 5min);
+  EXPECT_EQ(collector.TargetCount(), 3u);  // the previous list stays
+  // A failure while stopping is not counted as a discovery error.
+  const std::string before = metrics.Render();
+  refresher.Refresh([] { return true; });
+  EXPECT_EQ(metrics.Render(), before);
+}
+
 TEST(MergeTargets, ConfiguredFirstAndTheirNamesWin) {
   std::vector<config::PipelineConfig> configured = {{"9", "mine"}, {"5", ""}};
   std::vector<model::Pipeline> found = {

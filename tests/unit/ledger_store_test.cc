@@ -10,6 +10,7 @@
 #include <cstdio>
 #include <filesystem>
 #include <thread>
+#include <tuple>
 
 #include "config/config.h"
 #include "support/test_support.h"
@@ -35,6 +36,14 @@ LedgerSnapshot Sample() {
   a.runs[{"FAIL", "webhook"}] = 0;
   a.resumed[{"FAIL", "manual"}] = 3;
   a.durations["SUCCESS"] = {{1, 0, 7, 2}, 1234.0625, 10};
+  s.job_buckets = {5, 60};
+  a.pending_details[43] = {1700000000999, 1700000002000, 3};
+  a.job_runs[{{"构建 stage", "job-0", "Maven build"}, "SUCCESS"}] = 7;
+  a.job_runs[{{"构建 stage", "job-1", "%x\n"}, "FAIL"}] = 1;
+  a.job_durations[{"构建 stage", "job-0", "Maven build"}] = {{2, 5}, 301.5, 7};
+  a.job_durations[{"构建 stage", "job-1", "%x\n"}] = {{0, 0}, 0, 0};
+  a.stage_durations["构建 stage"] = {{0, 7}, 700.25, 7};
+  a.jobs_skipped["cap"] = 2;
   s.pipelines["12345"] = a;
   RunLedger b;  // odd strings: empty, spaces, percent signs, newlines, UTF-8
   b.baselined = true;
@@ -48,6 +57,7 @@ LedgerSnapshot Sample() {
 
 void ExpectEqual(const LedgerSnapshot& x, const LedgerSnapshot& y) {
   EXPECT_EQ(x.buckets, y.buckets);
+  EXPECT_EQ(x.job_buckets, y.job_buckets);
   ASSERT_EQ(x.pipelines.size(), y.pipelines.size());
   for (const auto& [id, a] : x.pipelines) {
     ASSERT_TRUE(y.pipelines.contains(id)) << id;
@@ -70,6 +80,29 @@ void ExpectEqual(const LedgerSnapshot& x, const LedgerSnapshot& y) {
       EXPECT_EQ(s.by_id, o.by_id);
     }
     EXPECT_EQ(a.runs, b.runs);
+    EXPECT_EQ(a.job_runs, b.job_runs);
+    EXPECT_EQ(a.jobs_skipped, b.jobs_skipped);
+    ASSERT_EQ(a.pending_details.size(), b.pending_details.size());
+    for (const auto& [run, p] : a.pending_details) {
+      const auto& o = b.pending_details.at(run);
+      EXPECT_EQ(std::tie(p.after_ms, p.end_ms, p.attempts),
+                std::tie(o.after_ms, o.end_ms, o.attempts));
+    }
+    for (const auto* m : {&a.stage_durations}) {
+      const auto& o = m == &a.stage_durations ? b.stage_durations : b.stage_durations;
+      ASSERT_EQ(m->size(), o.size());
+      for (const auto& [k, h] : *m) {
+        EXPECT_EQ(h.counts, o.at(k).counts);
+        EXPECT_EQ(h.sum, o.at(k).sum);
+        EXPECT_EQ(h.count, o.at(k).count);
+      }
+    }
+    ASSERT_EQ(a.job_durations.size(), b.job_durations.size());
+    for (const auto& [k, h] : a.job_durations) {
+      EXPECT_EQ(h.counts, b.job_durations.at(k).counts);
+      EXPECT_EQ(h.sum, b.job_durations.at(k).sum);
+      EXPECT_EQ(h.count, b.job_durations.at(k).count);
+    }
     EXPECT_EQ(a.resumed, b.resumed);
     ASSERT_EQ(a.durations.size(), b.durations.size());
     for (const auto& [status, h] : a.durations) {
@@ -163,9 +196,48 @@ TEST(LedgerStore, WellSummedButInvalidContentIsRejected) {
   }
 }
 
+std::string Summed(const std::string& b) {
+  char crc[16];
+  std::snprintf(crc, sizeof crc, "%08lx",
+                crc32(crc32(0L, Z_NULL, 0), reinterpret_cast<const Bytef*>(b.data()),
+                      static_cast<uInt>(b.size())));
+  return b + "crc32 " + crc + "\n";
+}
+
+// A file written before job history (version 1: no job_buckets line, no jobs blocks) is
+// read as it is, with no job history, and not moved aside.
+TEST(LedgerStore, VersionOneFileIsStillRead) {
+  LedgerSnapshot v1 = Sample();
+  v1.job_buckets.clear();
+  for (auto& [id, l] : v1.pipelines) {
+    l.pending_details.clear();
+    l.job_runs.clear();
+    l.job_durations.clear();
+    l.stage_durations.clear();
+    l.jobs_skipped.clear();
+  }
+  std::string body = SerializeLedger(v1);
+  body = body.substr(0, body.rfind("crc32 "));
+  body.replace(body.find("version 3\n"), 10, "version 1\n");
+  body.erase(body.find("job_buckets 0\n"), 14);
+  auto r = ParseLedger(Summed(body));
+  ASSERT_TRUE(r.ok()) << r.error();
+  ExpectEqual(v1, *r);
+  // A jobs block is not part of version 1.
+  std::string with_jobs = body;
+  with_jobs.insert(with_jobs.find("end 2\n"), "jobs 1\nx =cap 1\n");
+  EXPECT_FALSE(ParseLedger(Summed(with_jobs)).ok());
+  TempDir dir;
+  dir.Write(LedgerStore::kFileName, Summed(body));
+  auto store = LedgerStore::Open(dir.path());
+  ASSERT_TRUE(store.ok());
+  ExpectEqual(v1, (*store)->Load());
+  EXPECT_TRUE(AsideFiles(dir.path()).empty());
+}
+
 TEST(LedgerStore, ForeignVersionIsNamed) {
   std::string text = SerializeLedger(Sample());
-  text.replace(text.find("version 2\n"), 10, "version 7\n");
+  text.replace(text.find("version 3\n"), 10, "version 7\n");
   auto r = ParseLedger(text);
   ASSERT_FALSE(r.ok());
   EXPECT_NE(r.error().find("version 7"), std::string::npos) << r.error();
@@ -185,7 +257,7 @@ TEST(LedgerStore, WrongChecksumIsNamed) {
 TEST(LedgerStore, UnusableFilesAreMovedAside) {
   const std::string good = SerializeLedger(Sample());
   std::string version = good;
-  version.replace(version.find("version 2\n"), 10, "version 3\n");
+  version.replace(version.find("version 3\n"), 10, "version 4\n");
   std::string checksum = good;
   checksum[checksum.size() - 2] = checksum[checksum.size() - 2] == 'a' ? 'b' : 'a';
   std::string corrupt = good;
@@ -308,6 +380,43 @@ TEST(LedgerStore, ConcurrentCommitsRendersAndReloads) {
 
 // The cost of a commit at 1,000 pipelines (docs/scaling.md): a pipeline with 30 remembered
 // runs, 2 tracked, 9 counters and two 11-bucket histograms.
+// Job history's share of the ledger: 1,000 pipelines of 5 stages × 4 jobs, each job seen
+// with two statuses, 10-bucket histograms (docs/scaling.md).
+TEST(LedgerStore, JobHistoryOfAThousandPipelinesFitsTheLedger) {
+  LedgerSnapshot s;
+  s.buckets = {60};
+  s.job_buckets = {5, 15, 30, 60, 120, 300, 600, 1200, 1800, 3600};
+  for (int p = 0; p < 1000; ++p) {
+    RunLedger& l = s.pipelines[std::to_string(100000 + p)];
+    l.baselined = true;
+    for (int st = 0; st < 5; ++st) {
+      const std::string stage = "stage " + std::to_string(st);
+      l.stage_durations[stage] = {std::vector<double>(10, 100), 123456.5, 1000};
+      for (int j = 0; j < 4; ++j) {
+        const RunLedger::JobId id{stage, "job-" + std::to_string(st) + "-" + std::to_string(j),
+                                  "Maven 构建 " + std::to_string(j)};
+        l.job_runs[{id, "SUCCESS"}] = 1000 + p;
+        l.job_runs[{id, "FAIL"}] = 12;
+        l.job_durations[id] = {std::vector<double>(10, 100), 123456.5, 1012};
+      }
+    }
+  }
+  TempDir dir;
+  auto store = LedgerStore::Open(dir.path());
+  ASSERT_TRUE(store.ok());
+  const auto start = std::chrono::steady_clock::now();
+  ASSERT_TRUE((*store)->Save(s));
+  const auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(
+                      std::chrono::steady_clock::now() - start)
+                      .count();
+  const auto bytes = fs::file_size((*store)->path());
+  std::printf("job history of 1000 pipelines: commit %lld ms, %llu bytes\n",
+              static_cast<long long>(ms), static_cast<unsigned long long>(bytes));
+  EXPECT_LT(bytes, 16u << 20);
+  EXPECT_LT(ms, 5000);  // generous: a shared CI machine
+  ExpectEqual(s, (*store)->Load());
+}
+
 TEST(LedgerStore, CommitOfAThousandPipelinesIsSmall) {
   LedgerSnapshot s;
   s.buckets = {10, 30, 60, 120, 300, 600, 1200, 1800, 3600, 7200, 14400};

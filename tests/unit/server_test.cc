@@ -1,5 +1,7 @@
 // HttpServer in-process, over real sockets on 127.0.0.1: what a connection does when a
 // handler or a body reader throws, the in-flight cap, the lifecycle switch and Stop().
+#include "http/server.h"
+
 #include <arpa/inet.h>
 #include <gtest/gtest.h>
 #include <netinet/in.h>
@@ -13,7 +15,6 @@
 #include <new>
 #include <thread>
 
-#include "http/server.h"
 #include "support/raw_http.h"
 
 namespace yfe::http {
