@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Checks deploy/prometheus and the PrometheusRule generated from it:
 #  - promtool check rules alerts.yml, promtool test rules alerts_test.yml; the same for
-#    delivery.rules.yml / delivery.rules_test.yml (DORA recording rules and alerts)
+#    delivery.rules.yml / delivery.rules_test.yml (DORA recording rules) and
+#    delivery.alerts_test.yml (its alerts)
 #  - promtool check config on prometheus.yml and prometheus.compose.yml
 #  - rules-lint.mjs: severity/for/annotations/links, known metric names, every alert
 #    tested firing and not firing, scrape interval/timeout and organization_id label
@@ -24,9 +25,10 @@ trap 'rm -rf "$work"' EXIT
 check "promtool check rules alerts.yml" promtool check rules "$prom/alerts.yml"
 check "promtool test rules alerts_test.yml (every alert firing and not firing)" promtool test rules "$prom/alerts_test.yml"
 check "promtool check rules delivery.rules.yml" promtool check rules "$prom/delivery.rules.yml"
-check "promtool test rules delivery.rules_test.yml (the four keys pinned on a scripted month; every alert firing and not firing)" promtool test rules "$prom/delivery.rules_test.yml"
+check "promtool test rules delivery.rules_test.yml (the four keys pinned on a scripted month)" promtool test rules "$prom/delivery.rules_test.yml"
+check "promtool test rules delivery.alerts_test.yml (every delivery alert firing and not firing)" promtool test rules "$prom/delivery.alerts_test.yml"
 check "delivery alerts: severity, for, annotations, pipeline links, metric names, test coverage" \
-  node "$DEPLOY_TESTS_DIR/rules-lint.mjs" "$prom/delivery.rules.yml" "$prom/delivery.rules_test.yml"
+  node "$DEPLOY_TESTS_DIR/rules-lint.mjs" "$prom/delivery.rules.yml" "$prom/delivery.alerts_test.yml"
 check "promtool check config prometheus.yml" promtool check config "$prom/prometheus.yml"
 check "promtool check config prometheus.compose.yml" promtool check config "$prom/prometheus.compose.yml"
 check "alerts: severity, for, annotations, pipeline links, metric names, test coverage; scrape configs" \
