@@ -3,10 +3,12 @@
 #include <re2/re2.h>
 
 #include <algorithm>
+#include <string_view>
 
 #include "collector/discovery.h"
 #include "metrics/exposition.h"
 #include "metrics/translate.h"
+#include "model/status.h"
 #include "util/log.h"
 
 namespace yfe::collector {
@@ -58,33 +60,97 @@ void ApplyPending(DeliveryLedger& d, const std::string& environment) {
   d.pending.clear();
 }
 
-}  // namespace
-
-void DeliveryCounted(DeliveryLedger& d, const std::string* environment,
-                     const model::RunSummary& run) {
-  if (d.pending.size() >= Delivery::kMaxPending) ApplyPending(d, environment ? *environment : "");
-  d.pending.push_back({run.id, run.start_ms, run.end_ms, run.status});
-  if (!environment) return;
-  const bool success = run.status == "SUCCESS";
-  if (auto it = d.deploys.find(run.id); it != d.deploys.end()) {
+// A deployment of run_id that ended with status at end_ms: counted once per run; its lead
+// time observed at its first SUCCESS.
+void CountDeployment(DeliveryLedger& d, const std::string& environment, int64_t run_id,
+                     const std::string& status, int64_t start_ms, int64_t end_ms) {
+  const bool success = status == "SUCCESS";
+  if (auto it = d.deploys.find(run_id); it != d.deploys.end()) {
     // Finished again after a resume: the same deployment, counted already.
     if (success && !it->second.lead_done) {
-      ObserveLead(d, *environment, run.start_ms, run.end_ms);
+      ObserveLead(d, environment, start_ms, end_ms);
       it->second.lead_done = true;
     }
     return;
   }
-  d.deployments[{*environment, run.status}] += 1;
-  d.deploys[run.id] = {run.status, success};
-  if (success) ObserveLead(d, *environment, run.start_ms, run.end_ms);
+  d.deployments[{environment, status}] += 1;
+  d.deploys[run_id] = {status, success};
+  if (success) ObserveLead(d, environment, start_ms, end_ms);
   while (d.deploys.size() > Delivery::kMaxDeploys) d.deploys.erase(d.deploys.begin());
 }
 
+}  // namespace
+
+DeployStep::DeployStep(const std::string& spec) {
+  constexpr std::string_view kJobSign = "job_sign:";
+  if (spec.starts_with(kJobSign)) {
+    job_sign_ = spec.substr(kJobSign.size());
+  } else {
+    stage_ = config::CompileNameRegex(spec);
+  }
+}
+
+DeployStep::~DeployStep() = default;
+
+bool DeployStep::ok() const { return stage_ ? stage_->ok() : !job_sign_.empty(); }
+
+std::optional<DeployStep::Outcome> DeployStep::Find(const model::PipelineRun& run) const {
+  std::optional<Outcome> found;
+  auto consider = [&](const std::string& status, int64_t start_ms, int64_t end_ms) {
+    if (start_ms <= 0) return;  // never started (INIT, or skipped before it ran)
+    found = Outcome{status, end_ms};
+  };
+  for (const auto& stage : run.stages) {
+    if (stage_) {
+      if (stage_->ok() && re2::RE2::PartialMatch(stage.name, *stage_)) {
+        int64_t start = stage.start_ms, end = stage.end_ms;
+        for (const auto& job : stage.jobs) {  // a stage without times: its jobs'
+          if (start <= 0 && job.start_ms > 0) start = job.start_ms;
+          if (stage.end_ms <= 0) end = std::max(end, job.end_ms);
+        }
+        consider(stage.status, start, end);
+      }
+      continue;
+    }
+    for (const auto& job : stage.jobs) {
+      if (job.sign == job_sign_) consider(job.status, job.start_ms, job.end_ms);
+    }
+  }
+  if (!found || found->status == "SKIP" || !model::IsFinished(found->status)) return std::nullopt;
+  return found;
+}
+
+void DeliveryCounted(DeliveryLedger& d, const std::string* environment,
+                     const model::RunSummary& run, bool by_step) {
+  if (d.pending.size() >= Delivery::kMaxPending) ApplyPending(d, environment ? *environment : "");
+  d.pending.push_back({run.id, run.start_ms, run.end_ms, run.status});
+  if (!environment) return;
+  if (!by_step) {
+    return CountDeployment(d, *environment, run.id, run.status, run.start_ms, run.end_ms);
+  }
+  // Decided by its deploying step, when its detail comes; nothing left to decide once a
+  // deployment's lead time is known.
+  if (auto it = d.deploys.find(run.id); it != d.deploys.end() && it->second.lead_done) return;
+  d.awaiting[run.id] = {run.start_ms, 0};
+  while (d.awaiting.size() > Delivery::kMaxAwaiting) {
+    logging::Warn("delivery: too many runs wait for their detail; giving up on the oldest",
+                  {{"run_id", std::to_string(d.awaiting.begin()->first)}});
+    d.awaiting.erase(d.awaiting.begin());
+  }
+}
+
+void DeliveryStepDecided(DeliveryLedger& d, const std::string& environment, int64_t run_id,
+                         int64_t create_ms, const DeployStep::Outcome* outcome) {
+  d.awaiting.erase(run_id);
+  if (outcome) CountDeployment(d, environment, run_id, outcome->status, create_ms, outcome->end_ms);
+}
+
 void DeliveryTakenBack(DeliveryLedger& d, const std::string* environment, int64_t run_id,
-                       const std::string& status) {
+                       const std::string& status, bool by_step) {
   // Its finish was counted as a deployment (if the pipeline deploys): keep remembering the
-  // run, even if the bound dropped it, so that its next finish is not counted again.
-  if (!environment || d.deploys.count(run_id)) return;
+  // run, even if the bound dropped it, so that its next finish is not counted again. A
+  // finish decided by its step is remembered once decided (or awaits its detail still).
+  if (!environment || by_step || d.deploys.count(run_id)) return;
   d.deploys[run_id] = {status, status == "SUCCESS"};
   while (d.deploys.size() > Delivery::kMaxDeploys) d.deploys.erase(d.deploys.begin());
 }
@@ -104,11 +170,12 @@ Delivery::~Delivery() = default;
 void Delivery::SetConfig(const config::DeliveryConfig& config) {
   std::vector<Matcher> matchers;
   for (const auto& d : config.deployments) {
-    Matcher m{d, nullptr};
+    Matcher m{d, nullptr, nullptr};
     if (!d.include.empty()) {
       m.include = config::CompileNameRegex(d.include);
       if (!m.include->ok()) m.include.reset();  // the config check refuses it
     }
+    if (!d.stage.empty()) m.step = std::make_shared<const DeployStep>(d.stage);
     matchers.push_back(std::move(m));
   }
   std::lock_guard lock(mu_);
@@ -145,7 +212,7 @@ void Delivery::SetPipelines(const std::vector<std::pair<std::string, std::string
         match = match || (members != group_members.end() && members->second.count(id));
       }
       if (match) {
-        environments_[id] = c.environment;
+        environments_[id] = {c.environment, m.step};
         matched.insert(c.environment);
         break;
       }
@@ -189,20 +256,56 @@ void Delivery::Prepare(flowapi::Api& api,
 }
 
 std::string Delivery::EnvironmentOf(const std::string& pipeline_id) const {
+  auto a = AssignmentOf(pipeline_id);
+  return a ? a->environment : std::string();
+}
+
+std::optional<Delivery::Assignment> Delivery::AssignmentOf(const std::string& pipeline_id) const {
   std::lock_guard lock(mu_);
   auto it = environments_.find(pipeline_id);
-  return it == environments_.end() ? std::string() : it->second;
+  if (it == environments_.end()) return std::nullopt;
+  return it->second;
 }
 
 void Delivery::Counted(const std::string& pipeline_id, RunLedger& l, const model::RunSummary& run) {
-  const std::string env = EnvironmentOf(pipeline_id);
-  DeliveryCounted(l.delivery, env.empty() ? nullptr : &env, run);
+  const auto a = AssignmentOf(pipeline_id);
+  DeliveryCounted(l.delivery, a ? &a->environment : nullptr, run, a && a->step);
 }
 
 void Delivery::TakenBack(const std::string& pipeline_id, RunLedger& l, int64_t run_id,
                          const std::string& status) {
-  const std::string env = EnvironmentOf(pipeline_id);
-  DeliveryTakenBack(l.delivery, env.empty() ? nullptr : &env, run_id, status);
+  const auto a = AssignmentOf(pipeline_id);
+  DeliveryTakenBack(l.delivery, a ? &a->environment : nullptr, run_id, status, a && a->step);
+}
+
+void Delivery::WantedDetails(const RunLedger& l, std::set<int64_t>& ids) const {
+  for (const auto& [run_id, a] : l.delivery.awaiting) ids.insert(run_id);
+}
+
+void Delivery::Detail(const std::string& pipeline_id, RunLedger& l, int64_t run_id,
+                      const model::PipelineRun* run, bool gone) {
+  auto& awaiting = l.delivery.awaiting;
+  auto it = awaiting.find(run_id);
+  if (it == awaiting.end()) return;
+  const auto a = AssignmentOf(pipeline_id);
+  if (!a || !a->step) {  // no longer deploys by a step (a reload): nothing to decide
+    awaiting.erase(it);
+    return;
+  }
+  if (run && model::IsFinished(run->status)) {
+    const auto outcome = a->step->Find(*run);
+    const int64_t create_ms = run->create_ms > 0 ? run->create_ms : it->second.start_ms;
+    return DeliveryStepDecided(l.delivery, a->environment, run_id, create_ms,
+                               outcome ? &*outcome : nullptr);
+  }
+  // Not fetched, or resumed since (its next finish is awaited again).
+  if (gone || ++it->second.attempts >= kMaxDetailAttempts) {
+    logging::Warn("delivery: giving up on a run's deploying stage",
+                  {{"pipeline_id", pipeline_id},
+                   {"run_id", std::to_string(run_id)},
+                   {"why", gone ? "the run no longer exists" : "its detail did not tell"}});
+    awaiting.erase(it);
+  }
 }
 
 void Delivery::PollEnded(const std::string& pipeline_id, RunLedger& l) {

@@ -348,11 +348,14 @@ void RunHistory::ObserveRun(const std::string& id, const model::RunSummary& run)
 
 std::vector<int64_t> RunHistory::PendingDetails(const std::string& id) const {
   std::lock_guard lock(mu_);
-  std::vector<int64_t> out;
   auto it = pipelines_.find(id);
-  if (!jobs_enabled_ || it == pipelines_.end()) return out;
-  for (const auto& [run_id, p] : it->second.ledger.pending_details) out.push_back(run_id);
-  return out;
+  if (it == pipelines_.end()) return {};
+  std::set<int64_t> ids;
+  if (jobs_enabled_) {
+    for (const auto& [run_id, p] : it->second.ledger.pending_details) ids.insert(run_id);
+  }
+  if (observer_) observer_->WantedDetails(it->second.ledger, ids);
+  return {ids.begin(), ids.end()};
 }
 
 void RunHistory::ObserveDetail(const std::string& id, int64_t run_id,
@@ -361,6 +364,7 @@ void RunHistory::ObserveDetail(const std::string& id, int64_t run_id,
   auto it = pipelines_.find(id);
   if (it == pipelines_.end()) return;
   RunLedger& l = it->second.ledger;
+  if (observer_) observer_->Detail(id, l, run_id, &run, false);
   auto p = l.pending_details.find(run_id);
   if (p == l.pending_details.end()) return;
   if (!model::IsFinished(run.status)) {
@@ -383,6 +387,7 @@ void RunHistory::DetailFailed(const std::string& id, int64_t run_id, bool gone) 
   auto it = pipelines_.find(id);
   if (it == pipelines_.end()) return;
   RunLedger& l = it->second.ledger;
+  if (observer_) observer_->Detail(id, l, run_id, nullptr, gone);
   auto p = l.pending_details.find(run_id);
   if (p == l.pending_details.end()) return;
   if (gone) return GiveUpDetail(id, l, run_id, "the run no longer exists");
@@ -606,7 +611,7 @@ model::RunSummary SummaryOf(int64_t run_id, const model::PipelineRun& run) {
   return s;
 }
 
-// Job history: the detail of each counted finish whose jobs are not counted yet, then the
+// Job history and delivery: the detail of each counted finish they wait for, then the
 // end of the pipeline's poll.
 void FetchDetails(const std::shared_ptr<Poll>& p, const std::string& id, bool complete) {
   std::vector<int64_t> pending = p->history.PendingDetails(id);
@@ -629,7 +634,8 @@ void FetchDetails(const std::shared_ptr<Poll>& p, const std::string& id, bool co
       } else {
         if (r.status != 404) {
           logging::Warn(
-              "job history: cannot fetch a finished run's detail; trying again next poll",
+              "cannot fetch a finished run's detail (job history, delivery); trying again next "
+              "poll",
               {{"pipeline_id", id}, {"run_id", std::to_string(run_id)}, {"err", r.error}});
         }
         p->history.DetailFailed(id, run_id, r.status == 404);

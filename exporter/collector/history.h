@@ -115,6 +115,12 @@ class RunObserver {
                          const std::string& status) = 0;
   // The end of a poll of the pipeline, after its last Counted.
   virtual void PollEnded(const std::string& pipeline_id, RunLedger& l) = 0;
+  // Adds the runs whose detail (GetPipelineRun) it waits for to ids: fetched with job
+  // history's, one request per run for both.
+  virtual void WantedDetails(const RunLedger& l, std::set<int64_t>& ids) const = 0;
+  // A run's detail, or a failed fetch of it (run null; gone: 404).
+  virtual void Detail(const std::string& pipeline_id, RunLedger& l, int64_t run_id,
+                      const model::PipelineRun* run, bool gone) = 0;
 };
 
 class RunHistory {
@@ -151,8 +157,8 @@ class RunHistory {
   // Set once, before the first poll (null: none).
   void SetObserver(std::shared_ptr<RunObserver> observer);
 
-  // Job history: the counted finishes whose detail is to be fetched (one GetPipelineRun
-  // each), then what came of each fetch.
+  // Job history (and the observer's WantedDetails): the counted finishes whose detail is to
+  // be fetched (one GetPipelineRun each), then what came of each fetch.
   std::vector<int64_t> PendingDetails(const std::string& pipeline_id) const;
   // A run's detail: counts its jobs if its finish is pending (else does nothing).
   void ObserveDetail(const std::string& pipeline_id, int64_t run_id, const model::PipelineRun& run);

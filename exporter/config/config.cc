@@ -265,13 +265,31 @@ void DeclareDeploymentPipelines(Section p, DeploymentConfig& d) {
              });
 }
 
+// delivery.deployments[].stage: an RE2 regex of stage names, or "job_sign:<sign>".
+void DeclareStage(Section& item, std::string& stage) {
+  constexpr std::string_view kJobSign = "job_sign:";
+  YAML::Node n =
+      item.String("stage", stage, "the deploying stage: RE2 regex of its name, or job_sign:<sign>");
+  if (stage.empty()) return;
+  if (!stage.starts_with(kJobSign)) {
+    if (auto compiled = CompileNameRegex(stage); !compiled->ok()) {
+      item.checker().Error(n, "\"" + item.Path("stage") +
+                                  "\" is not a valid RE2 regular expression: " + compiled->error());
+      stage.clear();
+    }
+  } else if (stage.size() == kJobSign.size()) {
+    item.checker().Error(n, "\"" + item.Path("stage") + "\" names no job after job_sign:");
+    stage.clear();
+  }
+}
+
 void DeclareDeployment(Section& item, std::set<std::string>& seen, DeliveryConfig& out) {
   Checker& c = item.checker();
   const std::string path = item.Path("").substr(0, item.Path("").size() - 1);
   DeploymentConfig d;
   item.String("environment", d.environment, "the environment label value: required, unique");
   DeclareDeploymentPipelines(item.Map("pipelines"), d);
-  DeclareRegex(item, "stage", d.stage, "RE2 regex of the deploying stage (not used yet)");
+  DeclareStage(item, d.stage);
   if (!item.present()) return;  // the schema only
   if (d.environment.empty()) {
     c.Error(item.node(), "\"" + path + ".environment\" is required");

@@ -201,8 +201,9 @@ const MetricDef kDeploymentsTotal = {
 const MetricDef kDeploymentLeadTime = {
     "yunxiao_flow_deployment_lead_time_seconds",
     Type::kHistogram,
-    "Lead time of successful deployments: end of the deploying run minus its start "
-    "(createTime), in seconds; once per deployment.",
+    "Lead time of successful deployments: end of the deploying run (or of its deploying "
+    "stage, delivery.deployments[].stage) minus its start (createTime), in seconds; once per "
+    "deployment.",
     {"environment"}};
 const MetricDef kFailingSince = {
     "yunxiao_flow_pipeline_failing_since_timestamp_seconds",

@@ -152,5 +152,80 @@ TEST(Delivery, ScriptedDeploymentsAcrossARestartGiveExactlyTheScriptsNumbers) {
   EXPECT_EQ(PromtoolProblems(text), "");
 }
 
+// delivery.deployments[].stage: a run deploys only once its deploy stage ran, with that
+// stage's status, and its lead time ends at that stage's end. 8 stages: "生产部署" is the
+// 7th, "Smoke test" runs after it; a failed run fails at a random stage, so most failed
+// runs never reach the deploy stage and some fail after it (a successful deployment).
+// Job history is off: the exporter fetches each finished run's detail for delivery alone.
+TEST(Delivery, WithAStageOnlyRunsThatReachedTheDeployStageDeploy) {
+  Simulator sim({.pipelines = 1, .frozen = true, .flags = {"--stages=8"}});
+  const auto ids = sim.PipelineIds();
+  ASSERT_EQ(ids.size(), 1u);
+  const std::string prod = ids[0];
+  const std::string config =
+      sim.Config({.ids = ids,
+                  .collect = {{"history", "true"}, {"history_interval", "1s"}},
+                  .extra = "delivery:\n  deployments:\n    - environment: production\n"
+                           "      pipelines: {ids: ['" +
+                           prod + "']}\n      stage: '生产部署'\n"});
+  Exporter exp(config);
+  ASSERT_TRUE(exp.started()) << exp.process().Stderr();
+  ASSERT_TRUE(Eventually(
+      [&] { return Samples(exp.Scrape(), "yunxiao_flow_deployments_total").size() == 2; }));
+  rapidjson::Document clock;
+  clock.Parse(sim.Control("GET", "/-/sim/clock").body.c_str());
+  const int64_t since = clock["nowMs"].GetInt64();
+  Advance(sim, 60);
+  for (int i = 0; i < 12; ++i) {
+    sim.Control("POST", "/-/sim/pipelines/" + prod + "/finish",
+                i % 3 == 0 ? R"({"status":"SUCCESS"})" : R"({"status":"FAIL"})");
+    Advance(sim, 900);
+  }
+
+  // The ground truth: each finish's deploy stage, if it ran.
+  rapidjson::Document d;
+  d.Parse(sim.Control("GET", "/-/sim/pipelines/" + prod +
+                                 "/finishes?jobs=1&since=" + std::to_string(since))
+              .body.c_str());
+  std::map<std::string, double> want, runs;
+  double lead_sum = 0, lead_count = 0;
+  for (const auto& e : d.GetArray()) {
+    runs[e["status"].GetString()] += 1;
+    for (const auto& st : e["stages"].GetArray()) {
+      if (std::string(st["name"].GetString()) != "生产部署") continue;
+      const std::string status = st["status"].GetString();
+      want[status] += 1;
+      if (status == "SUCCESS") {
+        lead_sum +=
+            static_cast<double>(st["endTime"].GetInt64() - e["startTime"].GetInt64()) / 1000;
+        lead_count += 1;
+      }
+    }
+  }
+  ASSERT_GE(runs["FAIL"], 8);
+  const std::string pid = "pipeline_id=\"" + prod + "\"";
+  auto deployments = [&](const std::string& text, const std::string& status) {
+    return Sum(text, "yunxiao_flow_deployments_total",
+               {pid, "environment=\"production\"", "status=\"" + status + "\""});
+  };
+  ASSERT_TRUE(Eventually([&] {
+    const std::string text = exp.Scrape();
+    return deployments(text, "SUCCESS") == want["SUCCESS"] &&
+           deployments(text, "FAIL") == want["FAIL"];
+  })) << exp.Scrape()
+      << "\nwant SUCCESS " << want["SUCCESS"] << " FAIL " << want["FAIL"];
+  const std::string text = exp.Scrape();
+  EXPECT_EQ(Sum(text, "yunxiao_flow_deployment_lead_time_seconds_count", {pid}), lead_count);
+  EXPECT_DOUBLE_EQ(Sum(text, "yunxiao_flow_deployment_lead_time_seconds_sum", {pid}), lead_sum);
+  // Failed runs that never reached the deploy stage are no deployments; the run counter
+  // still has them all.
+  EXPECT_LT(want["FAIL"], runs["FAIL"]);
+  EXPECT_EQ(Sum(text, "yunxiao_flow_pipeline_runs_total", {pid, "status=\"FAIL\""}), runs["FAIL"]);
+  // One detail request per finished run, job history off.
+  EXPECT_GE(sim.ApiRequests("getPipelineRun"), static_cast<long>(d.GetArray().Size()));
+  EXPECT_EQ(Samples(text, "yunxiao_flow_job_runs_total").size(), 0u);
+  EXPECT_EQ(PromtoolProblems(text), "");
+}
+
 }  // namespace
 }  // namespace yfe::testing

@@ -123,6 +123,145 @@ TEST(Delivery, ResumedDeploymentIsNotCountedAgainButRestoresAndGetsItsLeadTime) 
   EXPECT_EQ(d.failing_since_ms, kT0 + 900'000);
 }
 
+// ---- Deployments that end with a stage (delivery.deployments[].stage) ----
+
+model::Job J(const std::string& sign, const std::string& status, int64_t start_s, int64_t end_s) {
+  return {sign, sign, status, start_s > 0 ? kT0 + start_s * 1000 : 0,
+          end_s > 0 ? kT0 + end_s * 1000 : 0};
+}
+
+model::Stage S(const std::string& name, const std::string& status, int64_t start_s, int64_t end_s,
+               std::vector<model::Job> jobs = {}) {
+  return {"",
+          name,
+          status,
+          start_s > 0 ? kT0 + start_s * 1000 : 0,
+          end_s > 0 ? kT0 + end_s * 1000 : 0,
+          std::move(jobs)};
+}
+
+// The detail of a run created at kT0 with these stages.
+model::PipelineRun Detail(const std::string& status, std::vector<model::Stage> stages) {
+  model::PipelineRun r;
+  r.status = status;
+  r.create_ms = kT0;
+  r.stages = std::move(stages);
+  return r;
+}
+
+TEST(Delivery, DeployStepIsTheLastMatchingStageOrJobThatRan) {
+  const DeployStep stage("部署|Deploy");
+  ASSERT_TRUE(stage.ok());
+  auto found = stage.Find(
+      Detail("FAIL", {S("构建", "SUCCESS", 1, 100), S("部署 staging", "SUCCESS", 100, 200),
+                      S("Deploy prod", "FAIL", 200, 300), S("Smoke", "INIT", 0, 0)}));
+  ASSERT_TRUE(found);
+  EXPECT_EQ(found->status, "FAIL");
+  EXPECT_EQ(found->end_ms, kT0 + 300'000);
+  // Never reached (the build failed), skipped, or absent: no deployment.
+  EXPECT_FALSE(stage.Find(Detail("FAIL", {S("构建", "FAIL", 1, 100), S("部署", "INIT", 0, 0)})));
+  EXPECT_FALSE(
+      stage.Find(Detail("SUCCESS", {S("构建", "SUCCESS", 1, 100), S("部署", "SKIP", 100, 100)})));
+  EXPECT_FALSE(stage.Find(Detail("SUCCESS", {S("构建", "SUCCESS", 1, 100)})));
+  // A stage without times of its own: its jobs'.
+  found = stage.Find(Detail("SUCCESS", {S("部署", "SUCCESS", 0, 0, {J("a", "SUCCESS", 10, 40)})}));
+  ASSERT_TRUE(found);
+  EXPECT_EQ(found->end_ms, kT0 + 40'000);
+  // job_sign: one job, wherever it runs.
+  const DeployStep job("job_sign:deploy-prod");
+  ASSERT_TRUE(job.ok());
+  found = job.Find(
+      Detail("FAIL", {S("发布", "FAIL", 1, 90,
+                        {J("deploy-prod", "SUCCESS", 5, 60), J("notify", "FAIL", 60, 90)})}));
+  ASSERT_TRUE(found);
+  EXPECT_EQ(found->status, "SUCCESS");
+  EXPECT_EQ(found->end_ms, kT0 + 60'000);
+  EXPECT_FALSE(DeployStep("job_sign:").ok());
+  EXPECT_FALSE(DeployStep("(").ok());
+}
+
+config::DeliveryConfig StageConfig(const std::string& stage) {
+  config::DeliveryConfig c = ProdConfig();
+  c.deployments[0].stage = stage;
+  return c;
+}
+
+// With a stage, a finished run is a deployment only once its detail shows that stage
+// finished: with the stage's status, and a lead time to the stage's end. The detail is asked
+// for with job history off.
+TEST(Delivery, WithAStageARunDeploysOnlyWhenItsDeployStageRan) {
+  Fixture f;
+  f.delivery->SetConfig(StageConfig("部署|Deploy"));
+  f.delivery->SetPipelines(f.named, {});
+  f.Poll("p", {R(1, "SUCCESS", 0, 600), R(2, "FAIL", 0, 100), R(3, "SUCCESS", 0, 500),
+               R(4, "FAIL", 0, 400)});
+  EXPECT_EQ(f.history.PendingDetails("p"), (std::vector<int64_t>{1, 2, 3, 4}));
+  EXPECT_TRUE(f.history.PendingDetails("b").empty());  // not a deployment pipeline
+  EXPECT_EQ(Deployments(f.Copy("p"), "SUCCESS"), 0);   // not decided yet
+  // 1: deployed at 300, smoke tests ran on to 600.
+  f.history.ObserveDetail(
+      "p", 1,
+      Detail("SUCCESS", {S("构建", "SUCCESS", 1, 100), S("部署", "SUCCESS", 100, 300),
+                         S("Smoke", "SUCCESS", 300, 600)}));
+  // 2: the build failed, the deploy stage never started.
+  f.history.ObserveDetail("p", 2,
+                          Detail("FAIL", {S("构建", "FAIL", 1, 100), S("部署", "INIT", 0, 0)}));
+  // 3: the deploy stage was skipped.
+  f.history.ObserveDetail(
+      "p", 3, Detail("SUCCESS", {S("构建", "SUCCESS", 1, 100), S("部署", "SKIP", 100, 100)}));
+  // 4: the deploy stage failed.
+  f.history.ObserveDetail(
+      "p", 4, Detail("FAIL", {S("构建", "SUCCESS", 1, 100), S("Deploy", "FAIL", 100, 400)}));
+  f.Poll("p", {R(1, "SUCCESS", 0, 600), R(2, "FAIL", 0, 100), R(3, "SUCCESS", 0, 500),
+               R(4, "FAIL", 0, 400)});
+  DeliveryLedger d = f.Copy("p");
+  EXPECT_EQ(Deployments(d, "SUCCESS"), 1);  // run 1 only
+  EXPECT_EQ(Deployments(d, "FAIL"), 1);     // run 4 only
+  EXPECT_EQ(d.lead_times.at("production").count, 1);
+  EXPECT_DOUBLE_EQ(d.lead_times.at("production").sum, 300);  // to the stage's end, not 600
+  EXPECT_TRUE(d.awaiting.empty());
+  EXPECT_TRUE(f.history.PendingDetails("p").empty());
+  // The run counts still follow the runs.
+  EXPECT_EQ(f.history.Count("p", "SUCCESS", "commit"), 2);
+}
+
+TEST(Delivery, AnAwaitedRunIsGivenUpWhenGoneOrAfterRepeatedFailures) {
+  Fixture f;
+  f.delivery->SetConfig(StageConfig("部署"));
+  f.delivery->SetPipelines(f.named, {});
+  f.Poll("p", {R(1, "SUCCESS", 0, 600), R(2, "SUCCESS", 0, 700)});
+  ::testing::internal::CaptureStderr();
+  f.history.DetailFailed("p", 1, /*gone=*/true);
+  for (int i = 0; i < Delivery::kMaxDetailAttempts - 1; ++i) f.history.DetailFailed("p", 2, false);
+  EXPECT_EQ(f.history.PendingDetails("p"), (std::vector<int64_t>{2}));
+  f.history.DetailFailed("p", 2, false);
+  const std::string log = ::testing::internal::GetCapturedStderr();
+  EXPECT_TRUE(f.history.PendingDetails("p").empty());
+  EXPECT_NE(log.find("giving up on a run's deploying stage"), std::string::npos) << log;
+  EXPECT_EQ(Deployments(f.Copy("p"), "SUCCESS"), 0);
+}
+
+// A deployment whose stage failed, resumed and deployed: one failed deployment, with its
+// lead time at the successful stage's end; the awaited runs survive a restart.
+TEST(Delivery, AResumedStageDeploymentCountsOnceAndAwaitedRunsAreSaved) {
+  Fixture f;
+  f.delivery->SetConfig(StageConfig("部署"));
+  f.delivery->SetPipelines(f.named, {});
+  f.Poll("p", {R(1, "FAIL", 0, 100)});
+  f.history.ObserveDetail("p", 1, Detail("FAIL", {S("部署", "FAIL", 10, 100)}));
+  f.Poll("p", {R(1, "RUNNING", 0, 0)});
+  f.Poll("p", {R(1, "SUCCESS", 0, 900)});
+  auto back = ParseLedger(SerializeLedger(f.history.Snapshot()));
+  ASSERT_TRUE(back.ok()) << back.error();
+  EXPECT_EQ(back->pipelines.at("p").delivery.awaiting.count(1), 1u);
+  f.history.ObserveDetail("p", 1, Detail("SUCCESS", {S("部署", "SUCCESS", 800, 850)}));
+  DeliveryLedger d = f.Copy("p");
+  EXPECT_EQ(Deployments(d, "FAIL"), 1);
+  EXPECT_EQ(Deployments(d, "SUCCESS"), 0);
+  EXPECT_DOUBLE_EQ(d.lead_times.at("production").sum, 850);
+  EXPECT_TRUE(d.awaiting.empty());
+}
+
 TEST(Delivery, TakenBackDeploymentIsRememberedEvenWhenTheBoundDroppedIt) {
   DeliveryLedger d;
   const std::string env = "production";
@@ -336,7 +475,7 @@ TEST(DeliveryConfig, ParsesDeployments) {
       "    - environment: production\n"
       "      pipelines: {include: '-prod$', group_ids: [3], ids: ['7', abc]}\n"
       "      stage: '部署|Deploy'\n"
-      "    - {environment: staging, pipelines: {ids: ['8']}}\n");
+      "    - {environment: staging, pipelines: {ids: ['8']}, stage: 'job_sign:deploy(1'}\n");
   ASSERT_TRUE(load.ok()) << load.errors[0];
   const auto& d = load.config.delivery.deployments;
   ASSERT_EQ(d.size(), 2u);
@@ -346,6 +485,7 @@ TEST(DeliveryConfig, ParsesDeployments) {
   EXPECT_EQ(d[0].ids, (std::vector<std::string>{"7", "abc"}));
   EXPECT_EQ(d[0].stage, "部署|Deploy");
   EXPECT_EQ(d[1].ids, std::vector<std::string>{"8"});
+  EXPECT_EQ(d[1].stage, "job_sign:deploy(1");  // a job sign, not a regex
   EXPECT_TRUE(Parse("").config.delivery.deployments.empty());
 }
 
@@ -360,6 +500,8 @@ TEST(DeliveryConfig, RefusesWhatCannotWork) {
        "\"delivery.deployments[0].pipelines.include\" is not a valid RE2"},
       {"delivery: {deployments: [{environment: p, pipelines: {ids: ['1']}, stage: '(?=x)'}]}",
        "\"delivery.deployments[0].stage\" is not a valid RE2"},
+      {"delivery: {deployments: [{environment: p, pipelines: {ids: ['1']}, stage: 'job_sign:'}]}",
+       "\"delivery.deployments[0].stage\" names no job after job_sign:"},
       {"delivery: {deployments: [{pipelines: {ids: ['1']}}]}",
        "\"delivery.deployments[0].environment\" is required"},
       {"delivery: {deployments: [{environment: p}]}",
