@@ -159,7 +159,8 @@ void DeliveryPollEnded(DeliveryLedger& d, const std::string* environment) {
   ApplyPending(d, environment ? *environment : "");
   if (!environment) return;
   // Start the usual series at 0 so that the first deployment shows in increase().
-  for (const char* status : {"SUCCESS", "FAIL"}) d.deployments[{*environment, status}] += 0;
+  for (const char* status : {"SUCCESS", "FAIL", "CANCELED"})
+    d.deployments[{*environment, status}] += 0;
   HistogramIn(d.lead_times, *environment);
   HistogramIn(d.restores, *environment);
 }

@@ -89,7 +89,7 @@ TEST(Delivery, ScriptedDeploymentsAcrossARestartGiveExactlyTheScriptsNumbers) {
   ASSERT_TRUE(exp->started()) << exp->process().Stderr();
   // The baseline starts the production series at 0.
   ASSERT_TRUE(Eventually(
-      [&] { return Samples(exp->Scrape(), "yunxiao_flow_deployments_total").size() == 2; }));
+      [&] { return Samples(exp->Scrape(), "yunxiao_flow_deployments_total").size() == 3; }));
   int64_t since = 0;
   {
     rapidjson::Document d;
@@ -171,7 +171,7 @@ TEST(Delivery, WithAStageOnlyRunsThatReachedTheDeployStageDeploy) {
   Exporter exp(config);
   ASSERT_TRUE(exp.started()) << exp.process().Stderr();
   ASSERT_TRUE(Eventually(
-      [&] { return Samples(exp.Scrape(), "yunxiao_flow_deployments_total").size() == 2; }));
+      [&] { return Samples(exp.Scrape(), "yunxiao_flow_deployments_total").size() == 3; }));
   rapidjson::Document clock;
   clock.Parse(sim.Control("GET", "/-/sim/clock").body.c_str());
   const int64_t since = clock["nowMs"].GetInt64();
