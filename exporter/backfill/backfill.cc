@@ -248,12 +248,19 @@ std::vector<Series> SeriesOf(const collector::RunLedger& shape, const std::strin
 }
 
 // Every series' value at every sample time in `window` (NaN before it exists), and the
-// index of the first sample time at which each exists.
+// index of the first sample time at which each exists. Values are kept once per change.
 struct Timeline {
   std::vector<size_t> times;                // indexes into the sample times, in the window
-  std::vector<std::vector<double>> values;  // per window time, per series
+  std::vector<size_t> rows;                 // per window time, its row of values
+  std::vector<std::vector<double>> values;  // per row, per series
   std::vector<size_t> first;                // per series
 };
+
+// How many series a ledger has (series are only ever added).
+size_t KeyCount(const collector::RunLedger& l) {
+  return l.runs.size() + l.resumed.size() + l.durations.size() + l.job_runs.size() +
+         l.job_durations.size() + l.stage_durations.size() + l.jobs_skipped.size();
+}
 
 Timeline Replay(const PipelineRuns& p, const Options& o, const collector::RunLedger& shape,
                 const std::vector<int64_t>& times, Window window, size_t series) {
@@ -262,22 +269,28 @@ Timeline Replay(const PipelineRuns& p, const Options& o, const collector::RunLed
   const auto events = CountedRuns(p, o);
   collector::RunLedger l = Baseline(p, o);
   std::vector<double> now;
-  ValuesOf(shape, l, o, now);
-  size_t j = 0;
-  for (size_t i = 0; i < times.size(); ++i) {
-    bool changed = i == 0;
-    for (; j < events.size() && FinishTime(*events[j]) <= times[i]; ++j, changed = true) {
+  size_t keys = std::numeric_limits<size_t>::max();  // when `now` was last computed
+  bool stale = true;                                 // `now` lags behind `l`
+  bool in_rows = false;                              // `now` is the last row
+  for (size_t i = 0, j = 0; i < times.size(); ++i) {
+    for (; j < events.size() && FinishTime(*events[j]) <= times[i]; ++j, stale = true) {
       Apply(l, p, o, *events[j]);
     }
-    if (changed) {
+    const bool in_window = times[i] >= window.from_ms && times[i] < window.to_ms;
+    // Values are needed in the window; before it, only when a series first appears.
+    if (stale && (in_window || KeyCount(l) != keys)) {
       ValuesOf(shape, l, o, now);
+      keys = KeyCount(l);
+      stale = in_rows = false;
       for (size_t s = 0; s < series; ++s) {
         if (tl.first[s] == times.size() && !std::isnan(now[s])) tl.first[s] = i;
       }
     }
-    if (times[i] >= window.from_ms && times[i] < window.to_ms) {
+    if (in_window) {
+      if (!in_rows) tl.values.push_back(now);
+      in_rows = true;
       tl.times.push_back(i);
-      tl.values.push_back(now);
+      tl.rows.push_back(tl.values.size() - 1);
     }
   }
   return tl;
@@ -535,7 +548,7 @@ void Render(const PipelineRuns& p, const Options& o,
     const size_t from = tl.first[s] == 0 ? 0 : tl.first[s] - 1;
     for (size_t w = 0; w < tl.times.size(); ++w) {
       if (tl.times[w] < from) continue;
-      const double v = tl.values[w][s];
+      const double v = tl.values[tl.rows[w]][s];
       out += series[s].text;
       metrics::AppendValue(out, std::isnan(v) ? 0 : v);
       out += ' ';
