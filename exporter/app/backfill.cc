@@ -307,6 +307,9 @@ Result<bool> Preflight(const config::Config& cfg, const config::Flags& flags) {
         "backfill needs collect.state_dir: it writes the ledger live collection continues "
         "from (docs/backfill.md)");
   }
+  if (flags.backfill_max_chunks_on_disk > 0 && flags.backfill_chunk.count() == 0) {
+    return Error("--backfill.max-chunks-on-disk needs --backfill.chunk");
+  }
   std::error_code ec;
   const auto ledger =
       std::filesystem::path(cfg.collect.state_dir) / collector::LedgerStore::kFileName;

@@ -334,6 +334,10 @@ TEST(Backfill, RefusesClearlyAndWritesNothingOnFailure) {
                        .collect = with_state ? std::vector{history, state} : std::vector{history}});
   };
 
+  auto no_chunk = run(config(ids), {"--backfill.max-chunks-on-disk=2"});
+  EXPECT_EQ(no_chunk->Wait(std::chrono::seconds(1)), 1);
+  EXPECT_NE(no_chunk->Stderr().find("needs --backfill.chunk"), std::string::npos);
+
   auto no_state = run(config(ids, false));
   EXPECT_EQ(no_state->Wait(std::chrono::seconds(1)), 1);
   EXPECT_NE(no_state->Stderr().find("backfill needs collect.state_dir"), std::string::npos);
