@@ -36,8 +36,10 @@ int CheckConfig(const config::Flags& flags) {
     return 1;
   }
   if (!flags.web_config_file.empty()) {
-    if (auto web = http::LoadWebConfig(flags.web_config_file); !web.ok()) {
-      std::cout << "error: " << web.error() << "\n";
+    if (const auto web = http::LoadWebConfig(flags.web_config_file); !web.ok()) {
+      for (const auto& e : web.errors) std::cout << "error: " << e << "\n";
+      std::cout << flags.web_config_file << ": " << web.errors.size() << " problem"
+                << (web.errors.size() == 1 ? "" : "s") << " found\n";
       return 1;
     }
   }
@@ -69,6 +71,33 @@ int ConnectionsThatFit(int wanted) {
   return static_cast<int>(room);
 }
 
+http::ServerOptions ServerOptionsFor(const config::Flags& flags, const http::WebConfig& web,
+                                     const config::ListenAddress& listen) {
+  http::ServerOptions options;
+  options.host = listen.host;
+  options.port = listen.port;
+  options.telemetry_path = flags.telemetry_path;
+  options.version = app::App::Version();
+  options.web = web;
+  options.enable_lifecycle = flags.web_enable_lifecycle;
+  options.limits.max_connections = ConnectionsThatFit(flags.web_max_connections);
+  options.limits.max_requests_in_flight = flags.web_max_requests_in_flight;
+  return options;
+}
+
+// The log line, and the one stable line on stdout (docs/configuration.md, "Output"):
+// scripts read the port there, never in the log, whose wording may change.
+void AnnounceListening(const config::Flags& flags, const http::WebConfig& web,
+                       const std::string& listen_host, int port) {
+  const std::string host = listen_host.empty() ? "0.0.0.0" : listen_host;
+  logging::Info("listening", {{"address", host + ":" + std::to_string(port)},
+                              {"telemetry_path", flags.telemetry_path},
+                              {"tls", web.tls.has_value() ? "true" : "false"},
+                              {"basic_auth", web.basic_auth_users.empty() ? "false" : "true"}});
+  std::cout << "listening on " << (host.find(':') != std::string::npos ? "[" + host + "]" : host)
+            << ":" << port << std::endl;
+}
+
 // Everything that uses libcurl lives here, so that it is gone before curl_global_cleanup().
 int Run(const config::Flags& flags, const http::WebConfig& web, const sigset_t& signals) {
   app::App app(flags);
@@ -77,37 +106,17 @@ int Run(const config::Flags& flags, const http::WebConfig& web, const sigset_t& 
   if (auto loaded = app.Load(); !loaded.ok()) return 1;
 
   auto listen = config::ParseListenAddress(flags.listen_address);
-  http::ServerOptions options;
-  options.host = listen->host;
-  options.port = listen->port;
-  options.telemetry_path = flags.telemetry_path;
-  options.version = app::App::Version();
-  options.web = web;
-  options.enable_lifecycle = flags.web_enable_lifecycle;
-  options.limits.max_connections = ConnectionsThatFit(flags.web_max_connections);
-  options.limits.max_requests_in_flight = flags.web_max_requests_in_flight;
-  const bool tls = web.tls.has_value();
   http::Handlers handlers;
   handlers.metrics = [&app] { return app.Scrape(); };
   handlers.ready = [&app] { return app.Ready(); };
   handlers.reload = [&app] { return app.Load(); };
-  http::HttpServer server(options, handlers);
+  http::HttpServer server(ServerOptionsFor(flags, web, *listen), handlers);
   auto port = server.Bind();
   if (!port.ok()) {
     logging::Error("cannot start the HTTP server", {{"err", port.error()}});
     return 1;
   }
-  logging::Info("listening",
-                {{"address", (listen->host.empty() ? std::string("0.0.0.0") : listen->host) + ":" +
-                                 std::to_string(*port)},
-                 {"telemetry_path", flags.telemetry_path},
-                 {"tls", tls ? "true" : "false"},
-                 {"basic_auth", web.basic_auth_users.empty() ? "false" : "true"}});
-  // The one stable line on stdout (docs/configuration.md, "Output"): scripts read the port
-  // here, never in the log, whose wording may change.
-  const std::string host = listen->host.empty() ? "0.0.0.0" : listen->host;
-  std::cout << "listening on " << (host.find(':') != std::string::npos ? "[" + host + "]" : host)
-            << ":" << *port << std::endl;
+  AnnounceListening(flags, web, listen->host, *port);
 
   // Shutdown is bounded whatever the clients and the upstream do: the server closes every
   // connection at once; should anything still hold the process after kShutdownDeadline
@@ -158,6 +167,23 @@ int Run(const config::Flags& flags, const http::WebConfig& web, const sigset_t& 
   return 0;
 }
 
+// Memory and signals, before any thread starts.
+void SetUpProcess(sigset_t& signals) {
+  // Each scrape builds one large string; with glibc's defaults those land in per-thread
+  // arenas that keep the memory after it is freed, so RSS would grow with the number of
+  // HTTP worker threads. Large blocks are mapped and unmapped instead, arenas capped.
+  mallopt(M_MMAP_THRESHOLD, 256 * 1024);
+  mallopt(M_ARENA_MAX, 2);
+
+  // Signals are taken by one thread with sigwait; block them before any thread starts.
+  sigemptyset(&signals);
+  sigaddset(&signals, SIGTERM);
+  sigaddset(&signals, SIGINT);
+  sigaddset(&signals, SIGHUP);
+  pthread_sigmask(SIG_BLOCK, &signals, nullptr);
+  signal(SIGPIPE, SIG_IGN);
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -190,20 +216,8 @@ int main(int argc, char** argv) {
 
   logging::Configure(flags.log_level, flags.log_format);
 
-  // Each scrape builds one large string; with glibc's defaults those land in per-thread
-  // arenas that keep the memory after it is freed, so RSS would grow with the number of
-  // HTTP worker threads. Large blocks are mapped and unmapped instead, arenas capped.
-  mallopt(M_MMAP_THRESHOLD, 256 * 1024);
-  mallopt(M_ARENA_MAX, 2);
-
-  // Signals are taken by one thread with sigwait; block them before any thread starts.
   sigset_t signals;
-  sigemptyset(&signals);
-  sigaddset(&signals, SIGTERM);
-  sigaddset(&signals, SIGINT);
-  sigaddset(&signals, SIGHUP);
-  pthread_sigmask(SIG_BLOCK, &signals, nullptr);
-  signal(SIGPIPE, SIG_IGN);
+  SetUpProcess(signals);
 
   if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK) {
     logging::Error("cannot initialise libcurl");
@@ -213,11 +227,9 @@ int main(int argc, char** argv) {
   http::WebConfig web;
   if (!flags.web_config_file.empty()) {
     auto loaded = http::LoadWebConfig(flags.web_config_file);
-    if (!loaded.ok()) {
-      logging::Error("invalid web config", {{"err", loaded.error()}});
-      return 1;
-    }
-    web = *loaded;
+    for (const auto& e : loaded.errors) logging::Error("invalid web config", {{"err", e}});
+    if (!loaded.ok()) return 1;
+    web = std::move(loaded.config);
   }
 
   const int rc = Run(flags, web, signals);

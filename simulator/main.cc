@@ -7,6 +7,7 @@
 #include <cstdlib>
 #include <ctime>
 #include <string>
+#include <vector>
 
 #include "sim_config.h"
 #include "sim_server.h"
@@ -16,9 +17,10 @@ int main(int argc, char** argv) {
   using namespace yfe::sim;
   SimConfig config;
   bool help = false;
-  std::string error;
-  if (!ParseArgs(argc, argv, std::getenv("SIM_TOKEN"), &config, &help, &error)) {
-    std::fprintf(stderr, "flow-simulator: %s\n\n%s", error.c_str(), Usage().c_str());
+  std::vector<std::string> errors;
+  if (!ParseArgs(argc, argv, std::getenv("SIM_TOKEN"), &config, &help, &errors)) {
+    for (const std::string& e : errors) std::fprintf(stderr, "flow-simulator: %s\n", e.c_str());
+    std::fprintf(stderr, "\n%s", Usage().c_str());
     return 2;
   }
   if (help) {

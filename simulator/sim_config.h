@@ -1,4 +1,7 @@
-// Command-line configuration of flow-simulator (`--name=value` flags).
+// Command-line configuration of flow-simulator (`--name=value` flags). Each flag is one row
+// of the table in sim_config.cc (name, value, help, setter), from which parsing and --help
+// follow, as the exporter's flags (exporter/config/flags.h). Every problem of a command line
+// is reported, each as "flag --name ..." (the exporter's format), not only the first.
 #pragma once
 
 #include <chrono>
@@ -6,6 +9,7 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "faults.h"
 #include "json_render.h"
@@ -26,13 +30,11 @@ struct SimConfig {
   FaultSettings faults;
 };
 
-// Go-style duration: "0", "50ms", "1.5s", "2m30s", "1h", "250us", "10ns".
-std::optional<std::chrono::nanoseconds> ParseDuration(std::string_view text);
-
-// Parses argv (argv[0] skipped). env_token is $SIM_TOKEN or null.
-// Returns false with *error; sets *help when --help was given.
+// Parses argv (argv[0] skipped). env_token is $SIM_TOKEN or null. Returns false with every
+// problem in *errors; sets *help when --help was given. Durations are Go-style, read by the
+// exporter's own ParseDuration (exporter/util/duration.h).
 bool ParseArgs(int argc, const char* const* argv, const char* env_token, SimConfig* config,
-               bool* help, std::string* error);
+               bool* help, std::vector<std::string>* errors);
 
 std::string Usage();
 

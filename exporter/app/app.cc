@@ -67,6 +67,20 @@ void LogLoaded(const config::Flags& flags, const config::Config& cfg, size_t pip
 
 }  // namespace
 
+flowapi::TransportOptions TransportOptionsFor(const config::ApiConfig& api,
+                                              const std::string& user_agent_suffix) {
+  flowapi::TransportOptions o;
+  o.max_concurrency = api.max_concurrency;
+  o.timeout = api.timeout;
+  o.max_response_bytes = api.max_response_bytes;
+  o.max_requests_per_second = api.max_requests_per_second;
+  o.rate_limit_burst = api.rate_limit_burst;
+  o.max_retries = api.max_retries;
+  o.tls_ca_file = api.tls_ca_file;
+  o.user_agent = "yunxiao-flow-exporter/" + App::Version() + user_agent_suffix;
+  return o;
+}
+
 // The API side that outlives reloads: one transport, hence one token bucket, one 429
 // pause, one connection pool, whatever the number of reloads. Replaced only when a
 // transport setting changes. The token is swapped in on each load. Thread-safe.
@@ -88,16 +102,8 @@ struct Upstream {
   }
 
   // May throw (std::system_error when no thread can be started).
-  Upstream(const Key& k, metrics::SelfMetrics& self_metrics) : key(k) {
-    flowapi::TransportOptions o;
-    o.max_concurrency = k.max_concurrency;
-    o.timeout = k.timeout;
-    o.max_response_bytes = k.max_response_bytes;
-    o.max_requests_per_second = k.max_requests_per_second;
-    o.rate_limit_burst = k.rate_limit_burst;
-    o.max_retries = k.max_retries;
-    o.tls_ca_file = k.tls_ca_file;
-    o.user_agent = "yunxiao-flow-exporter/" + App::Version();
+  Upstream(const config::ApiConfig& api, metrics::SelfMetrics& self_metrics) : key(KeyOf(api)) {
+    flowapi::TransportOptions o = TransportOptionsFor(api, "");
     o.token = [this] { return Token(); };
     transport = std::make_unique<flowapi::Transport>(std::move(o), self_metrics);
   }
@@ -443,7 +449,7 @@ Status App::LoadLocked() {
   std::shared_ptr<Upstream> upstream = upstream_;
   const auto key = Upstream::KeyOf(load.config.api);
   if (!upstream || !(upstream->key == key))
-    upstream = std::make_shared<Upstream>(key, self_metrics_);
+    upstream = std::make_shared<Upstream>(load.config.api, self_metrics_);
   upstream->SetToken(token_store);
 
   if (Status history = PrepareHistory(load.config.collect); !history.ok()) return history;

@@ -20,7 +20,16 @@ class LedgerStore;
 class RunHistory;
 }  // namespace yfe::collector
 
+namespace yfe::flowapi {
+struct TransportOptions;
+}  // namespace yfe::flowapi
+
 namespace yfe::app {
+
+// The transport's options from the api section, the exporter's user agent followed by
+// `user_agent_suffix`; the caller sets the token. The exporter and the backfill share it.
+flowapi::TransportOptions TransportOptionsFor(const config::ApiConfig& api,
+                                              const std::string& user_agent_suffix);
 
 class Runtime;    // one loaded configuration's running objects
 struct Upstream;  // the transport shared across reloads

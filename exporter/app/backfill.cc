@@ -322,20 +322,6 @@ Result<bool> Preflight(const config::Config& cfg, const config::Flags& flags) {
   return true;
 }
 
-flowapi::TransportOptions TransportOptionsFor(const config::ApiConfig& api, std::string token) {
-  flowapi::TransportOptions o;
-  o.max_concurrency = api.max_concurrency;
-  o.timeout = api.timeout;
-  o.max_response_bytes = api.max_response_bytes;
-  o.max_requests_per_second = api.max_requests_per_second;
-  o.rate_limit_burst = api.rate_limit_burst;
-  o.max_retries = api.max_retries;
-  o.tls_ca_file = api.tls_ca_file;
-  o.user_agent = "yunxiao-flow-exporter/" + App::Version() + " (backfill)";
-  o.token = [token = std::move(token)] { return token; };
-  return o;
-}
-
 Result<std::vector<collector::Target>> Targets(const config::Config& cfg,
                                                const config::Flags& flags, flowapi::Api& api) {
   std::vector<model::Pipeline> discovered;
@@ -537,7 +523,9 @@ int RunBackfill(const config::Flags& flags, const char* env_token) {
   int rc = 1;
   {
     metrics::SelfMetrics self_metrics;
-    flowapi::Transport transport(TransportOptionsFor(cfg.api, token->token), self_metrics);
+    flowapi::TransportOptions transport_options = TransportOptionsFor(cfg.api, " (backfill)");
+    transport_options.token = [t = token->token] { return t; };
+    flowapi::Transport transport(std::move(transport_options), self_metrics);
     flowapi::FlowClient client(cfg.api, transport);
     rc = Backfill(cfg, flags, client, options);
   }

@@ -334,39 +334,43 @@ std::vector<int64_t> RunHistory::PendingDetails(const std::string& id) const {
   return out;
 }
 
+std::pair<RunLedger*, RunLedger::PendingDetail*> RunHistory::FindPendingDetail(
+    const std::string& id, int64_t run_id) {
+  auto it = pipelines_.find(id);
+  if (it == pipelines_.end()) return {nullptr, nullptr};
+  RunLedger& l = it->second.ledger;
+  auto p = l.pending_details.find(run_id);
+  if (p == l.pending_details.end()) return {nullptr, nullptr};
+  return {&l, &p->second};
+}
+
 void RunHistory::ObserveDetail(const std::string& id, int64_t run_id,
                                const model::PipelineRun& run) {
   std::lock_guard lock(mu_);
-  auto it = pipelines_.find(id);
-  if (it == pipelines_.end()) return;
-  RunLedger& l = it->second.ledger;
-  auto p = l.pending_details.find(run_id);
-  if (p == l.pending_details.end()) return;
+  auto [l, pending] = FindPendingDetail(id, run_id);
+  if (pending == nullptr) return;
   if (!model::IsFinished(run.status)) {
     // Resumed since: the list shows it next poll and its next finish counts these jobs.
-    if (++p->second.attempts >= jobs::kMaxDetailAttempts) {
-      GiveUpDetail(id, l, run_id, "its detail never showed it finished");
+    if (++pending->attempts >= jobs::kMaxDetailAttempts) {
+      GiveUpDetail(id, *l, run_id, "its detail never showed it finished");
     }
     return;
   }
-  if (!jobs::CountDetail(l, run, p->second, job_buckets_)) {
-    l.jobs_skipped[std::string(jobs::kSkippedCap)] += 1;
+  if (!jobs::CountDetail(*l, run, *pending, job_buckets_)) {
+    l->jobs_skipped[std::string(jobs::kSkippedCap)] += 1;
     logging::Debug("job history: jobs beyond the caps not counted",
                    {{"pipeline_id", id}, {"run_id", std::to_string(run_id)}});
   }
-  l.pending_details.erase(p);
+  l->pending_details.erase(run_id);
 }
 
 void RunHistory::DetailFailed(const std::string& id, int64_t run_id, bool gone) {
   std::lock_guard lock(mu_);
-  auto it = pipelines_.find(id);
-  if (it == pipelines_.end()) return;
-  RunLedger& l = it->second.ledger;
-  auto p = l.pending_details.find(run_id);
-  if (p == l.pending_details.end()) return;
-  if (gone) return GiveUpDetail(id, l, run_id, "the run no longer exists");
-  if (++p->second.attempts >= jobs::kMaxDetailAttempts) {
-    GiveUpDetail(id, l, run_id, "its detail could not be fetched");
+  auto [l, pending] = FindPendingDetail(id, run_id);
+  if (pending == nullptr) return;
+  if (gone) return GiveUpDetail(id, *l, run_id, "the run no longer exists");
+  if (++pending->attempts >= jobs::kMaxDetailAttempts) {
+    GiveUpDetail(id, *l, run_id, "its detail could not be fetched");
   }
 }
 

@@ -201,6 +201,9 @@ class RunHistory {
               const RunLedger::Seen& was);
   void GiveUpDetail(const std::string& pipeline_id, RunLedger& l, int64_t run_id,
                     const std::string& why);
+  // The ledger of pipeline_id and its pending detail of run_id; nulls if none. Under mu_.
+  std::pair<RunLedger*, RunLedger::PendingDetail*> FindPendingDetail(const std::string& pipeline_id,
+                                                                     int64_t run_id);
   RunLedger::Histogram& HistogramFor(RunLedger& l, const std::string& status);
 
   const Clock& clock_;

@@ -309,31 +309,16 @@ std::string ApiConfig::PipelinesPrefix() const {
 ConfigLoad ParseConfig(std::string_view yaml, std::string_view source) {
   ConfigLoad load;
   Checker c(source, load.errors, load.warnings);
-  YAML::Node root;
-  try {
-    root = YAML::Load(std::string(yaml));
-  } catch (const YAML::Exception& e) {
-    c.Error("line " + std::to_string(e.mark.line + 1) + ": invalid YAML: " + e.msg);
-    return load;
-  }
-  if (!root || root.IsNull()) {
+  const YAML::Node root = c.Load(yaml, "a mapping with api, collect, pipelines");
+  if (!root) return load;
+  if (root.IsNull()) {
     c.Error("the file is empty");
     return load;
   }
-  if (!root.IsMap()) {
-    c.Error("the top level must be a mapping with api, collect, pipelines");
-    return load;
-  }
-  try {
-    bool edition_set = false;
-    {
-      Section r = c.Root(root);
-      DeclareConfig(r, load.config, edition_set);
-    }
-    CheckAcrossKeys(c, root, load.config, edition_set);
-  } catch (const YAML::Exception& e) {
-    c.Error("line " + std::to_string(e.mark.line + 1) + ": " + e.msg);
-  }
+  bool edition_set = false;
+  c.Walk(
+      root, [&](Section& r) { DeclareConfig(r, load.config, edition_set); },
+      [&] { CheckAcrossKeys(c, root, load.config, edition_set); });
   return load;
 }
 
@@ -361,15 +346,13 @@ std::string CheckStateDir(const std::string& dir) {
 }
 
 ConfigLoad LoadConfigFile(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) {
+  const std::optional<std::string> text = ReadWholeFile(path);
+  if (!text) {
     ConfigLoad load;
     load.errors.push_back(path + ": cannot read the config file");
     return load;
   }
-  std::stringstream buf;
-  buf << in.rdbuf();
-  ConfigLoad load = ParseConfig(buf.str(), path);
+  ConfigLoad load = ParseConfig(*text, path);
   RegisterSecrets(load.config.api);
   // The file system, not the text: checked here so that --config.check and the start agree.
   if (const std::string& dir = load.config.collect.state_dir; load.ok() && !dir.empty()) {

@@ -30,52 +30,49 @@ const char* LevelName(logging::Level l) {
   return kNames[static_cast<int>(l)];
 }
 
+// The setters and shows of the plain flags: the table's rows name their field.
+template <bool Flags::*field>
+Status SetSwitch(Flags& f, const std::string& v) {
+  f.*field = v == "true";
+  return Ok();
+}
+template <std::string Flags::*field>
+Status SetString(Flags& f, const std::string& v) {
+  f.*field = v;
+  return Ok();
+}
+template <std::string Flags::*field>
+std::string ShowString(const Flags& f) {
+  return Quoted(f.*field);
+}
+
 // The flags, in --help's order: one row each. A table, hence long.
 constexpr FlagDef kFlags[] = {
-    {"config.file", "PATH", "configuration file",
-     [](const Flags& f) { return Quoted(f.config_file); },
-     [](Flags& f, const std::string& v) -> Status {
-       f.config_file = v;
-       return Ok();
-     }},
+    {"config.file", "PATH", "configuration file", ShowString<&Flags::config_file>,
+     SetString<&Flags::config_file>},
     {"config.check", "", "validate the configuration, print every problem, exit 0 or 1", nullptr,
-     [](Flags& f, const std::string& v) -> Status {
-       f.config_check = v == "true";
-       return Ok();
-     }},
+     SetSwitch<&Flags::config_check>},
     {"api.check", "",
      "probe the Flow API with this configuration (token, organization,\n"
      "permissions, pipelines, request budget), one line per check",
-     nullptr,
-     [](Flags& f, const std::string& v) -> Status {
-       f.api_check = v == "true";
-       return Ok();
-     }},
-    {"web.listen-address", "ADDR", "address to listen on",
-     [](const Flags& f) { return Quoted(f.listen_address); },
+     nullptr, SetSwitch<&Flags::api_check>},
+    {"web.listen-address", "ADDR", "address to listen on", ShowString<&Flags::listen_address>,
      [](Flags& f, const std::string& v) -> Status {
        YFE_RETURN_IF_ERROR(ParseListenAddress(v));
        f.listen_address = v;
        return Ok();
      }},
     {"web.telemetry-path", "PATH", "path under which to expose metrics",
-     [](const Flags& f) { return Quoted(f.telemetry_path); },
+     ShowString<&Flags::telemetry_path>,
      [](Flags& f, const std::string& v) -> Status {
        YFE_RETURN_IF_ERROR(ValidTelemetryPath(v));
        f.telemetry_path = v;
        return Ok();
      }},
     {"web.config.file", "PATH", "TLS and basic-auth configuration (exporter-toolkit format)",
-     [](const Flags& f) { return Quoted(f.web_config_file); },
-     [](Flags& f, const std::string& v) -> Status {
-       f.web_config_file = v;
-       return Ok();
-     }},
+     ShowString<&Flags::web_config_file>, SetString<&Flags::web_config_file>},
     {"web.enable-lifecycle", "", "enable POST/PUT /-/reload (SIGHUP always reloads)", nullptr,
-     [](Flags& f, const std::string& v) -> Status {
-       f.web_enable_lifecycle = v == "true";
-       return Ok();
-     }},
+     SetSwitch<&Flags::web_enable_lifecycle>},
     {"web.max-connections", "N", "open HTTP connections; more are closed at once",
      [](const Flags& f) { return std::to_string(f.web_max_connections); },
      [](Flags& f, const std::string& v) -> Status {
@@ -121,11 +118,7 @@ constexpr FlagDef kFlags[] = {
        return Ok();
      }},
     {"debug.allow-core-dumps", "", "keep the process dumpable (cores and ptrace hold the token)",
-     nullptr,
-     [](Flags& f, const std::string& v) -> Status {
-       f.allow_core_dumps = v == "true";
-       return Ok();
-     }},
+     nullptr, SetSwitch<&Flags::allow_core_dumps>},
     {"backfill.since", "DURATION",
      "one-shot: read the run history of the watched pipelines back this far (e.g. 90d),\n"
      "write it as OpenMetrics to --backfill.output and the ledger's starting point to\n"
@@ -139,10 +132,7 @@ constexpr FlagDef kFlags[] = {
      }},
     {"backfill.output", "FILE",
      "where the OpenMetrics text goes (for promtool tsdb create-blocks-from openmetrics)", nullptr,
-     [](Flags& f, const std::string& v) -> Status {
-       f.backfill_output = v;
-       return Ok();
-     }},
+     SetString<&Flags::backfill_output>},
     {"backfill.step", "DURATION", "one sample per series every DURATION",
      [](const Flags& f) { return FormatDuration(f.backfill_step); },
      [](Flags& f, const std::string& v) -> Status {
@@ -154,16 +144,9 @@ constexpr FlagDef kFlags[] = {
     {"backfill.labels", "L",
      "name=value,... added to every backfilled series: the labels Prometheus gives\n"
      "the exporter's target (e.g. job=...,instance=...)",
-     nullptr,
-     [](Flags& f, const std::string& v) -> Status {
-       f.backfill_labels = v;
-       return Ok();
-     }},
+     nullptr, SetString<&Flags::backfill_labels>},
     {"backfill.overwrite-state", "", "replace an existing run ledger in collect.state_dir", nullptr,
-     [](Flags& f, const std::string& v) -> Status {
-       f.backfill_overwrite_state = v == "true";
-       return Ok();
-     }},
+     SetSwitch<&Flags::backfill_overwrite_state>},
     {"backfill.chunk", "DURATION",
      "write one file per DURATION of samples (FILE.0001.om, ...; aligned to the epoch, as\n"
      "promtool's blocks), each valid on its own: import and delete them one by one",
@@ -187,16 +170,8 @@ constexpr FlagDef kFlags[] = {
        }
        return Ok();
      }},
-    {"version", "", "print the version and exit", nullptr,
-     [](Flags& f, const std::string& v) -> Status {
-       f.version = v == "true";
-       return Ok();
-     }},
-    {"help", "", "print this help and exit", nullptr,
-     [](Flags& f, const std::string& v) -> Status {
-       f.help = v == "true";
-       return Ok();
-     }},
+    {"version", "", "print the version and exit", nullptr, SetSwitch<&Flags::version>},
+    {"help", "", "print this help and exit", nullptr, SetSwitch<&Flags::help>},
 };
 
 const FlagDef* Find(std::string_view name) {

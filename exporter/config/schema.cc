@@ -1,6 +1,8 @@
 #include "config/schema.h"
 
 #include <algorithm>
+#include <fstream>
+#include <sstream>
 
 #include "util/duration.h"
 
@@ -26,6 +28,14 @@ std::string OneOf(std::initializer_list<const char*> choices) {
 
 }  // namespace
 
+std::optional<std::string> ReadWholeFile(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) return std::nullopt;
+  std::stringstream buf;
+  buf << in.rdbuf();
+  return buf.str();
+}
+
 Checker::Checker(std::string_view source, std::vector<std::string>& errors,
                  std::vector<std::string>& warnings)
     : source_(source), errors_(errors), warnings_(warnings) {}
@@ -38,6 +48,34 @@ Checker Checker::Schema(std::vector<std::string>& sink) {
 
 Section Checker::Root(const YAML::Node& root) {
   return Section(*this, schema_only_ ? Undefined() : root, "", "");
+}
+
+YAML::Node Checker::Load(std::string_view yaml, const char* top_level) {
+  YAML::Node root;
+  try {
+    root = YAML::Load(std::string(yaml));
+  } catch (const YAML::Exception& e) {
+    Error("line " + std::to_string(e.mark.line + 1) + ": invalid YAML: " + e.msg);
+    return Undefined();
+  }
+  if (root && !root.IsNull() && !root.IsMap()) {
+    Error(std::string("the top level must be ") + top_level);
+    return Undefined();
+  }
+  return root;
+}
+
+void Checker::Walk(const YAML::Node& root, const std::function<void(Section&)>& declare,
+                   const std::function<void()>& after) {
+  try {
+    {
+      Section r = Root(root);
+      declare(r);
+    }
+    if (after) after();
+  } catch (const YAML::Exception& e) {
+    Error("line " + std::to_string(e.mark.line + 1) + ": " + e.msg);
+  }
 }
 
 void Checker::Error(const YAML::Node& at, const std::string& msg) {

@@ -27,12 +27,16 @@
 #include <cstdint>
 #include <functional>
 #include <initializer_list>
+#include <optional>
 #include <sstream>
 #include <string>
 #include <string_view>
 #include <vector>
 
 namespace yfe::config {
+
+// The whole content of a file, or nullopt when it cannot be read.
+std::optional<std::string> ReadWholeFile(const std::string& path);
 
 // One declared key, as the schema lists it.
 struct KeyInfo {
@@ -54,6 +58,14 @@ class Checker {
   static Checker Schema(std::vector<std::string>& sink);
 
   Section Root(const YAML::Node& root);
+  // The document in `yaml`: invalid YAML, or a top level that is neither empty nor a
+  // mapping ("the top level must be " + `top_level`), is reported and gives an undefined
+  // node; an empty document gives a null node (the caller judges it).
+  YAML::Node Load(std::string_view yaml, const char* top_level);
+  // Declares the keys of `root` (declare), reports its unknown keys, then runs `after` (the
+  // checks across keys); an exception of yaml-cpp on the way is reported with its line.
+  void Walk(const YAML::Node& root, const std::function<void(Section&)>& declare,
+            const std::function<void()>& after = nullptr);
 
   void Error(const YAML::Node& at, const std::string& msg);
   void Warn(const YAML::Node& at, const std::string& msg);

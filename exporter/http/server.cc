@@ -51,31 +51,27 @@ int TlsVersion(const std::string& v) {
 
 int AcceptAnyCert(int, X509_STORE_CTX*) { return 1; }
 
-// Configures an OpenSSL server context from the web config; false on any failure.
-bool SetupTls(SSL_CTX& ctx, const TlsConfig& tls, std::string& error) {
+// Configures an OpenSSL server context from the web config.
+Status SetupTls(SSL_CTX& ctx, const TlsConfig& tls) {
   SSL_CTX_set_options(&ctx, SSL_OP_NO_COMPRESSION | SSL_OP_NO_RENEGOTIATION);
   // Idle connections give their read and write buffers back.
   SSL_CTX_set_mode(&ctx, SSL_MODE_RELEASE_BUFFERS);
   if (SSL_CTX_set_min_proto_version(&ctx, TlsVersion(tls.min_version)) != 1 ||
       (!tls.max_version.empty() &&
        SSL_CTX_set_max_proto_version(&ctx, TlsVersion(tls.max_version)) != 1)) {
-    error = "cannot set the TLS version range";
-    return false;
+    return Error("cannot set the TLS version range");
   }
   if (SSL_CTX_use_certificate_chain_file(&ctx, tls.cert_file.c_str()) != 1) {
-    error = "cannot load tls_server_config.cert_file " + tls.cert_file;
-    return false;
+    return Error("cannot load tls_server_config.cert_file " + tls.cert_file);
   }
   if (SSL_CTX_use_PrivateKey_file(&ctx, tls.key_file.c_str(), SSL_FILETYPE_PEM) != 1 ||
       SSL_CTX_check_private_key(&ctx) != 1) {
-    error = "cannot load tls_server_config.key_file " + tls.key_file +
-            " (or it does not match the certificate)";
-    return false;
+    return Error("cannot load tls_server_config.key_file " + tls.key_file +
+                 " (or it does not match the certificate)");
   }
   if (!tls.client_ca_file.empty()) {
     if (SSL_CTX_load_verify_locations(&ctx, tls.client_ca_file.c_str(), nullptr) != 1) {
-      error = "cannot load tls_server_config.client_ca_file " + tls.client_ca_file;
-      return false;
+      return Error("cannot load tls_server_config.client_ca_file " + tls.client_ca_file);
     }
     SSL_CTX_set_client_CA_list(&ctx, SSL_load_client_CA_file(tls.client_ca_file.c_str()));
   }
@@ -96,7 +92,7 @@ bool SetupTls(SSL_CTX& ctx, const TlsConfig& tls, std::string& error) {
   } else {
     SSL_CTX_set_verify(&ctx, SSL_VERIFY_NONE, nullptr);
   }
-  return true;
+  return Ok();
 }
 
 std::string HtmlEscape(const std::string& s) {
@@ -853,15 +849,14 @@ Result<int> HttpServer::Bind() {
   l.io_threads = std::max(1, l.io_threads);
   if (l.worker_threads <= 0) l.worker_threads = l.max_requests_in_flight + 4;
   if (s.options.web.tls) {
-    std::string error;
     try {
       s.ssl.emplace(asio::ssl::context::tls_server);
     } catch (const std::exception& e) {
       return Error(std::string("TLS setup failed: ") + e.what());
     }
-    if (!SetupTls(*s.ssl->native_handle(), *s.options.web.tls, error)) {
+    if (Status tls = SetupTls(*s.ssl->native_handle(), *s.options.web.tls); !tls.ok()) {
       s.ssl.reset();
-      return Error("TLS setup failed: " + (error.empty() ? "invalid configuration" : error));
+      return Error("TLS setup failed: " + tls.error());
     }
   }
   const std::string host = s.options.host.empty() ? "0.0.0.0" : s.options.host;

@@ -7,16 +7,14 @@
 #include <openssl/ssl.h>
 #include <yaml-cpp/yaml.h>
 
-#include <fstream>
 #include <memory>
-#include <sstream>
+#include <utility>
+
+#include "config/schema.h"
 
 namespace yfe::http {
 namespace {
 
-constexpr const char* kClientAuthTypes[] = {"NoClientCert", "RequestClientCert",
-                                            "RequireAnyClientCert", "VerifyClientCertIfGiven",
-                                            "RequireAndVerifyClientCert"};
 // Used for unknown users so that they cost as much as known ones.
 constexpr const char* kDummyHash = "$2y$10$QOauhQNbBCuQDKes6eFzPeMqBSjb7Mr5DUmpZ/VcEd00UAV/LDeSi";
 
@@ -31,126 +29,121 @@ bool IsBcrypt(const std::string& h) {
          (h.starts_with("$2y$") || h.starts_with("$2b$") || h.starts_with("$2a$"));
 }
 
-}  // namespace
+using config::Checker;
+using config::Section;
 
-Result<WebConfig> ParseWebConfig(const std::string& yaml, const std::string& source) {
-  WebConfig cfg;
-  YAML::Node root;
-  try {
-    root = YAML::Load(yaml);
-  } catch (const YAML::Exception& e) {
-    return Error(source + ":" + std::to_string(e.mark.line + 1) + ": invalid YAML: " + e.msg);
-  }
-  if (!root || root.IsNull()) return cfg;
-  if (!root.IsMap()) return Error(source + ": the top level must be a mapping");
-  auto where = [&](const YAML::Node& n) {
-    return source + ":" + std::to_string(n.Mark().line + 1) + ": ";
-  };
-  try {
-    for (const auto& kv : root) {
-      const std::string key = kv.first.Scalar();
-      const YAML::Node& v = kv.second;
-      if (key == "tls_server_config") {
-        if (v.IsNull()) continue;
-        if (!v.IsMap()) return Error(where(v) + "tls_server_config must be a mapping");
-        TlsConfig tls;
-        for (const auto& t : v) {
-          const std::string k = t.first.Scalar();
-          if (!t.second.IsScalar()) return Error(where(t.second) + k + " must be a string");
-          const std::string s = t.second.Scalar();
-          if (k == "cert_file")
-            tls.cert_file = s;
-          else if (k == "key_file")
-            tls.key_file = s;
-          else if (k == "client_auth_type")
-            tls.client_auth_type = s;
-          else if (k == "client_ca_file")
-            tls.client_ca_file = s;
-          else if (k == "min_version")
-            tls.min_version = s;
-          else if (k == "max_version")
-            tls.max_version = s;
-          else if (k == "cipher_suites" || k == "curve_preferences" ||
-                   k == "prefer_server_cipher_suites" || k == "client_allowed_sans") {
-            return Error(where(t.first) + "tls_server_config." + k + " is not supported");
-          } else {
-            return Error(where(t.first) + "unknown key tls_server_config." + k);
-          }
-        }
-        if (tls.cert_file.empty() || tls.key_file.empty()) {
-          return Error(where(v) + "tls_server_config needs cert_file and key_file");
-        }
-        bool known = false;
-        for (const char* t : kClientAuthTypes) known |= tls.client_auth_type == t;
-        if (!known) {
-          return Error(where(v) + "tls_server_config.client_auth_type \"" + tls.client_auth_type +
-                       "\" is not one of NoClientCert, RequestClientCert, "
-                       "RequireAnyClientCert, VerifyClientCertIfGiven, RequireAndVerifyClientCert");
-        }
-        if ((tls.client_auth_type == "VerifyClientCertIfGiven" ||
-             tls.client_auth_type == "RequireAndVerifyClientCert") &&
-            tls.client_ca_file.empty()) {
-          return Error(where(v) + "client_auth_type " + tls.client_auth_type +
-                       " needs client_ca_file");
-        }
-        for (const std::string* ver : {&tls.min_version, &tls.max_version}) {
-          if (!ver->empty() && *ver != "TLS10" && *ver != "TLS11" && *ver != "TLS12" &&
-              *ver != "TLS13") {
-            return Error(where(v) + "TLS version \"" + *ver + "\" must be TLS10..TLS13");
-          }
-        }
-        // "TLS10" < ... < "TLS13" as strings; an empty min_version means TLS12, as in the
-        // exporter-toolkit. A range with no version in it would fail every handshake.
-        if (const std::string min = tls.min_version.empty() ? "TLS12" : tls.min_version;
-            !tls.max_version.empty() && min > tls.max_version) {
-          return Error(where(v) + "min_version " + min + " is above max_version " +
-                       tls.max_version + ": no TLS version would be left");
-        }
-        cfg.tls = tls;
-      } else if (key == "basic_auth_users") {
-        if (v.IsNull()) continue;
-        if (!v.IsMap()) return Error(where(v) + "basic_auth_users must be a mapping");
-        for (const auto& u : v) {
-          const std::string user = u.first.Scalar();
-          if (!u.second.IsScalar() || !IsBcrypt(u.second.Scalar())) {
-            return Error(where(u.second) + "basic_auth_users." + user +
-                         " must be a bcrypt hash ($2y$..., e.g. from htpasswd -nBC 10)");
-          }
-          if (user.find(':') != std::string::npos) {
-            return Error(where(u.first) + "a basic auth user name cannot contain ':'");
-          }
-          cfg.basic_auth_users[user] = u.second.Scalar();
-        }
-      } else if (key == "http_server_config") {
-        if (v.IsNull()) continue;
-        if (!v.IsMap()) return Error(where(v) + "http_server_config must be a mapping");
-        for (const auto& h : v) {
-          const std::string k = h.first.Scalar();
-          if (k == "headers" && h.second.IsMap()) {
-            for (const auto& hv : h.second) {
-              std::string name = hv.first.Scalar(), value = hv.second.Scalar();
-              if (name.find_first_of(":\r\n") != std::string::npos ||
-                  value.find_first_of("\r\n") != std::string::npos) {
-                return Error(where(hv.first) + "invalid header " + name);
-              }
-              cfg.headers[name] = value;
-            }
-          } else if (k != "http2") {
-            return Error(where(h.first) + "unknown key http_server_config." + k);
-          }
-        }
-      } else {
-        return Error(where(kv.first) + "unknown key \"" + key +
-                     "\" (known: tls_server_config, basic_auth_users, http_server_config)");
-      }
+// tls_server_config: the keys, then what no single key can tell.
+void DeclareTls(Section tls, std::optional<TlsConfig>& out) {
+  TlsConfig t;
+  tls.String("cert_file", t.cert_file, "PEM certificate (chain): required");
+  tls.String("key_file", t.key_file, "PEM private key of cert_file: required");
+  tls.Choice("client_auth_type", t.client_auth_type,
+             {"NoClientCert", "RequestClientCert", "RequireAnyClientCert",
+              "VerifyClientCertIfGiven", "RequireAndVerifyClientCert"},
+             "whether clients present a certificate, and whether it is verified");
+  tls.String("client_ca_file", t.client_ca_file, "PEM CA certificates for client certificates");
+  tls.Choice("min_version", t.min_version, {"TLS10", "TLS11", "TLS12", "TLS13"},
+             "lowest TLS version accepted");
+  YAML::Node max = tls.Choice("max_version", t.max_version, {"TLS10", "TLS11", "TLS12", "TLS13"},
+                              "highest TLS version accepted; default: the highest");
+  for (const char* k : {"cipher_suites", "curve_preferences", "prefer_server_cipher_suites",
+                        "client_allowed_sans"}) {
+    if (YAML::Node n = tls.Raw(k, "unsupported", "not supported: rejected")) {
+      tls.checker().Error(n, "\"" + tls.Path(k) + "\" is not supported");
     }
-  } catch (const YAML::Exception& e) {
-    return Error(source + ":" + std::to_string(e.mark.line + 1) + ": " + e.msg);
   }
-  return cfg;
+  if (!tls.present()) return;  // absent, null, or the schema only
+  Checker& c = tls.checker();
+  for (auto [key, value] : {std::pair{"cert_file", &t.cert_file}, {"key_file", &t.key_file}}) {
+    if (value->empty()) c.Error(tls.node(), "\"" + tls.Path(key) + "\" is required");
+  }
+  if ((t.client_auth_type == "VerifyClientCertIfGiven" ||
+       t.client_auth_type == "RequireAndVerifyClientCert") &&
+      t.client_ca_file.empty()) {
+    c.Error(tls.node(), "\"" + tls.Path("client_ca_file") +
+                            "\" is required with client_auth_type " + t.client_auth_type);
+  }
+  // "TLS10" < ... < "TLS13" as strings; an empty min_version means TLS12, as in the
+  // exporter-toolkit. A range with no version in it would fail every handshake.
+  if (const std::string min = t.min_version.empty() ? "TLS12" : t.min_version;
+      !t.max_version.empty() && min > t.max_version) {
+    c.Error(max, "\"" + tls.Path("max_version") + "\": min_version " + min +
+                     " is above max_version " + t.max_version + ": no TLS version would be left");
+  }
+  out = t;
 }
 
-Result<bool> CheckTlsFiles(const TlsConfig& tls) {
+void DeclareBasicAuth(Section& root, std::map<std::string, std::string>& out) {
+  Checker& c = root.checker();
+  root.Entries("basic_auth_users", "a mapping of user names to bcrypt hashes",
+               "user name: bcrypt hash", [&](const YAML::Node& k, const YAML::Node& v) {
+                 const std::string user = k.IsScalar() ? k.Scalar() : "?";
+                 const std::string path = root.Path("basic_auth_users") + "." + user;
+                 if (user.find(':') != std::string::npos) {
+                   c.Error(k, "\"" + path + "\": a basic auth user name cannot contain ':'");
+                 } else if (!v.IsScalar() || !IsBcrypt(v.Scalar())) {
+                   c.Error(v, "\"" + path +
+                                  "\" must be a bcrypt hash ($2y$..., e.g. from htpasswd -nBC 10)");
+                 } else {
+                   out[user] = v.Scalar();
+                 }
+               });
+}
+
+void DeclareHttpServer(Section http, std::map<std::string, std::string>& out) {
+  Checker& c = http.checker();
+  http.Entries("headers", "a mapping of header names to values", "extra response headers",
+               [&](const YAML::Node& k, const YAML::Node& v) {
+                 const std::string name = k.IsScalar() ? k.Scalar() : "";
+                 const std::string value = v.IsScalar() ? v.Scalar() : "";  // null: ""
+                 if (!k.IsScalar() || !(v.IsScalar() || v.IsNull()) || name.empty() ||
+                     name.find_first_of(":\r\n") != std::string::npos ||
+                     value.find_first_of("\r\n") != std::string::npos) {
+                   c.Error(k, "\"" + http.Path("headers") + "\": invalid header " + name);
+                 } else {
+                   out[name] = value;
+                 }
+               });
+  http.Raw("http2", "bool", "accepted and ignored (the server speaks HTTP/1.1)");
+}
+
+// The whole file: the one declaration of every key.
+void DeclareWebConfig(Section& root, WebConfig& cfg) {
+  DeclareTls(root.Map("tls_server_config"), cfg.tls);
+  DeclareBasicAuth(root, cfg.basic_auth_users);
+  DeclareHttpServer(root.Map("http_server_config"), cfg.headers);
+}
+
+}  // namespace
+
+std::string WebConfigLoad::error() const {
+  std::string all;
+  for (const auto& e : errors) all += (all.empty() ? "" : "; ") + e;
+  return all;
+}
+
+std::vector<config::KeyInfo> WebConfigKeys() {
+  std::vector<std::string> sink;
+  Checker c = Checker::Schema(sink);
+  WebConfig cfg;
+  {
+    Section root = c.Root(YAML::Node());
+    DeclareWebConfig(root, cfg);
+  }
+  return c.keys();
+}
+
+WebConfigLoad ParseWebConfig(const std::string& yaml, const std::string& source) {
+  WebConfigLoad load;
+  std::vector<std::string> warnings;  // the web config has none
+  Checker c(source, load.errors, warnings);
+  const YAML::Node root = c.Load(yaml, "a mapping");
+  if (!root || root.IsNull()) return load;
+  c.Walk(root, [&](Section& r) { DeclareWebConfig(r, load.config); });
+  return load;
+}
+
+Status CheckTlsFiles(const TlsConfig& tls) {
   // OpenSSL's own reason (no such file, no start line, key values mismatch, ...).
   auto reason = [] {
     unsigned long e = ERR_peek_last_error();
@@ -178,23 +171,25 @@ Result<bool> CheckTlsFiles(const TlsConfig& tls) {
     return Error("cannot load tls_server_config.client_ca_file " + tls.client_ca_file + ": " +
                  reason());
   }
-  return true;
+  return Ok();
 }
 
-Result<WebConfig> LoadWebConfig(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) return Error(path + ": cannot read the web config file");
-  std::stringstream buf;
-  buf << in.rdbuf();
-  auto cfg = ParseWebConfig(buf.str(), path);
+WebConfigLoad LoadWebConfig(const std::string& path) {
+  const std::optional<std::string> text = config::ReadWholeFile(path);
+  if (!text) {
+    WebConfigLoad load;
+    load.errors.push_back(path + ": cannot read the web config file");
+    return load;
+  }
+  WebConfigLoad load = ParseWebConfig(*text, path);
   // The files it names are checked now, so that --config.check and the start-up report a
   // missing or mismatched certificate clearly, before anything listens.
-  if (cfg.ok() && cfg->tls) {
-    if (auto files = CheckTlsFiles(*cfg->tls); !files.ok()) {
-      return Error(path + ": " + files.error());
+  if (load.ok() && load.config.tls) {
+    if (Status files = CheckTlsFiles(*load.config.tls); !files.ok()) {
+      load.errors.push_back(path + ": " + files.error());
     }
   }
-  return cfg;
+  return load;
 }
 
 std::optional<std::string> DecodeBase64(const std::string& in) {

@@ -16,8 +16,13 @@
 #include <optional>
 #include <set>
 #include <string>
+#include <vector>
 
 #include "util/result.h"
+
+namespace yfe::config {
+struct KeyInfo;  // config/schema.h
+}  // namespace yfe::config
 
 namespace yfe::http {
 
@@ -36,12 +41,25 @@ struct WebConfig {
   std::map<std::string, std::string> headers;           // extra response headers
 };
 
-Result<WebConfig> ParseWebConfig(const std::string& yaml, const std::string& source);
-// Reads and parses the file, then checks that the TLS files it names can be loaded (and
-// that the key matches the certificate).
-Result<WebConfig> LoadWebConfig(const std::string& path);
+// A parsed web config and every problem found in it, each "file:line: message" in the
+// format of the main config's (config/schema.h: declarations, unknown keys, types).
+struct WebConfigLoad {
+  WebConfig config;
+  std::vector<std::string> errors;  // empty when valid
+  bool ok() const { return errors.empty(); }
+  std::string error() const;  // every problem, "; "-separated
+};
+
+// Parses the file's text through the same schema checker as the main config: every
+// problem is reported, with its line. `source` names it in messages (a file path).
+WebConfigLoad ParseWebConfig(const std::string& yaml, const std::string& source);
+// Reads and parses the file, then (when it parsed) checks that the TLS files it names can
+// be loaded and that the key matches the certificate.
+WebConfigLoad LoadWebConfig(const std::string& path);
+// Every key of the file, as the parser declares it (docs/configuration.md names them all).
+std::vector<config::KeyInfo> WebConfigKeys();
 // Loads cert_file, key_file and client_ca_file into a throwaway OpenSSL context.
-Result<bool> CheckTlsFiles(const TlsConfig& tls);
+Status CheckTlsFiles(const TlsConfig& tls);
 
 // Checks an Authorization header against basic_auth_users. bcrypt is slow on purpose,
 // so successful checks are remembered (by a SHA-256 of the credentials) and repeated

@@ -115,7 +115,7 @@ TEST(Discovery, The2025ListShapeAndGroupsWork) {
   EXPECT_GE(sim.ApiRequests("listGroupPipelines"), 1);
 }
 
-TEST(Discovery, AnEmptyResultIsAWarningNamingTheFilters) {
+TEST(Discovery, AnEmptyResultIsLoggedAndServedAsNoPipeline) {
   Simulator sim({.pipelines = 5, .frozen = true});
   // Not warm: with nothing to watch there is no start-up fetch to wait for.
   Exporter exp(DiscoveryConfig(sim, "  include: \"^no-such-pipeline$\"\n"), {.warm = false});

@@ -26,17 +26,7 @@
 
 #include "support/harness.h"
 #include "support/raw_http.h"
-
-#if defined(__SANITIZE_ADDRESS__) || defined(__SANITIZE_THREAD__)
-#define YFE_SANITIZED 1
-#elif defined(__has_feature)
-#if __has_feature(address_sanitizer) || __has_feature(thread_sanitizer)
-#define YFE_SANITIZED 1
-#endif
-#endif
-#ifndef YFE_SANITIZED
-#define YFE_SANITIZED 0
-#endif
+#include "support/sanitized.h"
 
 namespace yfe::testing {
 namespace {

@@ -10,28 +10,16 @@ namespace {
 using std::chrono::milliseconds;
 using std::chrono::nanoseconds;
 
-TEST(ParseDurationTest, GoStyle) {
-  EXPECT_EQ(ParseDuration("0"), nanoseconds(0));
-  EXPECT_EQ(ParseDuration("50ms"), milliseconds(50));
-  EXPECT_EQ(ParseDuration("2s"), milliseconds(2000));
-  EXPECT_EQ(ParseDuration("1.5s"), milliseconds(1500));
-  EXPECT_EQ(ParseDuration("1m30s"), milliseconds(90000));
-  EXPECT_EQ(ParseDuration("10m"), milliseconds(600000));
-  EXPECT_EQ(ParseDuration("1h"), milliseconds(3600000));
-  EXPECT_EQ(ParseDuration("250us"), nanoseconds(250000));
-  EXPECT_EQ(ParseDuration("10ns"), nanoseconds(10));
-  EXPECT_FALSE(ParseDuration(""));
-  EXPECT_FALSE(ParseDuration("5"));
-  EXPECT_FALSE(ParseDuration("ms"));
-  EXPECT_FALSE(ParseDuration("5d"));
-  EXPECT_FALSE(ParseDuration("-5s"));
-}
-
+// Every problem, one a line ("" when none).
 bool Parse(std::vector<const char*> args, SimConfig* c, std::string* error,
            const char* env = nullptr) {
   args.insert(args.begin(), "flow-simulator");
   bool help = false;
-  return ParseArgs(static_cast<int>(args.size()), args.data(), env, c, &help, error);
+  std::vector<std::string> errors;
+  const bool ok = ParseArgs(static_cast<int>(args.size()), args.data(), env, c, &help, &errors);
+  error->clear();
+  for (const auto& e : errors) *error += e + "\n";
+  return ok;
 }
 
 TEST(ParseArgsTest, Defaults) {
@@ -136,6 +124,44 @@ TEST(ParseArgsTest, RejectsBadInput) {
         "--web.listen-address=127.0.0.1:70000", "--threads=0", "--token="}) {
     EXPECT_FALSE(Parse({bad}, &c, &error)) << bad;
     EXPECT_FALSE(error.empty());
+  }
+}
+
+// Durations are read by the exporter's ParseDuration: the same Go-style forms.
+TEST(ParseArgsTest, DurationsAreGoStyle) {
+  SimConfig c;
+  std::string error;
+  ASSERT_TRUE(Parse({"--latency=1.5s", "--run-gap=1m30s", "--history=2w"}, &c, &error)) << error;
+  EXPECT_EQ(c.faults.latency, milliseconds(1500));
+  EXPECT_EQ(c.world.run_gap_ms, 90000);
+  EXPECT_EQ(c.world.history_ms, 14 * 86400 * 1000LL);
+  EXPECT_FALSE(Parse({"--latency=2h"}, &c, &error));         // at most 1h
+  EXPECT_FALSE(Parse({"--run-duration=50ms"}, &c, &error));  // at least 100ms
+}
+
+// Every problem of the command line is reported, each naming its flag in the exporter's
+// format, not only the first; the config is left as it was.
+TEST(ParseArgsTest, ReportsEveryProblem) {
+  SimConfig c;
+  c.threads = 7;
+  std::string error;
+  EXPECT_FALSE(
+      Parse({"--stages=99", "--pipelines=3", "--nope=1", "--latency=fast", "stray"}, &c, &error));
+  EXPECT_EQ(error,
+            "flag --stages: needs a whole number from 1 to 20, got \"99\"\n"
+            "unknown flag --nope (see --help)\n"
+            "flag --latency: invalid duration \"fast\": expected a number (use e.g. 500ms, 10s, "
+            "5m, 1h30m)\n"
+            "expected --name=value, got \"stray\"\n");
+  EXPECT_EQ(c.threads, 7);
+}
+
+// --help lists every flag the parser takes.
+TEST(ParseArgsTest, UsageListsEveryFlag) {
+  const std::string usage = Usage();
+  for (const char* flag : {"--web.listen-address=", "--token=", "--pipelines=", "--history=",
+                           "--clock=", "--list-style=", "--fault-reset=", "--retry-after="}) {
+    EXPECT_NE(usage.find(flag), std::string::npos) << flag;
   }
 }
 

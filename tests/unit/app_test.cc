@@ -13,19 +13,10 @@
 #include <regex>
 #include <thread>
 
+#include "flowapi/transport.h"
 #include "http/gzip_segments.h"
+#include "support/sanitized.h"
 #include "support/test_support.h"
-
-// The sanitizers' runtimes cannot be trusted in a child forked from a multi-threaded
-// process under RLIMIT_NPROC: TSan cannot start threads there, and the ASan build's child
-// hung until the ctest timeout.
-#if defined(__SANITIZE_THREAD__) || defined(__SANITIZE_ADDRESS__)
-#define YFE_SANITIZED 1
-#elif defined(__has_feature)
-#if __has_feature(thread_sanitizer) || __has_feature(address_sanitizer)
-#define YFE_SANITIZED 1
-#endif
-#endif
 
 namespace yfe::app {
 namespace {
@@ -171,7 +162,10 @@ TEST_F(AppTest, ConcurrentReloadsAreSerialized) {
 // user (root ignores the limit).
 TEST_F(AppTest, ThreadExhaustionFailsTheReloadNotTheProcess) {
   if (geteuid() != 0) GTEST_SKIP() << "needs root to switch to an unused uid";
-#ifdef YFE_SANITIZED
+#if YFE_SANITIZED
+  // The sanitizers' runtimes cannot be trusted in a child forked from a multi-threaded
+  // process under RLIMIT_NPROC: TSan cannot start threads there, and the ASan build's child
+  // hung until the ctest timeout.
   GTEST_SKIP() << "sanitizer runtimes cannot run a multi-threaded fork under RLIMIT_NPROC";
 #endif
   std::string config = Config("  cache_ttl: 1h\n");
@@ -197,6 +191,28 @@ TEST_F(AppTest, ThreadExhaustionFailsTheReloadNotTheProcess) {
   ASSERT_EQ(waitpid(pid, &status, 0), pid);
   ASSERT_TRUE(WIFEXITED(status)) << "killed by signal " << WTERMSIG(status);
   EXPECT_EQ(WEXITSTATUS(status), 0);
+}
+
+// The exporter's transport and the backfill's are set from the api section by one function.
+TEST(TransportOptionsFor, TakesEveryTransportSettingOfTheApiSection) {
+  config::ApiConfig api;
+  api.max_concurrency = 3;
+  api.timeout = std::chrono::seconds(7);
+  api.max_response_bytes = 12345;
+  api.max_requests_per_second = 2.5;
+  api.rate_limit_burst = 9;
+  api.max_retries = 4;
+  api.tls_ca_file = "/ca.pem";
+  const flowapi::TransportOptions o = TransportOptionsFor(api, " (backfill)");
+  EXPECT_EQ(o.max_concurrency, 3);
+  EXPECT_EQ(o.timeout, std::chrono::seconds(7));
+  EXPECT_EQ(o.max_response_bytes, 12345);
+  EXPECT_EQ(o.max_requests_per_second, 2.5);
+  EXPECT_EQ(o.rate_limit_burst, 9);
+  EXPECT_EQ(o.max_retries, 4);
+  EXPECT_EQ(o.tls_ca_file, "/ca.pem");
+  EXPECT_EQ(o.user_agent, "yunxiao-flow-exporter/" + App::Version() + " (backfill)");
+  EXPECT_FALSE(o.token);
 }
 
 }  // namespace

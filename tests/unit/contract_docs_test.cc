@@ -7,6 +7,7 @@
 #include "config/config.h"
 #include "config/flags.h"
 #include "config/schema.h"
+#include "http/web_config.h"
 #include "metrics/catalog.h"
 #include "support/test_support.h"
 
@@ -55,6 +56,18 @@ TEST(Contract, ConfigurationDocListsExactlyTheKeys) {
   std::set<std::string> code;
   for (const auto& k : config::AllKeys()) code.insert(k);
   EXPECT_EQ(documented, code);
+}
+
+// The web configuration file's section names every key its parser declares.
+TEST(Contract, WebConfigDocNamesEveryKey) {
+  const std::string doc = testing::ReadFile(std::string(YFE_SOURCE_DIR) + "/docs/configuration.md");
+  const auto at = doc.find("## Web configuration file");
+  ASSERT_NE(at, std::string::npos);
+  const std::string section = doc.substr(at);
+  for (const config::KeyInfo& k : http::WebConfigKeys()) {
+    const std::string leaf = k.path.substr(k.path.rfind('.') + 1);
+    EXPECT_NE(section.find(leaf), std::string::npos) << k.path;
+  }
 }
 
 // The default a key's declaration takes from its struct field is the one its docs row shows.

@@ -3,6 +3,8 @@
 #include <crypt.h>
 #include <gtest/gtest.h>
 
+#include "config/schema.h"
+
 namespace yfe::http {
 namespace {
 
@@ -37,9 +39,9 @@ TEST(WebConfig, ParsesToolkitFormat) {
           Bcrypt("pw") + "\n",
       "w.yml");
   ASSERT_TRUE(w.ok()) << w.error();
-  EXPECT_EQ(w->tls->cert_file, "a.crt");
-  EXPECT_EQ(w->tls->min_version, "TLS13");
-  EXPECT_EQ(w->basic_auth_users.size(), 1u);
+  EXPECT_EQ(w.config.tls->cert_file, "a.crt");
+  EXPECT_EQ(w.config.tls->min_version, "TLS13");
+  EXPECT_EQ(w.config.basic_auth_users.size(), 1u);
 }
 
 TEST(WebConfig, RejectsMistakes) {
@@ -54,6 +56,69 @@ TEST(WebConfig, RejectsMistakes) {
       ParseWebConfig("tls_server_config: {cert_file: a, key_file: b, min_version: SSL3}", "w")
           .ok());
   EXPECT_TRUE(ParseWebConfig("", "w").ok());
+}
+
+// Every problem of the file is reported, each with its line, in the main config's format
+// ("file:line: ..."); the parse used to stop at the first.
+TEST(WebConfig, ReportsEveryProblemWithItsLine) {
+  auto w = ParseWebConfig(
+      "tls_server_config:\n"             // 1
+      "  cert_file: a.crt\n"             // 2
+      "  key_file: a.key\n"              // 3
+      "  client_auth_type: Sometimes\n"  // 4
+      "basic_auth_users:\n"              // 5
+      "  prom: plaintext\n",             // 6
+      "web.yml");
+  ASSERT_EQ(w.errors.size(), 2u) << w.error();
+  EXPECT_TRUE(w.errors[0].starts_with("web.yml:4: \"tls_server_config.client_auth_type\" must be "))
+      << w.errors[0];
+  EXPECT_NE(w.errors[0].find("Sometimes"), std::string::npos) << w.errors[0];
+  EXPECT_TRUE(w.errors[1].starts_with("web.yml:6: \"basic_auth_users.prom\" must be a bcrypt hash"))
+      << w.errors[1];
+}
+
+// Unknown keys are found at every depth, with the keys known there, as in the main config.
+TEST(WebConfig, UnknownNestedKeyIsReportedWithItsLine) {
+  auto w = ParseWebConfig(
+      "http_server_config:\n"
+      "  headers:\n"
+      "    X-Frame-Options: deny\n"
+      "  compression: true\n"
+      "tls_server_config:\n"
+      "  cert_file: a\n"
+      "  key_file: b\n"
+      "  ciphers: x\n",
+      "web.yml");
+  ASSERT_EQ(w.errors.size(), 2u) << w.error();  // in the order of the declarations
+  EXPECT_TRUE(w.errors[0].starts_with("web.yml:8: unknown key \"tls_server_config.ciphers\""))
+      << w.errors[0];
+  EXPECT_EQ(w.errors[1],
+            "web.yml:4: unknown key \"http_server_config.compression\" (known keys here: "
+            "headers, http2)");
+}
+
+TEST(WebConfig, ResponseHeaders) {
+  auto w = ParseWebConfig(
+      "http_server_config:\n  headers:\n    X-Frame-Options: deny\n    X-Empty:\n", "web.yml");
+  ASSERT_TRUE(w.ok()) << w.error();
+  EXPECT_EQ(w.config.headers,
+            (std::map<std::string, std::string>{{"X-Empty", ""}, {"X-Frame-Options", "deny"}}));
+  auto bad = ParseWebConfig("http_server_config:\n  headers:\n    \"Bad:Name\": x\n", "web.yml");
+  ASSERT_EQ(bad.errors.size(), 1u);
+  EXPECT_EQ(bad.errors[0], "web.yml:3: \"http_server_config.headers\": invalid header Bad:Name");
+}
+
+TEST(WebConfig, KeysAreDeclaredOnce) {
+  std::vector<std::string> paths;
+  for (const config::KeyInfo& k : WebConfigKeys()) paths.push_back(k.path);
+  EXPECT_EQ(paths, (std::vector<std::string>{
+                       "tls_server_config.cert_file", "tls_server_config.key_file",
+                       "tls_server_config.client_auth_type", "tls_server_config.client_ca_file",
+                       "tls_server_config.min_version", "tls_server_config.max_version",
+                       "tls_server_config.cipher_suites", "tls_server_config.curve_preferences",
+                       "tls_server_config.prefer_server_cipher_suites",
+                       "tls_server_config.client_allowed_sans", "basic_auth_users",
+                       "http_server_config.headers", "http_server_config.http2"}));
 }
 
 // Audit finding 13c: a range with no version in it was accepted, and then every
