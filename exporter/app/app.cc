@@ -10,6 +10,7 @@
 #include <utility>
 
 #include "collector/collector.h"
+#include "collector/delivery.h"
 #include "collector/discovery.h"
 #include "collector/history.h"
 #include "collector/ledger_store.h"
@@ -236,12 +237,14 @@ class Runtime {
   // (std::system_error) when a thread cannot be started, after stopping the ones that did.
   Runtime(const config::Config& cfg, const config::Flags& flags, std::shared_ptr<Upstream> upstream,
           metrics::SelfMetrics& self_metrics, std::shared_ptr<collector::RunHistory> history,
-          const Runtime* previous, std::shared_ptr<collector::LedgerStore> store)
+          const Runtime* previous, std::shared_ptr<collector::LedgerStore> store,
+          std::shared_ptr<collector::Delivery> delivery = nullptr)
       : cfg_(cfg),
         flags_(flags),
         self_metrics_(self_metrics),
         history_(std::move(history)),
         store_(std::move(store)),
+        delivery_(std::move(delivery)),
         upstream_(std::move(upstream)),
         client_(cfg.api, *upstream_->transport),
         session_(client_),
@@ -250,6 +253,10 @@ class Runtime {
     if (cfg_.collect.history) {
       collector_.AddExtraRenderer(
           [this](std::string& out) { history_->Render(out, collector_.Named()); });
+      if (delivery_ && delivery_->Enabled()) {
+        collector_.AddExtraRenderer(
+            [this](std::string& out) { delivery_->Render(out, *history_, collector_.Named()); });
+      }
     }
     try {
       if (cfg_.discovery.enabled) {
@@ -354,6 +361,7 @@ class Runtime {
     history_->Retain(ids);
     if (ids.empty()) return false;
     const auto deadline = SystemClock::Instance().Now() + cfg_.collect.history_interval;
+    if (delivery_ && delivery_->Enabled()) delivery_->Prepare(session_, named, deadline);
     collector::PollRunHistory(
         session_, *history_, ids, deadline,
         [this](std::string_view endpoint) { self_metrics_.CountDecodeError(endpoint); });
@@ -382,6 +390,7 @@ class Runtime {
   metrics::SelfMetrics& self_metrics_;
   std::shared_ptr<collector::RunHistory> history_;
   std::shared_ptr<collector::LedgerStore> store_;  // null: collect.state_dir not set
+  std::shared_ptr<collector::Delivery> delivery_;  // null: none
   std::shared_ptr<Upstream> upstream_;
   flowapi::FlowClient client_;
   Session session_;  // what this configuration's objects use: answered in full on Stop()
@@ -453,6 +462,12 @@ Status App::LoadLocked() {
   upstream->SetToken(token_store);
 
   if (Status history = PrepareHistory(load.config.collect); !history.ok()) return history;
+  if (!delivery_) {
+    delivery_ = std::make_shared<collector::Delivery>(load.config.delivery);
+    history_->SetObserver(delivery_);
+  } else {
+    delivery_->SetConfig(load.config.delivery);
+  }
   // The new configuration starts before the old one stops, so that no scrape finds none,
   // taking over the old one's cache; then the old one's requests end and its threads join.
   // (The run history is shared and thread-safe: a run is counted once, whichever poll
@@ -461,7 +476,7 @@ Status App::LoadLocked() {
   // Fetches on their way land in the old cache first, which the new one takes over.
   if (old) old->WaitIdle(kReloadQuiesce);
   auto next = std::make_shared<Runtime>(load.config, flags_, upstream, self_metrics_, history_,
-                                        old.get(), store_);
+                                        old.get(), store_, delivery_);
   {
     std::lock_guard lock(mu_);
     current_ = next;

@@ -16,6 +16,7 @@
 #include "util/result.h"
 
 namespace yfe::collector {
+class Delivery;
 class LedgerStore;
 class RunHistory;
 }  // namespace yfe::collector
@@ -64,6 +65,7 @@ class App {
   std::shared_ptr<Upstream> upstream_;              // guarded by load_mu_
   std::shared_ptr<collector::RunHistory> history_;  // survives reloads, like the counters
   std::shared_ptr<collector::LedgerStore> store_;   // collect.state_dir at start; may be null
+  std::shared_ptr<collector::Delivery> delivery_;   // observes history_; survives reloads
 };
 
 }  // namespace yfe::app

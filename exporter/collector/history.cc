@@ -63,6 +63,19 @@ void RunHistory::SetJobHistory(bool enabled, std::vector<double> buckets) {
   }
 }
 
+void RunHistory::SetObserver(std::shared_ptr<RunObserver> observer) {
+  std::lock_guard lock(mu_);
+  observer_ = std::move(observer);
+}
+
+void RunHistory::VisitShown(
+    const std::function<void(const std::string&, const RunLedger&)>& each) const {
+  std::lock_guard lock(mu_);
+  for (const auto& [id, st] : pipelines_) {
+    if (st.ledger.baselined && st.shown) each(id, st.ledger);
+  }
+}
+
 LedgerSnapshot RunHistory::Snapshot() const {
   std::lock_guard lock(mu_);
   LedgerSnapshot snap;
@@ -133,6 +146,7 @@ RunLedger::Histogram& RunHistory::HistogramFor(RunLedger& l, const std::string& 
 void RunHistory::CountFinish(const std::string& pipeline_id, RunLedger& l,
                              const model::RunSummary& run, int64_t jobs_after_ms) {
   l.runs[{run.status, TriggerOf(run)}] += 1;
+  if (observer_) observer_->Counted(pipeline_id, l, run);
   if (jobs_enabled_) {
     // Its jobs are counted when its detail comes (this poll, or a later one after a failure).
     l.pending_details[run.id] = {jobs_after_ms, run.end_ms, 0};
@@ -193,11 +207,18 @@ int64_t JobsAfter(RunLedger& l, int64_t run_id, const RunLedger::Seen& was) {
 
 }  // namespace
 
+void RunHistory::TakeBack(const std::string& pipeline_id, RunLedger& l, int64_t run_id,
+                          const RunLedger::Seen& was) {
+  if (!was.counted) return;
+  l.resumed[{was.status, was.trigger}] += 1;
+  if (observer_) observer_->TakenBack(pipeline_id, l, run_id, was.status);
+}
+
 // Resumed (a retried or skipped job, a passed checkpoint): the outcome counted before is
 // taken back in runs_resumed_total; the next finish is counted again.
 void RunHistory::Resume(const std::string& pipeline_id, RunLedger& l, const model::RunSummary& run,
                         const RunLedger::Seen& was) {
-  if (was.counted) l.resumed[{was.status, was.trigger}] += 1;
+  TakeBack(pipeline_id, l, run.id, was);
   Track(pipeline_id, l, run, JobsAfter(l, run.id, was));
 }
 
@@ -274,7 +295,7 @@ void RunHistory::HandleRemembered(const std::string& pipeline_id, RunLedger& l,
   }
   if (run.end_ms > was.end_ms || was.by_id) {
     // Resumed and finished again between two polls.
-    if (was.counted) l.resumed[{was.status, was.trigger}] += 1;
+    TakeBack(pipeline_id, l, run.id, was);
     if (l.baselined) CountFinish(pipeline_id, l, run, JobsAfter(l, run.id, was));
     was = now_seen;
     was.counted = l.baselined;
@@ -327,11 +348,22 @@ void RunHistory::ObserveRun(const std::string& id, const model::RunSummary& run)
 
 std::vector<int64_t> RunHistory::PendingDetails(const std::string& id) const {
   std::lock_guard lock(mu_);
-  std::vector<int64_t> out;
   auto it = pipelines_.find(id);
-  if (!jobs_enabled_ || it == pipelines_.end()) return out;
-  for (const auto& [run_id, p] : it->second.ledger.pending_details) out.push_back(run_id);
-  return out;
+  if (it == pipelines_.end()) return {};
+  std::set<int64_t> ids;
+  if (jobs_enabled_) {
+    for (const auto& [run_id, p] : it->second.ledger.pending_details) ids.insert(run_id);
+  }
+  if (observer_) observer_->WantedDetails(it->second.ledger, ids);
+  return {ids.begin(), ids.end()};
+}
+
+void RunHistory::TellObserver(const std::string& id, int64_t run_id, const model::PipelineRun* run,
+                              bool gone) {
+  if (!observer_) return;
+  if (auto it = pipelines_.find(id); it != pipelines_.end()) {
+    observer_->Detail(id, it->second.ledger, run_id, run, gone);
+  }
 }
 
 std::pair<RunLedger*, RunLedger::PendingDetail*> RunHistory::FindPendingDetail(
@@ -347,6 +379,7 @@ std::pair<RunLedger*, RunLedger::PendingDetail*> RunHistory::FindPendingDetail(
 void RunHistory::ObserveDetail(const std::string& id, int64_t run_id,
                                const model::PipelineRun& run) {
   std::lock_guard lock(mu_);
+  TellObserver(id, run_id, &run, false);
   auto [l, pending] = FindPendingDetail(id, run_id);
   if (pending == nullptr) return;
   if (!model::IsFinished(run.status)) {
@@ -366,6 +399,7 @@ void RunHistory::ObserveDetail(const std::string& id, int64_t run_id,
 
 void RunHistory::DetailFailed(const std::string& id, int64_t run_id, bool gone) {
   std::lock_guard lock(mu_);
+  TellObserver(id, run_id, nullptr, gone);
   auto [l, pending] = FindPendingDetail(id, run_id);
   if (pending == nullptr) return;
   if (gone) return GiveUpDetail(id, *l, run_id, "the run no longer exists");
@@ -408,6 +442,7 @@ void RunHistory::FinishPoll(const std::string& id, bool complete) {
     }
     l.watermark = std::max(l.watermark, poll.newest);
   }
+  if (observer_) observer_->PollEnded(id, l);
   // Remember only what the next poll's pages can show again. After a failed page the next
   // poll reads the pages below again: keep all (a run there may have been resumed and
   // finished again; only its remembered end tells).
@@ -588,7 +623,7 @@ model::RunSummary SummaryOf(int64_t run_id, const model::PipelineRun& run) {
   return s;
 }
 
-// Job history: the detail of each counted finish whose jobs are not counted yet, then the
+// Job history and delivery: the detail of each counted finish they wait for, then the
 // end of the pipeline's poll.
 void FetchDetails(const std::shared_ptr<Poll>& p, const std::string& id, bool complete) {
   std::vector<int64_t> pending = p->history.PendingDetails(id);
@@ -611,7 +646,8 @@ void FetchDetails(const std::shared_ptr<Poll>& p, const std::string& id, bool co
       } else {
         if (r.status != 404) {
           logging::Warn(
-              "job history: cannot fetch a finished run's detail; trying again next poll",
+              "cannot fetch a finished run's detail (job history, delivery); trying again next "
+              "poll",
               {{"pipeline_id", id}, {"run_id", std::to_string(run_id)}, {"err", r.error}});
         }
         p->history.DetailFailed(id, run_id, r.status == 404);

@@ -28,6 +28,7 @@
 #include <cstdint>
 #include <functional>
 #include <map>
+#include <memory>
 #include <mutex>
 #include <set>
 #include <string>
@@ -36,6 +37,7 @@
 #include <utility>
 #include <vector>
 
+#include "collector/delivery_ledger.h"
 #include "flowapi/client.h"
 #include "model/pipeline_run.h"
 #include "util/clock.h"
@@ -88,6 +90,8 @@ struct RunLedger {
   std::map<JobId, Histogram> job_durations;                  // at most kMaxJobs jobs
   std::map<std::string, Histogram> stage_durations;          // at most kMaxStages stages
   std::map<std::string, double> jobs_skipped;  // reason -> job_history_runs_skipped_total
+
+  DeliveryLedger delivery;  // kept by the RunObserver (collector/delivery.h), if any
 };
 
 // Every pipeline's ledger at one moment, with the buckets its histograms use.
@@ -95,6 +99,28 @@ struct LedgerSnapshot {
   std::vector<double> buckets;
   std::vector<double> job_buckets;  // of the job and stage histograms
   std::map<std::string, RunLedger> pipelines;
+};
+
+// Told of what RunHistory counts, under its lock and with the pipeline's ledger, so that
+// what it keeps there is in the same commit as the counts (collector/delivery.h). The
+// calls must not call the RunHistory.
+class RunObserver {
+ public:
+  virtual ~RunObserver() = default;
+  // A finish counted in runs_total.
+  virtual void Counted(const std::string& pipeline_id, RunLedger& l,
+                       const model::RunSummary& run) = 0;
+  // A counted finish that a resume took back (runs_resumed_total): the run runs again.
+  virtual void TakenBack(const std::string& pipeline_id, RunLedger& l, int64_t run_id,
+                         const std::string& status) = 0;
+  // The end of a poll of the pipeline, after its last Counted.
+  virtual void PollEnded(const std::string& pipeline_id, RunLedger& l) = 0;
+  // Adds the runs whose detail (GetPipelineRun) it waits for to ids: fetched with job
+  // history's, one request per run for both.
+  virtual void WantedDetails(const RunLedger& l, std::set<int64_t>& ids) const = 0;
+  // A run's detail, or a failed fetch of it (run null; gone: 404).
+  virtual void Detail(const std::string& pipeline_id, RunLedger& l, int64_t run_id,
+                      const model::PipelineRun* run, bool gone) = 0;
 };
 
 class RunHistory {
@@ -128,9 +154,11 @@ class RunHistory {
   // collect.job_history and its buckets (collector/job_history.h). Off: no details are
   // fetched (those pending are dropped) and no job series rendered.
   void SetJobHistory(bool enabled, std::vector<double> buckets);
+  // Set once, before the first poll (null: none).
+  void SetObserver(std::shared_ptr<RunObserver> observer);
 
-  // Job history: the counted finishes whose detail is to be fetched (one GetPipelineRun
-  // each), then what came of each fetch.
+  // Job history (and the observer's WantedDetails): the counted finishes whose detail is to
+  // be fetched (one GetPipelineRun each), then what came of each fetch.
   std::vector<int64_t> PendingDetails(const std::string& pipeline_id) const;
   // A run's detail: counts its jobs if its finish is pending (else does nothing).
   void ObserveDetail(const std::string& pipeline_id, int64_t run_id, const model::PipelineRun& run);
@@ -147,6 +175,9 @@ class RunHistory {
   void VisitLedgers(const std::function<void(const std::vector<double>&, const std::vector<double>&,
                                              size_t)>& begin,
                     const std::function<void(const std::string&, const RunLedger&)>& each) const;
+  // Under the lock, each(id, ledger) for every pipeline a scrape may show (past its
+  // baseline, and polled since a restore), as Render does.
+  void VisitShown(const std::function<void(const std::string&, const RunLedger&)>& each) const;
   // Takes stored ledgers (at start, before the first poll). The next poll continues them:
   // runs finished after the stored watermark are counted, tracked runs are followed. A
   // restored pipeline is rendered only after its first poll, so that a scrape never shows
@@ -199,9 +230,14 @@ class RunHistory {
              int64_t jobs_after_ms);
   void Resume(const std::string& pipeline_id, RunLedger& l, const model::RunSummary& run,
               const RunLedger::Seen& was);
+  void TakeBack(const std::string& pipeline_id, RunLedger& l, int64_t run_id,
+                const RunLedger::Seen& was);
   void GiveUpDetail(const std::string& pipeline_id, RunLedger& l, int64_t run_id,
                     const std::string& why);
   // The ledger of pipeline_id and its pending detail of run_id; nulls if none. Under mu_.
+  // The observer's Detail for a fetched detail or a failed fetch (under mu_).
+  void TellObserver(const std::string& pipeline_id, int64_t run_id, const model::PipelineRun* run,
+                    bool gone);
   std::pair<RunLedger*, RunLedger::PendingDetail*> FindPendingDetail(const std::string& pipeline_id,
                                                                      int64_t run_id);
   RunLedger::Histogram& HistogramFor(RunLedger& l, const std::string& status);
@@ -213,6 +249,7 @@ class RunHistory {
   bool jobs_enabled_ = false;
   std::vector<double> job_buckets_;
   std::map<std::string, PipelineState> pipelines_;
+  std::shared_ptr<RunObserver> observer_;
 };
 
 // One poll of these pipelines' run history: for each, the pages of ListPipelineRuns that

@@ -17,6 +17,7 @@
 #include <tuple>
 #include <vector>
 
+#include "collector/delivery_ledger.h"
 #include "util/log.h"
 
 namespace yfe::collector {
@@ -248,6 +249,59 @@ std::string ParseJobs(Reader& r, size_t records, RunLedger& l) {
   return "";
 }
 
+// A delivery histogram: env sum count k c1..ck.
+bool GetDeliveryHistogram(const std::vector<std::string_view>& f,
+                          std::map<std::string, DeliveryLedger::Histogram>& into) {
+  std::string env;
+  DeliveryLedger::Histogram h;
+  return f.size() > 4 && GetString(f[1], env) && GetValue(f[2], h.sum) && GetValue(f[3], h.count) &&
+         GetCountedValues(f, 4, h.counts) && into.emplace(env, std::move(h)).second;
+}
+
+// One record of a "delivery" block (version 3).
+bool GetDeliveryRecord(const std::vector<std::string_view>& f, DeliveryLedger& d) {
+  const std::string_view tag = f[0];
+  if (tag == "dc") {
+    DeliveryLedger::Key key;
+    double v = 0;
+    return GetLine(f, "dc", key.first, key.second, v) && d.deployments.emplace(key, v).second;
+  }
+  if (tag == "dl") return GetDeliveryHistogram(f, d.lead_times);
+  if (tag == "dr") return GetDeliveryHistogram(f, d.restores);
+  if (tag == "dd") {
+    int64_t run_id = 0;
+    DeliveryLedger::Deploy dep;
+    return GetLine(f, "dd", run_id, dep.status, dep.lead_done) &&
+           d.deploys.emplace(run_id, dep).second;
+  }
+  if (tag == "dp") {
+    DeliveryLedger::Finish p;
+    if (!GetLine(f, "dp", p.run_id, p.start_ms, p.end_ms, p.status)) return false;
+    d.pending.push_back(std::move(p));
+    return true;
+  }
+  if (tag == "dw") {
+    int64_t run_id = 0;
+    DeliveryLedger::Awaiting a;
+    return GetLine(f, "dw", run_id, a.start_ms, a.attempts) && d.awaiting.emplace(run_id, a).second;
+  }
+  return false;
+}
+
+// The records of a "delivery" block (version 3); an error text, empty when all is well.
+std::string ParseDelivery(Reader& r, const std::vector<std::string_view>& head, DeliveryLedger& d) {
+  size_t records = 0;
+  if (!GetLine(head, "delivery", d.failing_since_ms, d.last_end_ms, records)) {
+    return "bad delivery line";
+  }
+  std::vector<std::string_view> f;
+  for (size_t i = 0; i < records; ++i) {
+    if (!r.Line(f)) return "truncated delivery records";
+    if (!GetDeliveryRecord(f, d)) return "bad delivery record";
+  }
+  return "";
+}
+
 std::string UtcStamp() {
   std::time_t t = std::time(nullptr);
   std::tm tm{};
@@ -301,6 +355,33 @@ class LedgerWriter {
       out_ += '\n';
     }
     AddJobs(l);
+    AddDelivery(l.delivery);
+  }
+
+  // Delivery (version 3): "delivery <failing_since> <last_end> <records>" then dc
+  // (deployments), dl (lead time), dr (restore), dd (deployment runs), dp (finishes not yet
+  // applied to the streak), dw (runs awaiting their detail), after the pipeline's others.
+  void AddDelivery(const DeliveryLedger& d) {
+    if (d.empty()) return;
+    const size_t n = d.deployments.size() + d.lead_times.size() + d.restores.size() +
+                     d.deploys.size() + d.pending.size() + d.awaiting.size();
+    PutLine(out_, "delivery", d.failing_since_ms, d.last_end_ms, n);
+    for (const auto& [key, v] : d.deployments) PutLine(out_, "dc", key.first, key.second, v);
+    for (const auto* hs : {&d.lead_times, &d.restores}) {
+      for (const auto& [env, h] : *hs) {
+        out_ += hs == &d.lead_times ? "dl" : "dr";
+        PutString(out_, env);
+        PutDouble(out_, h.sum);
+        PutDouble(out_, h.count);
+        PutInt(out_, static_cast<int64_t>(h.counts.size()));
+        for (double c : h.counts) PutDouble(out_, c);
+        out_ += '\n';
+      }
+    }
+    for (const auto& [run_id, dep] : d.deploys)
+      PutLine(out_, "dd", run_id, dep.status, dep.lead_done);
+    for (const auto& p : d.pending) PutLine(out_, "dp", p.run_id, p.start_ms, p.end_ms, p.status);
+    for (const auto& [run_id, a] : d.awaiting) PutLine(out_, "dw", run_id, a.start_ms, a.attempts);
   }
 
   // Job history (version 2): "jobs <records>" then its records, after the pipeline's others.
@@ -440,7 +521,7 @@ class LedgerParser {
   }
 
   // The next pipeline's ledger into snap (or the job history of the one before it, from
-  // version 2), or the end line (then *end is set).
+  // version 2, or its delivery records, from version 3), or the end line (then *end is set).
   std::string Next(LedgerSnapshot& snap, int64_t version, bool* end) {
     if (!r_.Line(f_)) return "truncated: no end line";
     if (f_[0] == "jobs" && version >= 2) {
@@ -450,6 +531,11 @@ class LedgerParser {
       }
       with_jobs_ = last_;
       return ParseJobs(r_, records, *last_);
+    }
+    if (f_[0] == "delivery" && version >= 3) {
+      if (last_ == nullptr || last_ == with_delivery_) return "bad delivery line";
+      with_delivery_ = last_;
+      return ParseDelivery(r_, f_, last_->delivery);
     }
     if (f_[0] == "end") {
       size_t pipelines = 0;
@@ -525,8 +611,9 @@ class LedgerParser {
 
   Reader& r_;
   std::vector<std::string_view> f_;
-  RunLedger* last_ = nullptr;             // the pipeline the records read belong to
-  const RunLedger* with_jobs_ = nullptr;  // the last one whose jobs block was read
+  RunLedger* last_ = nullptr;                 // the pipeline the records read belong to
+  const RunLedger* with_jobs_ = nullptr;      // the last one whose jobs block was read
+  const RunLedger* with_delivery_ = nullptr;  // the last one whose delivery block was read
 };
 
 }  // namespace

@@ -4,6 +4,8 @@
 //
 // Version 2 adds job history (collect.job_history: per pipeline a "jobs" block of
 // additive records after the run records); version-1 files are read as having none.
+// Version 3 adds the delivery view (delivery.deployments: per pipeline a "delivery" block
+// after the others); version-1 and 2 files are read as having none.
 //
 // The file is written whole after each history poll: temporary file, fsync, rename over the
 // old one, fsync of the directory. A crash at any moment leaves either the previous commit
@@ -37,7 +39,7 @@ Result<LedgerSnapshot> ParseLedger(std::string_view text);
 
 class LedgerStore {
  public:
-  static constexpr int kVersion = 2;  // 2: job history; version 1 files are read too
+  static constexpr int kVersion = 3;  // 2: job history, 3: delivery; 1 and 2 are read too
   static constexpr const char* kFileName = "run-ledger";
 
   // Creates dir if missing and checks that a file can be written in it. The error names

@@ -231,6 +231,84 @@ void DeclareDiscovery(Section d, DiscoveryConfig& out) {
              "how often the pipeline list is refreshed");
 }
 
+// A regex key, checked with RE2 as discovery's; an invalid one is reported and cleared.
+void DeclareRegex(Section& s, const char* key, std::string& out, const char* help) {
+  YAML::Node n = s.String(key, out, help);
+  if (out.empty()) return;
+  if (auto compiled = CompileNameRegex(out); !compiled->ok()) {
+    s.checker().Error(
+        n, "\"" + s.Path(key) + "\" is not a valid RE2 regular expression: " + compiled->error());
+    out.clear();
+  }
+}
+
+void DeclareDeploymentPipelines(Section p, DeploymentConfig& d) {
+  DeclareRegex(p, "include", d.include, "RE2 regex searched in the pipeline name");
+  p.Sequence("group_ids", "a list of numbers", "", "pipelines of these pipeline groups",
+             [&](const YAML::Node& item) {
+               int64_t v = 0;
+               if (!item.IsScalar() || !YAML::convert<int64_t>::decode(item, v)) {
+                 p.checker().Error(item, "\"" + p.Path("group_ids") + "\" entries must be numbers");
+               } else {
+                 d.group_ids.push_back(v);
+               }
+             });
+  p.Sequence("ids", "a list of pipeline ids", "", "these pipeline ids",
+             [&](const YAML::Node& item) {
+               const std::string id = item.IsScalar() ? item.Scalar() : "";
+               if (!ValidPipelineId(id)) {
+                 p.checker().Error(
+                     item, "\"" + p.Path("ids") + "\" entries must be letters, digits, - or _");
+               } else {
+                 d.ids.push_back(id);
+               }
+             });
+}
+
+// delivery.deployments[].stage: an RE2 regex of stage names, or "job_sign:<sign>".
+void DeclareStage(Section& item, std::string& stage) {
+  constexpr std::string_view kJobSign = "job_sign:";
+  YAML::Node n =
+      item.String("stage", stage, "the deploying stage: RE2 regex of its name, or job_sign:<sign>");
+  if (stage.empty()) return;
+  if (!stage.starts_with(kJobSign)) {
+    if (auto compiled = CompileNameRegex(stage); !compiled->ok()) {
+      item.checker().Error(n, "\"" + item.Path("stage") +
+                                  "\" is not a valid RE2 regular expression: " + compiled->error());
+      stage.clear();
+    }
+  } else if (stage.size() == kJobSign.size()) {
+    item.checker().Error(n, "\"" + item.Path("stage") + "\" names no job after job_sign:");
+    stage.clear();
+  }
+}
+
+void DeclareDeployment(Section& item, std::set<std::string>& seen, DeliveryConfig& out) {
+  Checker& c = item.checker();
+  const std::string path = item.Path("").substr(0, item.Path("").size() - 1);
+  DeploymentConfig d;
+  item.String("environment", d.environment, "the environment label value: required, unique");
+  DeclareDeploymentPipelines(item.Map("pipelines"), d);
+  DeclareStage(item, d.stage);
+  if (!item.present()) return;  // the schema only
+  if (d.environment.empty()) {
+    c.Error(item.node(), "\"" + path + ".environment\" is required");
+  } else if (!seen.insert(d.environment).second) {
+    c.Error(item.node(), "duplicate environment \"" + d.environment + "\" in " + path);
+  } else if (d.include.empty() && d.group_ids.empty() && d.ids.empty()) {
+    c.Error(item.node(),
+            "\"" + path + ".pipelines\" must name pipelines (include, group_ids or ids)");
+  } else {
+    out.deployments.push_back(std::move(d));
+  }
+}
+
+void DeclareDelivery(Section d, DeliveryConfig& out) {
+  std::set<std::string> seen;
+  d.Objects("deployments", "a list of {environment, pipelines}",
+            [&](Section& item) { DeclareDeployment(item, seen, out); });
+}
+
 // The whole file, section by section: the one declaration of every key.
 void DeclareConfig(Section& root, Config& cfg, bool& edition_set) {
   DeclareApi(root.Map("api"), cfg.api, edition_set);
@@ -239,6 +317,7 @@ void DeclareConfig(Section& root, Config& cfg, bool& edition_set) {
   root.Objects("pipelines", "a list of {id, name}",
                [&](Section& item) { DeclarePipeline(item, seen, cfg.pipelines); });
   DeclareDiscovery(root.Map("discovery"), cfg.discovery);
+  DeclareDelivery(root.Map("delivery"), cfg.delivery);
 }
 
 // What no single key can tell: the endpoint's form, the edition it implies, the organization.
@@ -271,6 +350,11 @@ void CheckAcrossKeys(Checker& c, const YAML::Node& root, Config& cfg, bool editi
   }
   if (cfg.pipelines.empty() && !cfg.discovery.enabled) {
     c.Error(root, "no pipelines: list them under \"pipelines\" or enable \"discovery\"");
+  }
+  if (!cfg.delivery.deployments.empty() && !cfg.collect.history) {
+    c.Error(Nearest(root, "delivery"),
+            "\"delivery\" needs collect.history: true (it counts the runs run history sees "
+            "finish)");
   }
 }
 

@@ -82,11 +82,26 @@ struct DiscoveryConfig {
   nanoseconds refresh_interval = std::chrono::minutes(10);
 };
 
+// One environment's deployments (collector/delivery.h): the watched pipelines that deploy
+// there, by id, name (RE2, searched like discovery.include) or pipeline group.
+struct DeploymentConfig {
+  std::string environment;  // label value
+  std::string include;      // RE2 regex searched in the pipeline name; empty: none by name
+  std::vector<int64_t> group_ids;
+  std::vector<std::string> ids;
+  std::string stage;  // RE2 regex of the deploying stage's name; empty: the whole run
+};
+
+struct DeliveryConfig {
+  std::vector<DeploymentConfig> deployments;  // empty: the delivery view is off
+};
+
 struct Config {
   ApiConfig api;
   CollectConfig collect;
   std::vector<PipelineConfig> pipelines;
   DiscoveryConfig discovery;
+  DeliveryConfig delivery;
 };
 
 struct ConfigLoad {

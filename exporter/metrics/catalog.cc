@@ -192,6 +192,32 @@ const MetricDef kJobHistoryRunsSkipped = {
     "per-pipeline caps).",
     {"reason"}};
 
+const MetricDef kDeploymentsTotal = {
+    "yunxiao_flow_deployments_total",
+    Type::kCounter,
+    "Deployments (runs of a pipeline that delivery.deployments assigns to the environment) "
+    "finished, each run once, by the status of its first counted finish.",
+    {"environment", "status"}};
+const MetricDef kDeploymentLeadTime = {
+    "yunxiao_flow_deployment_lead_time_seconds",
+    Type::kHistogram,
+    "Lead time of successful deployments: end of the deploying run (or of its deploying "
+    "stage, delivery.deployments[].stage) minus its start (createTime), in seconds; once per "
+    "deployment.",
+    {"environment"}};
+const MetricDef kFailingSince = {
+    "yunxiao_flow_pipeline_failing_since_timestamp_seconds",
+    Type::kGauge,
+    "End of the first failed run of the pipeline's current streak of failed runs (Unix "
+    "seconds); absent while the latest finished run did not fail.",
+    {}};
+const MetricDef kRestoreDuration = {
+    "yunxiao_flow_pipeline_restore_duration_seconds",
+    Type::kHistogram,
+    "Time from the end of the first failed run of a streak to the end of the next successful "
+    "run of the pipeline, in seconds; environment is set for deployment pipelines.",
+    {"environment"}};
+
 std::span<const MetricDef* const> AllMetrics() {
   static const std::vector<const MetricDef*> all = [] {
     std::vector<const MetricDef*> a;

@@ -55,7 +55,7 @@ extern const std::array<MetricDef, kPipelineMetricCount> kPipelineMetrics;
 
 // The metrics outside kPipelineMetrics, listed once: each is declared here as
 // `extern const MetricDef <name>;` and is in AllMetrics(); catalog.cc defines them. The
-// run history's (kRunsTotal and after) are per pipeline, with pipeline_id and
+// run history's (kRunsTotal and after, delivery's included) are per pipeline, with pipeline_id and
 // pipeline_name first.
 // clang-format off
 #define YFE_OTHER_METRICS(X) \
@@ -78,7 +78,11 @@ extern const std::array<MetricDef, kPipelineMetricCount> kPipelineMetrics;
   X(kJobRunsTotal) \
   X(kJobRunDurationHistogram) \
   X(kStageRunDurationHistogram) \
-  X(kJobHistoryRunsSkipped)
+  X(kJobHistoryRunsSkipped) \
+  X(kDeploymentsTotal) \
+  X(kDeploymentLeadTime) \
+  X(kFailingSince) \
+  X(kRestoreDuration)
 // clang-format on
 
 #define YFE_DECLARE_METRIC(name) extern const MetricDef name;

@@ -9,7 +9,8 @@
 #     dashboard's default can use.
 # Needs promtool (apt-get install prometheus), node and npm; npm packages are installed
 # once from tests/deploy/package-lock.json, after that it runs offline.
-# Usage: tests/deploy/check-dashboard.sh [DASHBOARD.json]
+# Usage: tests/deploy/check-dashboard.sh [DASHBOARD.json]   (default: dashboard.json, then
+# delivery-dashboard.json)
 set -uo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
@@ -81,5 +82,9 @@ console.log('provisioning ok');
 EOF
 }
 check "grafana provisioning files match the compose mounts" provisioning_files
+
+if [[ -z "${1:-}" ]]; then
+  check "delivery-dashboard.json: the same checks" "$0" "$REPO_ROOT/deploy/grafana/delivery-dashboard.json"
+fi
 
 finish

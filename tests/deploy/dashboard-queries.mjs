@@ -35,6 +35,7 @@ const BUILTINS = {
 const SAMPLE_VALUES = {
   pipeline: '(backend-build|frontend\\\\.web)',
   status: '(FAIL|RUNNING)',
+  environment: '(production|staging)',
 };
 
 const variables = new Map();
@@ -42,7 +43,8 @@ for (const v of dashboard.templating?.list ?? []) {
   if (variables.has(v.name)) problems.push(`variable ${v.name} is defined twice`);
   variables.set(v.name, v);
 }
-for (const required of ['pipeline', 'status']) {
+// The delivery dashboard selects environments; the pipelines dashboard pipelines and statuses.
+for (const required of dashboard.uid === 'yunxiao-flow-delivery' ? ['environment'] : ['pipeline', 'status']) {
   if (!variables.has(required)) problems.push(`the dashboard has no "${required}" variable`);
 }
 

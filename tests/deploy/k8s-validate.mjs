@@ -211,6 +211,8 @@ const labelsMatch = (selector, labels) => Object.entries(selector ?? {}).every((
 const flag = (args, name) => (args ?? []).find((a) => a.startsWith(`--${name}=`))?.slice(name.length + 3);
 
 const alertsDoc = YAML.parse(readFileSync(alertsPath, 'utf8'));
+const deliveryPath = join(dirname(alertsPath), 'delivery.rules.yml');
+const deliveryDoc = YAML.parse(readFileSync(deliveryPath, 'utf8'));
 
 function crossCheck(name, objects) {
   const err = (msg) => problems.push(`[${name}] ${msg}`);
@@ -385,10 +387,14 @@ function crossCheck(name, objects) {
       if (!(ep.relabelings ?? []).some((r) => r.targetLabel === 'organization_id' && r.replacement)) err(`${smn}: no relabeling that sets organization_id (the alert links need it)`);
     }
   }
+  // The alerting rules (alerts.yml) and the delivery rules (delivery.rules.yml, next to it).
   const rules = byKind('PrometheusRule');
-  if (rules.length !== 1) err(`expected one PrometheusRule, found ${rules.length}`);
+  const sources = { 'yunxiao-flow-exporter': [alertsPath, alertsDoc], 'yunxiao-flow-exporter-delivery': [deliveryPath, deliveryDoc] };
+  if (rules.length !== 2) err(`expected two PrometheusRules (alerts and delivery), found ${rules.length}`);
   for (const r of rules) {
-    if (!isDeepStrictEqual(r.spec?.groups, alertsDoc?.groups)) err(`PrometheusRule/${r.metadata.name}: spec.groups differ from ${rel(alertsPath)} (run deploy/kubernetes/base/generate-prometheusrule.sh)`);
+    const [path, doc] = sources[r.metadata?.name] ?? [];
+    if (!doc) err(`PrometheusRule/${r.metadata?.name}: not generated from deploy/prometheus`);
+    else if (!isDeepStrictEqual(r.spec?.groups, doc?.groups)) err(`PrometheusRule/${r.metadata.name}: spec.groups differ from ${rel(path)} (run deploy/kubernetes/base/generate-prometheusrule.sh)`);
   }
 }
 

@@ -33,7 +33,7 @@ const FALLBACK = [
   'yunxiao_flow_pipeline_run_duration_seconds',
   'yunxiao_flow_discovered_pipelines',
 ];
-const HISTOGRAMS = ['yunxiao_flow_api_request_duration_seconds', 'yunxiao_flow_pipeline_run_duration_seconds'];
+const HISTOGRAMS = ['yunxiao_flow_api_request_duration_seconds', 'yunxiao_flow_pipeline_run_duration_seconds', 'yunxiao_flow_deployment_lead_time_seconds', 'yunxiao_flow_pipeline_restore_duration_seconds'];
 // Series that Prometheus itself makes for every target.
 const PROMETHEUS = ['up', 'scrape_duration_seconds', 'scrape_samples_scraped', 'ALERTS', 'ALERTS_FOR_STATE'];
 
@@ -48,6 +48,11 @@ export function knownMetricNames(repoRoot) {
       names = [...new Set([...found, ...FALLBACK])];
       source = 'docs/metrics.md + planned metrics';
     }
+  }
+  // Series recorded by deploy/prometheus/delivery.rules.yml (the delivery dashboard uses them).
+  const rules = join(repoRoot, 'deploy', 'prometheus', 'delivery.rules.yml');
+  if (existsSync(rules)) {
+    for (const m of readFileSync(rules, 'utf8').matchAll(/^\s*- record: ([a-z_:0-9]+)\s*$/gm)) names = [...names, m[1]];
   }
   const all = new Set([...names, ...PROMETHEUS]);
   for (const h of HISTOGRAMS) for (const s of ['_bucket', '_sum', '_count']) all.add(h + s);

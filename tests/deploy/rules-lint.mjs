@@ -30,6 +30,8 @@ const PER_PIPELINE = /\byunxiao_flow_(latest_run_|fetch_|pipeline_)/;
 const TARGET_JOB_RE = /job=~"([^"]+)"/;
 
 const alerts = YAML.parse(readFileSync(alertsPath, 'utf8'));
+// Series recorded by the file's own recording rules are known too.
+for (const g of alerts?.groups ?? []) for (const r of g.rules ?? []) if (r.record) metricNames.add(r.record);
 const names = new Map();
 let jobRegex;
 for (const g of alerts?.groups ?? []) {

@@ -53,6 +53,9 @@ TEST(Contract, ConfigurationDocListsExactlyTheKeys) {
   for (const char* k : {"pipelines[].id", "pipelines[].name"}) {
     if (doc.find(std::string("`") + k + "`") != std::string::npos) documented.insert(k);
   }
+  for (const auto& k : Matches(doc, "\\| `(delivery\\.deployments\\[\\]\\.[a-z_.]+)` \\|")) {
+    documented.insert(k);
+  }
   std::set<std::string> code;
   for (const auto& k : config::AllKeys()) code.insert(k);
   EXPECT_EQ(documented, code);

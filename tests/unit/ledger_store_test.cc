@@ -218,7 +218,7 @@ TEST(LedgerStore, VersionOneFileIsStillRead) {
   }
   std::string body = SerializeLedger(v1);
   body = body.substr(0, body.rfind("crc32 "));
-  body.replace(body.find("version 2\n"), 10, "version 1\n");
+  body.replace(body.find("version 3\n"), 10, "version 1\n");
   body.erase(body.find("job_buckets 0\n"), 14);
   auto r = ParseLedger(Summed(body));
   ASSERT_TRUE(r.ok()) << r.error();
@@ -237,7 +237,7 @@ TEST(LedgerStore, VersionOneFileIsStillRead) {
 
 TEST(LedgerStore, ForeignVersionIsNamed) {
   std::string text = SerializeLedger(Sample());
-  text.replace(text.find("version 2\n"), 10, "version 7\n");
+  text.replace(text.find("version 3\n"), 10, "version 7\n");
   auto r = ParseLedger(text);
   ASSERT_FALSE(r.ok());
   EXPECT_NE(r.error().find("version 7"), std::string::npos) << r.error();
@@ -257,7 +257,7 @@ TEST(LedgerStore, WrongChecksumIsNamed) {
 TEST(LedgerStore, UnusableFilesAreMovedAside) {
   const std::string good = SerializeLedger(Sample());
   std::string version = good;
-  version.replace(version.find("version 2\n"), 10, "version 3\n");
+  version.replace(version.find("version 3\n"), 10, "version 4\n");
   std::string checksum = good;
   checksum[checksum.size() - 2] = checksum[checksum.size() - 2] == 'a' ? 'b' : 'a';
   std::string corrupt = good;
