@@ -25,11 +25,17 @@ int RunBackfill(const config::Flags& flags, const char* env_token);
 // One pipeline's runs back to `since` (blocking): ListPipelineRuns page by page, newest
 // first, up to the first page whose runs all started and finished before `since`, the last
 // page the paging headers announce, or a page that brings no run not seen before (a server
-// repeating itself). The error names the pipeline and the page.
+// repeating itself). With job_history, then the detail of every counted run (GetPipelineRun;
+// a run gone, 404, has none). The error names the pipeline and the page or run.
 Result<backfill::PipelineRuns> ReadPipelineRuns(flowapi::Api& api, const collector::Target& target,
-                                                int64_t since_ms, std::chrono::nanoseconds timeout);
+                                                int64_t since_ms, std::chrono::nanoseconds timeout,
+                                                bool job_history = false);
 
-// One progress line: pipelines done/total, runs read, ETA (pure, for tests).
-std::string ProgressLine(size_t done, size_t total, int64_t runs, double elapsed_seconds);
+// The file of chunk n (from 1) of --backfill.chunk: FILE.0001.om for FILE.om (or FILE).
+std::string ChunkPath(const std::string& output, int64_t n);
+
+// One progress line: pipelines done/total, runs read, run details read, ETA (pure, for tests).
+std::string ProgressLine(size_t done, size_t total, int64_t runs, double elapsed_seconds,
+                         int64_t details = 0);
 
 }  // namespace yfe::app

@@ -147,6 +147,29 @@ constexpr FlagDef kFlags[] = {
      nullptr, SetString<&Flags::backfill_labels>},
     {"backfill.overwrite-state", "", "replace an existing run ledger in collect.state_dir", nullptr,
      SetSwitch<&Flags::backfill_overwrite_state>},
+    {"backfill.chunk", "DURATION",
+     "write one file per DURATION of samples (FILE.0001.om, ...; aligned to the epoch, as\n"
+     "promtool's blocks), each valid on its own: import and delete them one by one",
+     nullptr,
+     [](Flags& f, const std::string& v) -> Status {
+       auto d = ParseDuration(v);
+       if (!d.ok()) return Error("flag --backfill.chunk: " + d.error());
+       if (*d < std::chrono::hours(1)) return Error("flag --backfill.chunk needs at least 1h");
+       f.backfill_chunk = *d;
+       return Ok();
+     }},
+    {"backfill.max-chunks-on-disk", "N",
+     "with --backfill.chunk: wait before writing a chunk while N chunks written are still\n"
+     "there (an import loop deletes them): at most N chunks on disk (0: no wait)",
+     [](const Flags& f) { return std::to_string(f.backfill_max_chunks_on_disk); },
+     [](Flags& f, const std::string& v) -> Status {
+       YFE_ASSIGN_OR_RETURN(f.backfill_max_chunks_on_disk,
+                            ParseInt("backfill.max-chunks-on-disk", v));
+       if (f.backfill_max_chunks_on_disk < 0) {
+         return Error("flag --backfill.max-chunks-on-disk needs N >= 0");
+       }
+       return Ok();
+     }},
     {"version", "", "print the version and exit", nullptr, SetSwitch<&Flags::version>},
     {"help", "", "print this help and exit", nullptr, SetSwitch<&Flags::help>},
 };

@@ -38,8 +38,10 @@ struct Flags {
   std::chrono::nanoseconds backfill_since{0};
   std::string backfill_output;
   std::chrono::nanoseconds backfill_step = std::chrono::minutes(5);
-  std::string backfill_labels;            // "job=x,instance=y": added to every series
-  bool backfill_overwrite_state = false;  // replace an existing run ledger
+  std::string backfill_labels;                 // "job=x,instance=y": added to every series
+  bool backfill_overwrite_state = false;       // replace an existing run ledger
+  std::chrono::nanoseconds backfill_chunk{0};  // one file per chunk of time (0: one file)
+  int backfill_max_chunks_on_disk = 0;         // wait while this many chunks exist (0: never)
 };
 
 // One flag. A switch (empty `value`) takes --x, --x=true or --x=false; any other flag takes

@@ -14,6 +14,8 @@
 #include <filesystem>
 #include <map>
 #include <regex>
+#include <sstream>
+#include <tuple>
 
 #include "support/harness.h"
 
@@ -84,6 +86,65 @@ double Quantile(double q, const std::vector<double>& durations) {
   return start + (kBuckets[b] - start) * (rank - below) / (cumulative[b] - below);
 }
 
+// The simulator's job truth (finishes?jobs=1) since `since`, finished at or before `until`:
+// (pipeline_id, job_sign, status) → job runs.
+std::map<std::tuple<std::string, std::string, std::string>, double> JobTruth(
+    Simulator& sim, const std::vector<std::string>& ids, int64_t since, int64_t until) {
+  std::map<std::tuple<std::string, std::string, std::string>, double> out;
+  for (const auto& id : ids) {
+    rapidjson::Document d;
+    d.Parse(sim.Control("GET", "/-/sim/pipelines/" + id +
+                                   "/finishes?jobs=1&since=" + std::to_string(since))
+                .body.c_str());
+    for (const auto& e : d.GetArray()) {
+      if (e["endTime"].GetInt64() > until) continue;
+      for (const auto& s : e["stages"].GetArray()) {
+        for (const auto& j : s["jobs"].GetArray()) {
+          out[{id, j["jobSign"].GetString(), j["status"].GetString()}] += 1;
+        }
+      }
+    }
+  }
+  return out;
+}
+
+// The same from a text exposition or a Prometheus vector: (pipeline_id, job_sign, status).
+std::map<std::tuple<std::string, std::string, std::string>, double> JobCounts(
+    const std::string& exposition) {
+  std::map<std::tuple<std::string, std::string, std::string>, double> out;
+  const std::regex line(
+      "yunxiao_flow_job_runs_total\\{pipeline_id=\"([^\"]*)\".*job_sign=\"([^\"]*)\".*"
+      "status=\"([^\"]*)\"\\} ([0-9.e+]+)");
+  std::istringstream in(exposition);
+  for (std::string l; std::getline(in, l);) {
+    std::smatch m;
+    if (std::regex_search(l, m, line) && std::stod(m[4]) > 0) {
+      out[{m[1], m[2], m[3]}] += std::stod(m[4]);
+    }
+  }
+  return out;
+}
+
+std::map<std::tuple<std::string, std::string, std::string>, double> PromJobCounts(int port,
+                                                                                  int64_t at_ms) {
+  char at[32];
+  std::snprintf(at, sizeof at, "%.3f", static_cast<double>(at_ms) / 1000);
+  rapidjson::Document d;
+  d.Parse(HttpGet("127.0.0.1", port,
+                  "/api/v1/query?query=" +
+                      Encode("sum by (pipeline_id, job_sign, status) "
+                             "(yunxiao_flow_job_runs_total) > 0") +
+                      "&time=" + at)
+              .body.c_str());
+  std::map<std::tuple<std::string, std::string, std::string>, double> out;
+  if (!d.IsObject() || !d.HasMember("data")) return out;
+  for (const auto& r : d["data"]["result"].GetArray()) {
+    out[{r["metric"]["pipeline_id"].GetString(), r["metric"]["job_sign"].GetString(),
+         r["metric"]["status"].GetString()}] = std::stod(r["value"][1].GetString());
+  }
+  return out;
+}
+
 int64_t WallMs() {
   return std::chrono::duration_cast<std::chrono::milliseconds>(
              std::chrono::system_clock::now().time_since_epoch())
@@ -107,14 +168,16 @@ TEST(Backfill, PrometheusOnTheBlocksAnswersForThePastAndLiveCollectionContinues)
                   .collect = {{"history", "true"},
                               {"history_interval", "1s"},
                               {"history_buckets", "[300, 450, 600, 750, 900]"},
+                              {"job_history", "true"},
                               {"state_dir", dir.path() + "/state"}}});
   const std::string config_file = dir.Write("config.yaml", config);
   const std::map<std::string, std::string> env = {{"YUNXIAO_TOKEN", kSimToken}};
 
-  // 1. Backfill two weeks, with the labels Prometheus gives the live exporter's target.
+  // 1. Backfill two weeks, with the labels Prometheus gives the live exporter's target, in
+  // chunks of a week (three files: the two weeks are not aligned to the epoch's weeks).
   const std::string om = dir.path() + "/backfill.om";
   Process backfill({YFE_EXPORTER_BIN, "--config.file=" + config_file, "--backfill.since=14d",
-                    "--backfill.output=" + om, "--backfill.step=30m",
+                    "--backfill.output=" + om, "--backfill.step=30m", "--backfill.chunk=7d",
                     "--backfill.labels=job=yfe,instance=127.0.0.1:" + std::to_string(port)},
                    env);
   ASSERT_EQ(backfill.Wait(std::chrono::seconds(60)), 0) << backfill.Stderr();
@@ -124,11 +187,25 @@ TEST(Backfill, PrometheusOnTheBlocksAnswersForThePastAndLiveCollectionContinues)
   ASSERT_TRUE(std::regex_search(log, m, std::regex("since_ms=([0-9]+)"))) << log;
   const int64_t since = std::stoll(m[1]);
   EXPECT_NE(log.find("backfill: 4/4 pipelines"), std::string::npos) << log;
+  EXPECT_NE(log.find("run details"), std::string::npos) << log;
+  EXPECT_FALSE(std::filesystem::exists(om));
 
-  // 2. Real promtool makes blocks, a real Prometheus starts on them.
-  Process promtool({"/usr/bin/promtool", "tsdb", "create-blocks-from", "openmetrics",
-                    "--max-block-duration=720h", om, dir.path() + "/data"});
-  ASSERT_EQ(promtool.Wait(std::chrono::seconds(40)), 0) << promtool.Stderr() << promtool.Stdout();
+  // 2. Real promtool makes blocks of each chunk in turn (each deleted after), a real
+  // Prometheus starts on them.
+  int chunks = 0;
+  for (int n = 1; n < 10; ++n) {
+    const std::string chunk = dir.path() + "/backfill.000" + std::to_string(n) + ".om";
+    if (!std::filesystem::exists(chunk)) break;
+    ++chunks;
+    const std::string text = ReadFile(chunk);
+    EXPECT_EQ(text.substr(text.size() - 6), "# EOF\n") << chunk;
+    Process promtool({"/usr/bin/promtool", "tsdb", "create-blocks-from", "openmetrics",
+                      "--max-block-duration=168h", chunk, dir.path() + "/data"});
+    ASSERT_EQ(promtool.Wait(std::chrono::seconds(40)), 0)
+        << chunk << promtool.Stderr() << promtool.Stdout();
+    std::filesystem::remove(chunk);
+  }
+  EXPECT_EQ(chunks, 3);
   const int prom_port = FreePort();
   const std::string prom_config = dir.Write(
       "prometheus.yml",
@@ -197,6 +274,15 @@ TEST(Backfill, PrometheusOnTheBlocksAnswersForThePastAndLiveCollectionContinues)
     }
   }
   EXPECT_EQ(before, truth_before);
+  // Job history: the backfilled job counters are the simulator's truth per job_sign, and
+  // live collection continues them (the FAIL run's jobs counted once more, none twice).
+  EXPECT_EQ(PromJobCounts(prom_port, backfill_end), JobTruth(sim, ids, since, t0));
+  const auto job_truth_now = JobTruth(sim, ids, since, INT64_MAX);
+  EXPECT_NE(job_truth_now, JobTruth(sim, ids, since, t0));
+  std::map<std::tuple<std::string, std::string, std::string>, double> jobs_now;
+  EXPECT_TRUE(Eventually([&] { return (jobs_now = JobCounts(live.Scrape())) == job_truth_now; },
+                         std::chrono::seconds(20)));
+  EXPECT_EQ(jobs_now, job_truth_now);
   std::map<std::string, double> now;
   EXPECT_TRUE(Eventually(
       [&] {
@@ -211,7 +297,9 @@ TEST(Backfill, PrometheusOnTheBlocksAnswersForThePastAndLiveCollectionContinues)
   EXPECT_GT(truth_now[ids[0]] - truth_before[ids[0]], 0);
   const std::string resets_q =
       "sum(resets(yunxiao_flow_pipeline_runs_total[1h])) + "
-      "sum(resets(yunxiao_flow_pipeline_run_duration_seconds_bucket[1h]))";
+      "sum(resets(yunxiao_flow_pipeline_run_duration_seconds_bucket[1h])) + "
+      "sum(resets(yunxiao_flow_job_runs_total[1h])) + "
+      "sum(resets(yunxiao_flow_job_run_duration_seconds_bucket[1h]))";
   EXPECT_EQ(Query(prom_port, resets_q, WallMs(), "x"), (std::map<std::string, double>{{"", 0}}));
   EXPECT_EQ(live.process().Stderr().find("cannot be used"), std::string::npos);
 }
@@ -245,6 +333,10 @@ TEST(Backfill, RefusesClearlyAndWritesNothingOnFailure) {
     return sim.Config({.ids = pipelines,
                        .collect = with_state ? std::vector{history, state} : std::vector{history}});
   };
+
+  auto no_chunk = run(config(ids), {"--backfill.max-chunks-on-disk=2"});
+  EXPECT_EQ(no_chunk->Wait(std::chrono::seconds(1)), 1);
+  EXPECT_NE(no_chunk->Stderr().find("needs --backfill.chunk"), std::string::npos);
 
   auto no_state = run(config(ids, false));
   EXPECT_EQ(no_state->Wait(std::chrono::seconds(1)), 1);

@@ -391,3 +391,236 @@ TEST(BackfillReadTest, StopsWhenAServerRepeatsAPage) {
 
 }  // namespace
 }  // namespace yfe::backfill
+
+namespace yfe::backfill {
+namespace {
+
+// A detail with two stages: "build" (jobs a, b) and "test" (job c), all finished, each job
+// taking `seconds`, job b with `b_status`.
+model::PipelineRun DetailOf(const model::RunSummary& run, double seconds,
+                            const std::string& b_status = "SUCCESS") {
+  model::PipelineRun d;
+  d.run_id = run.id;
+  d.status = run.status;
+  const int64_t ms = static_cast<int64_t>(seconds * 1000);
+  int64_t t = run.start_ms;
+  for (const char* stage : {"build", "test"}) {
+    model::Stage st;
+    st.name = stage;
+    st.status = "SUCCESS";
+    st.start_ms = t;
+    for (const char* sign :
+         std::string(stage) == "build" ? std::vector{"a", "b"} : std::vector{"c"}) {
+      const std::string status = std::string(sign) == "b" ? b_status : "SUCCESS";
+      st.jobs.push_back({sign, std::string("job ") + sign, status, t, t + ms});
+      t += ms;
+    }
+    st.end_ms = t;
+    d.stages.push_back(st);
+  }
+  return d;
+}
+
+PipelineRuns WithJobs() {
+  PipelineRuns p = Small();
+  for (const auto& r : p.runs) {
+    if (!Counts(r, kSince, p.cutoff_ms)) continue;
+    if (r.id == 3) continue;  // gone (404): no detail
+    p.details[r.id] = DetailOf(r, 10, r.status == "FAIL" ? "FAIL" : "SUCCESS");
+  }
+  return p;
+}
+
+Options JobOptions() {
+  Options o = SmallOptions();
+  o.job_history = true;
+  o.job_buckets = {5, 15};
+  return o;
+}
+
+// The job part of the starting point is what live collection counts for the same finishes
+// and details (RunHistory::ObserveDetail), and the last samples show it.
+TEST(BackfillJobsTest, StartingPointHoldsWhatLiveJobHistoryCounts) {
+  const PipelineRuns p = WithJobs();
+  const Options o = JobOptions();
+  collector::RunHistory live(o.buckets);
+  live.SetJobHistory(true, o.job_buckets);
+  live.Observe(p.id, 1, {});  // the baseline: no runs yet
+  live.FinishPoll(p.id);
+  std::vector<model::RunSummary> page;
+  for (const auto& r : p.runs) {
+    if (Counts(r, kSince, p.cutoff_ms)) page.insert(page.begin(), r);
+  }
+  live.Observe(p.id, 1, page);
+  for (const auto& [id, d] : p.details) live.ObserveDetail(p.id, id, d);
+  live.DetailFailed(p.id, 3, /*gone=*/true);
+  live.FinishPoll(p.id);
+  const collector::RunLedger want = live.LedgerOf(p.id);
+  const collector::RunLedger got = StartingPoint(p, o);
+  EXPECT_EQ(got.job_runs, want.job_runs);
+  EXPECT_EQ(got.jobs_skipped, want.jobs_skipped);
+  ASSERT_EQ(got.job_durations.size(), 3u);
+  for (const auto& [id, h] : want.job_durations) {
+    EXPECT_EQ(got.job_durations.at(id).counts, h.counts);
+    EXPECT_EQ(got.job_durations.at(id).sum, h.sum);
+  }
+  ASSERT_EQ(got.stage_durations.size(), 2u);
+  for (const auto& [stage, h] : want.stage_durations) {
+    EXPECT_EQ(got.stage_durations.at(stage).counts, h.counts);
+  }
+  EXPECT_TRUE(got.pending_details.empty());
+  EXPECT_EQ(got.job_runs.at({{"build", "b", "job b"}, "SUCCESS"}), 2);  // runs 2 and 4
+  EXPECT_EQ(got.jobs_skipped.at("detail_unavailable"), 1);              // run 3
+}
+
+// Exact samples of the job series: each counted at its run's finish, from a 0 at the time
+// before the series first exists.
+TEST(BackfillJobsTest, JobSeriesSampledLikeTheRunSeries) {
+  const PipelineRuns p = WithJobs();
+  const auto series = Parse(Write({p}, JobOptions()));
+  const std::string pre =
+      "{pipeline_id=\"1001\",pipeline_name=\"backend \\\"build\\\"\",job=\"yfe\",";
+  using Samples = std::vector<std::pair<int64_t, double>>;
+  // Run 2 finishes at since+1m (sample since+2m), run 4 at since+4m; the cutoff since+5m30s.
+  EXPECT_EQ(
+      series.at("yunxiao_flow_job_runs_total" + pre +
+                "stage_name=\"build\",job_sign=\"b\",job_name=\"job b\",status=\"SUCCESS\"}"),
+      (Samples{{kSince, 0}, {kSince + 2 * kMin, 1}, {kSince + 4 * kMin, 2}, {p.cutoff_ms, 2}}));
+  EXPECT_EQ(
+      series.at("yunxiao_flow_job_run_duration_seconds_bucket" + pre +
+                "stage_name=\"test\",job_sign=\"c\",job_name=\"job c\",le=\"15\"}"),
+      (Samples{{kSince, 0}, {kSince + 2 * kMin, 1}, {kSince + 4 * kMin, 2}, {p.cutoff_ms, 2}}));
+  EXPECT_EQ(
+      series.at("yunxiao_flow_stage_run_duration_seconds_sum" + pre + "stage_name=\"build\"}"),
+      (Samples{{kSince, 0}, {kSince + 2 * kMin, 20}, {kSince + 4 * kMin, 40}, {p.cutoff_ms, 40}}));
+  // Run 3 (FAIL, since+2m) had no detail: skipped from the sample at since+2m, with a 0 before.
+  EXPECT_EQ(
+      series.at("yunxiao_flow_job_history_runs_skipped_total{pipeline_id=\"1001\","
+                "pipeline_name=\"backend \\\"build\\\"\",job=\"yfe\",reason="
+                "\"detail_unavailable\"}"),
+      (Samples{{kSince, 0}, {kSince + 2 * kMin, 1}, {kSince + 4 * kMin, 1}, {p.cutoff_ms, 1}}));
+  // Without job history, no job series.
+  EXPECT_EQ(Write({p}, SmallOptions()).find("yunxiao_flow_job"), std::string::npos);
+}
+
+// A series that appears later (a first CANCELED run) starts with a 0 at the time before
+// it: fewer samples, and increase() still sees its first count.
+TEST(BackfillTest, ASeriesStartsAtTheSampleBeforeItExists) {
+  PipelineRuns p;
+  p.id = "5";
+  p.name = "five";
+  p.cutoff_ms = kSince + 20 * kMin;
+  p.runs = {MakeRun(1, "SUCCESS", kSince, kSince + kMin),
+            MakeRun(2, "CANCELED", kSince + 9 * kMin, kSince + 11 * kMin)};
+  const auto series = Parse(Write({p}, SmallOptions()));
+  using Samples = std::vector<std::pair<int64_t, double>>;
+  EXPECT_EQ(series.at("yunxiao_flow_pipeline_run_duration_seconds_count{pipeline_id=\"5\","
+                      "pipeline_name=\"five\",job=\"yfe\",status=\"CANCELED\"}"),
+            (Samples{{kSince + 10 * kMin, 0},
+                     {kSince + 12 * kMin, 1},
+                     {kSince + 14 * kMin, 1},
+                     {kSince + 16 * kMin, 1},
+                     {kSince + 18 * kMin, 1},
+                     {p.cutoff_ms, 1}}));
+  // A baseline series exists from the first time.
+  EXPECT_EQ(series
+                .at("yunxiao_flow_pipeline_runs_total{pipeline_id=\"5\",pipeline_name=\"five\","
+                    "job=\"yfe\",status=\"FAIL\",trigger_mode=\"manual\"}")
+                .front(),
+            (std::pair<int64_t, double>{kSince, 0}));
+}
+
+// Chunks: each file valid on its own (# EOF), and together exactly the samples of one file.
+TEST(BackfillTest, ChunksTogetherAreTheWholeFile) {
+  std::vector<PipelineRuns> pipelines = {WithJobs()};
+  pipelines.push_back(Small());
+  pipelines.back().id = "1002";
+  const Options o = JobOptions();
+  const auto whole = Parse(Write(pipelines, o));
+  std::map<std::string, std::vector<std::pair<int64_t, double>>> joined;
+  const int64_t chunk = 3 * kMin;
+  size_t files = 0;
+  for (int64_t k = (kSince - o.step_ms) / chunk; k <= (kSince + 6 * kMin) / chunk; ++k) {
+    TempDir dir;
+    OpenMetricsWriter w(o, dir.path() + "/c.om");
+    ASSERT_TRUE(w.Open().ok());
+    for (const auto& p : pipelines) ASSERT_TRUE(w.Add(p, ChunkWindow(k, chunk)).ok());
+    ASSERT_TRUE(w.Finish().ok());
+    const std::string text = ReadFile(dir.path() + "/c.om");
+    ASSERT_GE(text.size(), 6u);
+    EXPECT_EQ(text.substr(text.size() - 6), "# EOF\n");
+    for (const auto& [name, samples] : Parse(text)) {
+      for (const auto& s : samples) {
+        EXPECT_GE(s.first, ChunkWindow(k, chunk).from_ms);
+        EXPECT_LT(s.first, ChunkWindow(k, chunk).to_ms);
+      }
+      auto& all = joined[name];
+      all.insert(all.end(), samples.begin(), samples.end());
+    }
+    files += text.size() > 6 ? 1 : 0;
+  }
+  EXPECT_GE(files, 3u);
+  EXPECT_EQ(joined, whole);
+}
+
+TEST(BackfillTest, EncodeDecodeRoundTripAndRefuseDamage) {
+  const PipelineRuns p = WithJobs();
+  const std::string bytes = Encode(p);
+  auto back = Decode(bytes);
+  ASSERT_TRUE(back.ok()) << back.error();
+  EXPECT_EQ(Encode(*back), bytes);
+  EXPECT_EQ(Write({*back}, JobOptions()), Write({p}, JobOptions()));
+  for (size_t n = 0; n < bytes.size(); n += 7) EXPECT_FALSE(Decode(bytes.substr(0, n)).ok()) << n;
+  std::string huge = bytes;
+  huge[huge.find("1001") - 1] = '\x7f';  // a string length far beyond the bytes
+  EXPECT_FALSE(Decode(huge).ok());
+}
+
+TEST(BackfillTest, ChunkPathAndProgressWithDetails) {
+  EXPECT_EQ(app::ChunkPath("/tmp/out.om", 1), "/tmp/out.0001.om");
+  EXPECT_EQ(app::ChunkPath("/tmp/out", 12), "/tmp/out.0012.om");
+  EXPECT_EQ(app::ProgressLine(2, 10, 900, 30, 850),
+            "backfill: 2/10 pipelines, 900 runs read, 850 run details, ETA 2m");
+}
+
+// GetPipelineRun once per counted run; a run gone (404) has no detail; another failure
+// names the run.
+TEST(BackfillReadTest, FetchesTheDetailOfEachCountedRun) {
+  struct DetailApi : PagedApi {
+    std::vector<int64_t> details;
+    int64_t failing = 0;
+    void GetRun(std::string_view, int64_t id, Clock::Steady, Callback done) override {
+      details.push_back(id);
+      flowapi::ApiResult r;
+      r.status = id == 120 ? 404 : id == failing ? 500 : 200;
+      r.ok = r.status == 200;
+      r.error = "HTTP " + std::to_string(r.status);
+      r.body = R"({"pipelineRunId":)" + std::to_string(id) +
+               R"(,"status":"SUCCESS","stages":[{"index":"0","name":"s","stageInfo":{"status":)"
+               R"("SUCCESS","startTime":1,"endTime":2,"jobs":[{"id":1,"jobSign":"j","name":"j",)"
+               R"("status":"SUCCESS","startTime":1,"endTime":2}]}}]})";
+      done(std::move(r));
+    }
+  } api;
+  api.pages = [](int page) { return Page(page, 150, kMin); };
+  auto read = app::ReadPipelineRuns(api, {"7", "seven", false}, kSince, std::chrono::seconds(1),
+                                    /*job_history=*/true);
+  ASSERT_TRUE(read.ok()) << read.error();
+  std::sort(api.details.begin(), api.details.end());
+  std::vector<int64_t> counted;
+  for (const auto& r : read->runs) {
+    if (Counts(r, kSince, read->cutoff_ms)) counted.push_back(r.id);
+  }
+  EXPECT_EQ(api.details, counted);  // once each
+  EXPECT_EQ(read->details.size(), counted.size() - 1);
+  EXPECT_FALSE(read->details.count(120));
+  EXPECT_EQ(read->details.at(150).stages.at(0).jobs.at(0).sign, "j");
+  api.failing = 130;
+  auto failed =
+      app::ReadPipelineRuns(api, {"7", "seven", false}, kSince, std::chrono::seconds(1), true);
+  ASSERT_FALSE(failed.ok());
+  EXPECT_NE(failed.error().find("GetPipelineRun 130"), std::string::npos) << failed.error();
+}
+
+}  // namespace
+}  // namespace yfe::backfill
