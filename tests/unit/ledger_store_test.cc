@@ -413,7 +413,7 @@ TEST(LedgerStore, JobHistoryOfAThousandPipelinesFitsTheLedger) {
   std::printf("job history of 1000 pipelines: commit %lld ms, %llu bytes\n",
               static_cast<long long>(ms), static_cast<unsigned long long>(bytes));
   EXPECT_LT(bytes, 16u << 20);
-  EXPECT_LT(ms, 5000);  // generous: a shared CI machine
+  // The time is a figure to read (bench/ measures it), not a bound: a timed test flakes.
   ExpectEqual(s, (*store)->Load());
 }
 
@@ -451,7 +451,7 @@ TEST(LedgerStore, CommitOfAThousandPipelinesIsSmall) {
   std::printf("commit of 1000 pipelines: %lld ms, %llu bytes\n", static_cast<long long>(ms),
               static_cast<unsigned long long>(bytes));
   EXPECT_LT(bytes, 8u << 20);
-  EXPECT_LT(ms, 5000);  // generous: a shared CI machine; the number is in docs/scaling.md
+  // The time is a figure to read (docs/scaling.md), not a bound: a timed test flakes.
   // A commit from the history itself: serialized under its lock, written outside it.
   RunHistory history(s.buckets);
   history.Restore(s);
