@@ -108,7 +108,7 @@ int Run(const config::Flags& flags, const http::WebConfig& web, const sigset_t& 
   auto listen = config::ParseListenAddress(flags.listen_address);
   http::Handlers handlers;
   handlers.metrics = [&app] { return app.Scrape(); };
-  handlers.ready = [&app] { return app.Ready(); };
+  handlers.not_ready = [&app] { return app.NotReady(); };
   handlers.reload = [&app] { return app.Load(); };
   http::HttpServer server(ServerOptionsFor(flags, web, *listen), handlers);
   auto port = server.Bind();

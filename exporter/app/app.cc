@@ -249,7 +249,10 @@ class Runtime {
         client_(cfg.api, *upstream_->transport),
         session_(client_),
         collector_(CollectorOptionsFrom(cfg), session_, self_metrics) {
-    if (previous) collector_.Seed(previous->collector_);
+    if (previous) {
+      collector_.Seed(previous->collector_);
+      warm_ = previous->warm_.load();  // its cache is this one's: no new wait for /-/ready
+    }
     if (cfg_.collect.history) {
       collector_.AddExtraRenderer(
           [this](std::string& out) { history_->Render(out, collector_.Named()); });
@@ -265,7 +268,7 @@ class Runtime {
         collector_.SetTargets(
             collector::MergeTargets(cfg_.pipelines, {}, flags_.shard_index, flags_.shard_total));
         ready_ = true;
-        threads_.emplace_back(Guarded("warm-up", [this] { collector_.WarmUp(kWarmUpBudget); }));
+        threads_.emplace_back(Guarded("warm-up", [this] { WarmUp(); }));
       }
       if (cfg_.collect.history) {
         threads_.emplace_back(Guarded("run history", [this] { HistoryLoop(); }));
@@ -284,7 +287,10 @@ class Runtime {
     EndRequests();
     upstream_->transport->Stop();
   }
-  bool Ready() const { return ready_.load(); }
+  std::string NotReady() const {
+    if (!ready_) return "first discovery running";
+    return warm_ ? "" : "first fetch running";
+  }
   size_t Count() const { return collector_.TargetCount(); }
   bool WaitIdle(nanoseconds budget) const { return collector_.WaitIdle(budget); }
 
@@ -333,14 +339,24 @@ class Runtime {
     if (warmup_.valid()) warmup_.wait();
   }
 
+  // The start-up fetch; when it ends, however (every fetch answered, failed or timed out, or
+  // the budget spent, or an exception), /-/ready turns 200.
+  void WarmUp() {
+    struct MarkWarm {
+      std::atomic<bool>& warm;
+      ~MarkWarm() { warm = true; }
+    } mark{warm_};
+    collector_.WarmUp(kWarmUpBudget);
+  }
+
   // The warm-up after the first discovery, on its own thread.
   void StartWarmUp() {
     try {
-      warmup_ = std::async(std::launch::async,
-                           Guarded("warm-up", [this] { collector_.WarmUp(kWarmUpBudget); }));
+      warmup_ = std::async(std::launch::async, Guarded("warm-up", [this] { WarmUp(); }));
     } catch (const std::system_error& e) {
       // Scrapes fetch what is missing; only the head start is lost.
       logging::Warn("cannot start the warm-up thread", {{"err", e.what()}});
+      warm_ = true;
     }
   }
 
@@ -396,7 +412,8 @@ class Runtime {
   Session session_;  // what this configuration's objects use: answered in full on Stop()
   collector::Collector collector_;
 
-  std::atomic<bool> ready_{false};
+  std::atomic<bool> ready_{false};  // the targets are known (discovery's first list)
+  std::atomic<bool> warm_{false};   // the start-up fetch has ended
   std::mutex mu_;
   std::condition_variable cv_;
   bool stopping_ = false;
@@ -530,9 +547,9 @@ std::shared_ptr<const http::Body> App::Scrape() {
   return p->Scrape();
 }
 
-bool App::Ready() const {
+std::string App::NotReady() const {
   auto p = Current();
-  return p && p->Ready();
+  return p ? p->NotReady() : "no configuration running";
 }
 
 }  // namespace yfe::app

@@ -47,7 +47,10 @@ class App {
   std::shared_ptr<const http::Body> Scrape();
   // Ends outstanding API requests (at shutdown): scrapes answer from what they have.
   void Stop();
-  bool Ready() const;
+  // /-/ready: "" once the running configuration has its targets (discovery's first list)
+  // and its start-up fetch has ended (success or failure, bounded by the warm-up budget);
+  // otherwise why not. A reload keeps a warm configuration's readiness for the fetch.
+  std::string NotReady() const;
 
   static std::string Version();
   static std::string Revision();

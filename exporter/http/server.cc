@@ -705,8 +705,8 @@ Response HttpServer::Impl::Handle(const Request& req) {
   }
   if (path == "/-/healthy") return Text(200, "Healthy\n");
   if (path == "/-/ready") {
-    const bool ready = handlers.ready && handlers.ready();
-    return Text(ready ? 200 : 503, ready ? "Ready\n" : "Not ready\n");
+    const std::string why = handlers.not_ready ? handlers.not_ready() : "no configuration";
+    return why.empty() ? Text(200, "Ready\n") : Text(503, "Not ready: " + why + "\n");
   }
   return Text(404, "Not Found\n");
 }

@@ -60,7 +60,9 @@ struct Handlers {
   // The exposition; nullptr while no configuration is running (served as 503). Must not
   // throw.
   std::function<std::shared_ptr<const Body>()> metrics;
-  std::function<bool()> ready;     // config loaded (and first discovery done)
+  // /-/ready: "" when ready (200 "Ready"); otherwise the 503 body's reason, e.g. "first fetch
+  // running". Null: never ready.
+  std::function<std::string()> not_ready;
   std::function<Status()> reload;  // re-read the config
 };
 

@@ -138,5 +138,56 @@ TEST(UpstreamFault, HttpErrorsAreCountedAndLoggedWithErrorCodeAndRequestId) {
   }
 }
 
+// /-/ready is 503 "Not ready: first fetch running" while the start-up fetch runs, /-/healthy
+// 200; /-/ready turns 200 when every pipeline has been asked (`fetched` of them answered).
+void ExpectNotReadyThenReady(Simulator& sim, Exporter& exp, double fetched, bool hung = false) {
+  ASSERT_TRUE(exp.started()) << exp.process().Stderr();
+  auto r = exp.Get("/-/ready");
+  EXPECT_EQ(r.status, 503);
+  EXPECT_EQ(r.body, "Not ready: first fetch running\n");
+  EXPECT_EQ(exp.Get("/-/healthy").status, 200);
+  EXPECT_TRUE(Eventually([&] { return exp.Get("/-/ready").status == 200; }, 30s, 20ms))
+      << exp.process().Stderr();
+  // Ready once the fetch has ended, not before: the simulator answered both requests (it
+  // counts an answer once its delay is over; a hung one is not answered).
+  if (!hung) {
+    EXPECT_EQ(sim.ApiRequests("latestPipelineRun"), 2);
+  }
+  std::string text = exp.Scrape();
+  EXPECT_EQ(Sum(text, "yunxiao_flow_fetch_success"), fetched) << text;
+}
+
+TEST(UpstreamFault, ReadyWaitsForTheFirstFetchOfASlowUpstream) {
+  Simulator sim({.pipelines = 2, .frozen = true, .flags = {"--latency=4s"}});
+  Exporter exp(TwoPipelineConfig(sim.Endpoint(), {}, {{"cache_ttl", "1h"}}), {.warm = false});
+  ExpectNotReadyThenReady(sim, exp, 2);
+}
+
+// A first fetch that fails also ends the wait: an upstream that is down or broken leaves
+// the exporter ready (it says so through yunxiao_flow_up), never unready for good.
+TEST(UpstreamFault, ReadyAfterAFirstFetchThatFails) {
+  Simulator sim({.pipelines = 2, .frozen = true, .flags = {"--latency=4s"}});
+  ASSERT_EQ(sim.Control("POST", "/-/sim/faults", R"({"status5xx":1})").status, 200);
+  Exporter exp(TwoPipelineConfig(sim.Endpoint(), {}, {{"cache_ttl", "1h"}}), {.warm = false});
+  ExpectNotReadyThenReady(sim, exp, 0);
+}
+
+// A hung upstream: each request ends at api.timeout, and so does the wait.
+TEST(UpstreamFault, ReadyAfterAFirstFetchThatTimesOut) {
+  Simulator sim({.pipelines = 2, .frozen = true});
+  ASSERT_EQ(sim.Control("POST", "/-/sim/faults", R"({"latencyMs":60000})").status, 200);
+  Exporter exp(TwoPipelineConfig(sim.Endpoint(), {{"timeout", "4s"}}, {{"cache_ttl", "1h"}}),
+               {.warm = false});
+  ExpectNotReadyThenReady(sim, exp, 0, /*hung=*/true);
+}
+
+TEST(UpstreamFault, ReadyWhenTheUpstreamIsDown) {
+  Exporter exp(TwoPipelineConfig("http://127.0.0.1:1"), {.warm = false});
+  ASSERT_TRUE(exp.started()) << exp.process().Stderr();
+  EXPECT_TRUE(Eventually([&] { return exp.Get("/-/ready").status == 200; }, 30s, 20ms))
+      << exp.process().Stderr();
+  EXPECT_EQ(Value(exp.Scrape(), "yunxiao_flow_up"), 0);
+}
+
 }  // namespace
 }  // namespace yfe::testing

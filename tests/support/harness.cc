@@ -3,6 +3,7 @@
 #include <gtest/gtest.h>
 #include <rapidjson/document.h>
 
+#include <algorithm>
 #include <cstdlib>
 #include <fstream>
 
@@ -103,12 +104,15 @@ Exporter::Exporter(const std::string& config, ExporterOptions options) {
   const bool other_build = bin != nullptr && *bin != '\0';
   port_ = process_->WaitForPort(other_build ? "msg=listening address=127.0.0.1:"
                                             : "listening on 127.0.0.1:");
-  // The one wait on log text that remains: nothing else tells that the start-up fetch
-  // ended without a scrape, which would disturb the cache counters tests assert on.
-  if (options.warm && port_ > 0 &&
-      (config.find("pipelines:") != std::string::npos ||
-       config.find("discovery:") != std::string::npos)) {
-    process_->WaitForOutput("msg=\"first fetch done\"", std::chrono::seconds(60));
+  // /-/ready turns 200 once the start-up fetch has ended (a scrape would disturb the cache
+  // counters tests assert on). With a web config, /-/ready may need TLS or credentials the
+  // harness does not have: those tests scrape without waiting.
+  const bool web_config =
+      std::any_of(options.flags.begin(), options.flags.end(),
+                  [](const std::string& f) { return f.rfind("--web.config.file", 0) == 0; });
+  if (options.warm && port_ > 0 && !web_config) {
+    Eventually([&] { return !process_->Running() || Get("/-/ready").status == 200; },
+               std::chrono::seconds(60), std::chrono::milliseconds(20));
   }
 }
 

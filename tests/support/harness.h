@@ -65,7 +65,8 @@ struct ExporterOptions {
   std::vector<std::string> flags = {};          // besides --config.file and --web.listen-address
   std::string token = kSimToken;                // YUNXIAO_TOKEN; "": not set
   std::map<std::string, std::string> env = {};  // further environment
-  // Wait for the start-up fetch of every pipeline to end, so tests begin from a known cache.
+  // Wait for the start-up fetch of every pipeline to end (/-/ready 200; not with a
+  // --web.config.file), so tests begin from a known cache.
   bool warm = true;
 };
 

@@ -111,6 +111,27 @@ TEST(HttpServer, AHandlerThatThrowsGets500AndTheServerKeepsServing) {
   EXPECT_NE(r.find("\r\n\r\nup 1\n"), std::string::npos) << r;
 }
 
+// /-/ready: 503 with the reason until the handler says ready; /-/healthy is 200 throughout.
+TEST(HttpServer, ReadyAnswers503WithTheReasonUntilReady) {
+  std::atomic<bool> warm{false};
+  Handlers h;
+  h.not_ready = [&]() -> std::string { return warm ? "" : "first fetch running"; };
+  Running s(h);
+  const char* ready = "GET /-/ready HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n";
+  const char* healthy = "GET /-/healthy HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n";
+  auto r = Exchange(s.port(), ready);
+  EXPECT_EQ(StatusOf(r), 503) << r;
+  EXPECT_NE(r.find("\r\n\r\nNot ready: first fetch running\n"), std::string::npos) << r;
+  EXPECT_EQ(StatusOf(Exchange(s.port(), healthy)), 200);
+  warm = true;
+  r = Exchange(s.port(), ready);
+  EXPECT_EQ(StatusOf(r), 200) << r;
+  EXPECT_NE(r.find("\r\n\r\nReady\n"), std::string::npos) << r;
+  // No readiness handler: never ready.
+  Running none(Handlers{});
+  EXPECT_EQ(StatusOf(Exchange(none.port(), ready)), 503);
+}
+
 TEST(HttpServer, HeadIsAnsweredLikeGetWithoutTheBody) {
   Handlers h;
   h.metrics = [] { return MakeStringBody("up 1\n"); };
