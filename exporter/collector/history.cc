@@ -41,7 +41,7 @@ void RunHistory::SetBuckets(std::vector<double> buckets) {
   if (buckets == buckets_) return;
   buckets_ = std::move(buckets);
   // Histograms with other buckets cannot continue: they start again.
-  for (auto& [id, st] : pipelines_) st.ledger.durations.clear();
+  for (auto& [id, st] : pipelines_) st.Mut().durations.clear();
 }
 
 void RunHistory::SetMaxPending(std::chrono::nanoseconds max_pending) {
@@ -55,11 +55,12 @@ void RunHistory::SetJobHistory(bool enabled, std::vector<double> buckets) {
   const bool same_buckets = buckets == job_buckets_;
   job_buckets_ = std::move(buckets);
   for (auto& [id, st] : pipelines_) {
-    if (!enabled) st.ledger.pending_details.clear();
+    if (!enabled && !st.ledger().pending_details.empty()) st.Mut().pending_details.clear();
     if (same_buckets) continue;
     // Histograms with other buckets cannot continue: they start again.
-    for (auto& [job, h] : st.ledger.job_durations) h = {std::vector<double>(job_buckets_.size())};
-    st.ledger.stage_durations.clear();
+    RunLedger& l = st.Mut();
+    for (auto& [job, h] : l.job_durations) h = {std::vector<double>(job_buckets_.size())};
+    l.stage_durations.clear();
   }
 }
 
@@ -72,7 +73,7 @@ void RunHistory::VisitShown(
     const std::function<void(const std::string&, const RunLedger&)>& each) const {
   std::lock_guard lock(mu_);
   for (const auto& [id, st] : pipelines_) {
-    if (st.ledger.baselined && st.shown) each(id, st.ledger);
+    if (st.ledger().baselined && st.shown) each(id, st.ledger());
   }
 }
 
@@ -82,20 +83,31 @@ LedgerSnapshot RunHistory::Snapshot() const {
   snap.buckets = buckets_;
   snap.job_buckets = job_buckets_;
   for (const auto& [id, st] : pipelines_) {
-    if (st.ledger.baselined) snap.pipelines.emplace(id, st.ledger);
+    if (st.ledger().baselined) snap.pipelines.emplace(id, st.ledger());
   }
   return snap;
 }
 
-void RunHistory::VisitLedgers(
-    const std::function<void(const std::vector<double>&, const std::vector<double>&, size_t)>&
-        begin,
-    const std::function<void(const std::string&, const RunLedger&)>& each) const {
+RunLedger& RunHistory::PipelineState::Mut() {
+  // A share holds it (its references are only taken and dropped under mu_, as this runs):
+  // the share keeps the ledger as it was, this state goes on with a copy.
+  if (ledger_.use_count() > 1) ledger_ = std::make_shared<RunLedger>(*ledger_);
+  return *ledger_;
+}
+
+RunHistory::SharedLedgers RunHistory::Share() const {
   std::lock_guard lock(mu_);
-  begin(buckets_, job_buckets_, pipelines_.size());
+  SharedLedgers shared{buckets_, job_buckets_, {}};
+  shared.pipelines.reserve(pipelines_.size());
   for (const auto& [id, st] : pipelines_) {
-    if (st.ledger.baselined) each(id, st.ledger);
+    if (st.ledger().baselined) shared.pipelines.emplace_back(id, st.Shared());
   }
+  return shared;
+}
+
+void RunHistory::Unshare(SharedLedgers& shared) const {
+  std::lock_guard lock(mu_);
+  shared.pipelines.clear();  // a ledger only this share held is freed here
 }
 
 void RunHistory::Restore(LedgerSnapshot snapshot) {
@@ -125,7 +137,7 @@ void RunHistory::Restore(LedgerSnapshot snapshot) {
     std::erase_if(ledger.stage_durations,
                   [&](const auto& e) { return e.second.counts.size() != job_buckets_.size(); });
     PipelineState& st = pipelines_[id];
-    st.ledger = std::move(ledger);
+    st.Set(std::move(ledger));
     st.poll = PollState{};
     st.shown = false;
   }
@@ -227,7 +239,7 @@ void RunHistory::Resume(const std::string& pipeline_id, RunLedger& l, const mode
 // (HandleRemembered).
 void RunHistory::Handle(const std::string& pipeline_id, PipelineState& st,
                         const model::RunSummary& run, bool by_id) {
-  RunLedger& l = st.ledger;
+  RunLedger& l = st.Mut();
   const RunLedger::Seen now_seen{run.end_ms, run.status, TriggerOf(run), true, true, by_id};
   if (auto t = l.tracked.find(run.id); t != l.tracked.end()) {
     // Tracked: its finish counts, whenever it comes.
@@ -307,7 +319,7 @@ bool RunHistory::Observe(const std::string& id, int page,
   std::lock_guard lock(mu_);
   PipelineState& st = pipelines_[id];
   if (page == 1) st.poll = PollState{};
-  RunLedger& l = st.ledger;
+  RunLedger& l = st.Mut();
   int64_t oldest = 0;
   for (const auto& r : runs) {
     oldest = oldest == 0 ? r.id : std::min(oldest, r.id);
@@ -333,7 +345,7 @@ std::vector<int64_t> RunHistory::Unseen(const std::string& id) const {
   std::vector<int64_t> out;
   auto it = pipelines_.find(id);
   if (it == pipelines_.end()) return out;
-  for (const auto& [run_id, t] : it->second.ledger.tracked) {
+  for (const auto& [run_id, t] : it->second.ledger().tracked) {
     if (!it->second.poll.ids.contains(run_id)) out.push_back(run_id);
   }
   return out;
@@ -342,7 +354,7 @@ std::vector<int64_t> RunHistory::Unseen(const std::string& id) const {
 void RunHistory::ObserveRun(const std::string& id, const model::RunSummary& run) {
   std::lock_guard lock(mu_);
   auto it = pipelines_.find(id);
-  if (it == pipelines_.end() || !it->second.ledger.tracked.contains(run.id)) return;
+  if (it == pipelines_.end() || !it->second.ledger().tracked.contains(run.id)) return;
   Handle(id, it->second, run, /*by_id=*/true);
 }
 
@@ -352,9 +364,9 @@ std::vector<int64_t> RunHistory::PendingDetails(const std::string& id) const {
   if (it == pipelines_.end()) return {};
   std::set<int64_t> ids;
   if (jobs_enabled_) {
-    for (const auto& [run_id, p] : it->second.ledger.pending_details) ids.insert(run_id);
+    for (const auto& [run_id, p] : it->second.ledger().pending_details) ids.insert(run_id);
   }
-  if (observer_) observer_->WantedDetails(it->second.ledger, ids);
+  if (observer_) observer_->WantedDetails(it->second.ledger(), ids);
   return {ids.begin(), ids.end()};
 }
 
@@ -362,7 +374,7 @@ void RunHistory::TellObserver(const std::string& id, int64_t run_id, const model
                               bool gone) {
   if (!observer_) return;
   if (auto it = pipelines_.find(id); it != pipelines_.end()) {
-    observer_->Detail(id, it->second.ledger, run_id, run, gone);
+    observer_->Detail(id, it->second.Mut(), run_id, run, gone);
   }
 }
 
@@ -370,7 +382,8 @@ std::pair<RunLedger*, RunLedger::PendingDetail*> RunHistory::FindPendingDetail(
     const std::string& id, int64_t run_id) {
   auto it = pipelines_.find(id);
   if (it == pipelines_.end()) return {nullptr, nullptr};
-  RunLedger& l = it->second.ledger;
+  if (!it->second.ledger().pending_details.contains(run_id)) return {nullptr, nullptr};
+  RunLedger& l = it->second.Mut();
   auto p = l.pending_details.find(run_id);
   if (p == l.pending_details.end()) return {nullptr, nullptr};
   return {&l, &p->second};
@@ -411,13 +424,14 @@ void RunHistory::DetailFailed(const std::string& id, int64_t run_id, bool gone) 
 RunLedger RunHistory::LedgerOf(const std::string& id) const {
   std::lock_guard lock(mu_);
   auto it = pipelines_.find(id);
-  return it == pipelines_.end() ? RunLedger{} : it->second.ledger;
+  return it == pipelines_.end() ? RunLedger{} : it->second.ledger();
 }
 
 void RunHistory::Forget(const std::string& id, int64_t run_id) {
   std::lock_guard lock(mu_);
   auto it = pipelines_.find(id);
-  if (it == pipelines_.end() || it->second.ledger.tracked.erase(run_id) == 0) return;
+  if (it == pipelines_.end() || !it->second.ledger().tracked.contains(run_id)) return;
+  it->second.Mut().tracked.erase(run_id);
   logging::Warn("run history: a tracked run no longer exists; forgetting it",
                 {{"pipeline_id", id}, {"run_id", std::to_string(run_id)}});
 }
@@ -426,7 +440,7 @@ void RunHistory::FinishPoll(const std::string& id, bool complete) {
   std::lock_guard lock(mu_);
   auto it = pipelines_.find(id);
   if (it == pipelines_.end()) return;
-  RunLedger& l = it->second.ledger;
+  RunLedger& l = it->second.Mut();
   PollState poll = std::move(it->second.poll);
   it->second.poll = PollState{};
   it->second.shown = true;
@@ -503,18 +517,18 @@ size_t RunHistory::RememberedIds(const std::string& id) const {
   std::lock_guard lock(mu_);
   auto it = pipelines_.find(id);
   if (it == pipelines_.end()) return 0;
-  return it->second.ledger.seen.size() + it->second.ledger.tracked.size();
+  return it->second.ledger().seen.size() + it->second.ledger().tracked.size();
 }
 
 size_t RunHistory::TrackedIds(const std::string& id) const {
   std::lock_guard lock(mu_);
   auto it = pipelines_.find(id);
-  return it == pipelines_.end() ? 0 : it->second.ledger.tracked.size();
+  return it == pipelines_.end() ? 0 : it->second.ledger().tracked.size();
 }
 
 const RunLedger* RunHistory::FindLedger(const std::string& id) const {
   auto it = pipelines_.find(id);
-  return it == pipelines_.end() ? nullptr : &it->second.ledger;
+  return it == pipelines_.end() ? nullptr : &it->second.ledger();
 }
 
 double RunHistory::Count(const std::string& id, const std::string& status,
@@ -535,8 +549,9 @@ double RunHistory::DurationCount(const std::string& id, const std::string& statu
   std::lock_guard lock(mu_);
   auto it = pipelines_.find(id);
   if (it == pipelines_.end()) return 0;
-  auto h = it->second.ledger.durations.find(status);
-  return h == it->second.ledger.durations.end() ? 0 : h->second.count;
+  const auto& durations = it->second.ledger().durations;
+  auto h = durations.find(status);
+  return h == durations.end() ? 0 : h->second.count;
 }
 
 void RunHistory::Render(std::string& out,
@@ -552,8 +567,8 @@ void RunHistory::Render(std::string& out,
   jobs::Text job_text(job_buckets_);
   for (const auto& [id, name] : pipelines) {
     auto it = pipelines_.find(id);
-    if (it == pipelines_.end() || !it->second.ledger.baselined || !it->second.shown) continue;
-    const RunLedger& l = it->second.ledger;
+    if (it == pipelines_.end() || !it->second.ledger().baselined || !it->second.shown) continue;
+    const RunLedger& l = it->second.ledger();
     const std::string prefix = metrics::PipelinePrefix({id, name});
     if (jobs_enabled_) job_text.Add(prefix, l);
     for (const auto& [key, n] : l.runs) {

@@ -169,12 +169,17 @@ class RunHistory {
   // The ledgers of the pipelines past their baseline, copied under the lock: a consistent
   // state (call it between polls, e.g. after PollRunHistory, to save it).
   LedgerSnapshot Snapshot() const;
-  // The same without a copy: under the lock, begin(buckets, pipelines) then each(id, ledger)
-  // for every pipeline past its baseline (the callbacks must not call this object).
-  // begin gets the run buckets, the job buckets and the number of pipelines.
-  void VisitLedgers(const std::function<void(const std::vector<double>&, const std::vector<double>&,
-                                             size_t)>& begin,
-                    const std::function<void(const std::string&, const RunLedger&)>& each) const;
+  // The same without a copy (LedgerStore::Commit): each ledger is shared, and the history
+  // copies a ledger before changing it while a share holds it, so what the share sees stays
+  // as it was at this instant. Taken under the lock in O(pipelines); read it outside the
+  // lock, then give it back with Unshare (which drops the references under the lock).
+  struct SharedLedgers {
+    std::vector<double> buckets;
+    std::vector<double> job_buckets;
+    std::vector<std::pair<std::string, std::shared_ptr<const RunLedger>>> pipelines;  // by id
+  };
+  SharedLedgers Share() const;
+  void Unshare(SharedLedgers& shared) const;
   // Under the lock, each(id, ledger) for every pipeline a scrape may show (past its
   // baseline, and polled since a restore), as Render does.
   void VisitShown(const std::function<void(const std::string&, const RunLedger&)>& each) const;
@@ -210,10 +215,19 @@ class RunHistory {
     bool capped = false;             // stopped at kMaxPages with ids still unread
     std::set<std::string> triggers;  // trigger modes seen by the baseline
   };
-  struct PipelineState {
-    RunLedger ledger;
+  // The ledger is shared with the commits that took it (Share): Mut() copies it first
+  // while one still holds it. Both only under mu_.
+  class PipelineState {
+   public:
+    const RunLedger& ledger() const { return *ledger_; }
+    RunLedger& Mut();
+    std::shared_ptr<const RunLedger> Shared() const { return ledger_; }
+    void Set(RunLedger ledger) { ledger_ = std::make_shared<RunLedger>(std::move(ledger)); }
     PollState poll;
     bool shown = true;  // false: restored and not polled since
+
+   private:
+    std::shared_ptr<RunLedger> ledger_ = std::make_shared<RunLedger>();
   };
   void Handle(const std::string& pipeline_id, PipelineState& st, const model::RunSummary& run,
               bool by_id = false);

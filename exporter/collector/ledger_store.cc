@@ -13,7 +13,6 @@
 #include <cstring>
 #include <ctime>
 #include <filesystem>
-#include <optional>
 #include <tuple>
 #include <vector>
 
@@ -318,7 +317,7 @@ std::string Errno(int e) { return std::strerror(e); }
 namespace {
 
 // The file's text, one pipeline at a time (so that it can be written from the history's
-// own state under its lock, without a copy).
+// shared ledgers, without a copy).
 class LedgerWriter {
  public:
   LedgerWriter(const std::vector<double>& buckets, const std::vector<double>& job_buckets,
@@ -758,13 +757,28 @@ bool LedgerStore::Save(const LedgerSnapshot& snapshot) {
 }
 
 bool LedgerStore::Commit(const RunHistory& history) {
+  std::lock_guard lock(mu_);  // commits one at a time: each takes the newest state
+  RunHistory::SharedLedgers shared = history.Share();  // under the history's lock, no copy
+  // Given back (under the history's lock) as soon as the text is made, also on a throw.
+  struct GiveBack {
+    const RunHistory& history;
+    RunHistory::SharedLedgers& shared;
+    ~GiveBack() { history.Unshare(shared); }
+  };
+  std::string text;
+  {
+    GiveBack give_back{history, shared};
+    if (commit_hook_) commit_hook_();
+    LedgerWriter w(shared.buckets, shared.job_buckets, shared.pipelines.size());
+    for (const auto& [id, l] : shared.pipelines) w.Add(id, *l);
+    text = std::move(w).Finish();
+  }
+  return WriteLocked(text);
+}
+
+void LedgerStore::SetCommitHookForTest(std::function<void()> hook) {
   std::lock_guard lock(mu_);
-  std::optional<LedgerWriter> w;
-  history.VisitLedgers(
-      [&](const std::vector<double>& buckets, const std::vector<double>& job_buckets,
-          size_t pipelines) { w.emplace(buckets, job_buckets, pipelines); },
-      [&](const std::string& id, const RunLedger& l) { w->Add(id, l); });
-  return WriteLocked(std::move(*w).Finish());
+  commit_hook_ = std::move(hook);
 }
 
 }  // namespace yfe::collector

@@ -19,9 +19,12 @@
 //   ...  PollRunHistory(...); store->Commit(history);          // every history poll
 //
 // Thread-safe: commits are serialized, each takes its state under the store's lock so the
-// file never goes back to an older state.
+// file never goes back to an older state. The history's lock is held only while a commit
+// takes its references to the ledgers (RunHistory::Share), never while it serializes or
+// writes: scrapes do not wait for commits.
 #pragma once
 
+#include <functional>
 #include <memory>
 #include <mutex>
 #include <string>
@@ -54,8 +57,13 @@ class LedgerStore {
   LedgerSnapshot Load();
   // Writes the snapshot atomically; false (logged) when it could not be written.
   bool Save(const LedgerSnapshot& snapshot);
-  // Saves the history's state: serialized under its lock (no copy), written outside it.
+  // Saves the history's state at one instant: its ledgers are shared under its lock (no
+  // copy, no serialization: RunHistory::Share), serialized and written outside it, so a
+  // scrape never waits for a commit. Commits are serialized by the store's lock.
   bool Commit(const RunHistory& history);
+  // For tests: called by each commit after it has taken the history's state, before it
+  // serializes and writes it (a slow commit).
+  void SetCommitHookForTest(std::function<void()> hook);
 
  private:
   explicit LedgerStore(std::string dir);
@@ -63,7 +71,8 @@ class LedgerStore {
 
   const std::string dir_;
   const std::string path_;
-  std::mutex mu_;
+  std::mutex mu_;  // one commit (or save, or load) at a time
+  std::function<void()> commit_hook_;
   bool last_failed_ = false;  // log a failure once, and the recovery
 };
 

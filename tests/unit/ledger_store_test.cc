@@ -9,6 +9,7 @@
 #include <chrono>
 #include <cstdio>
 #include <filesystem>
+#include <future>
 #include <thread>
 #include <tuple>
 
@@ -451,8 +452,10 @@ TEST(LedgerStore, CommitOfAThousandPipelinesIsSmall) {
   std::printf("commit of 1000 pipelines: %lld ms, %llu bytes\n", static_cast<long long>(ms),
               static_cast<unsigned long long>(bytes));
   EXPECT_LT(bytes, 8u << 20);
-  // The time is a figure to read (docs/scaling.md), not a bound: a timed test flakes.
-  // A commit from the history itself: serialized under its lock, written outside it.
+  // The time is a figure to read (docs/scaling.md, bench/ledger_bench), not a bound: a timed
+  // test flakes.
+  // A commit from the history itself: its ledgers shared under its lock, serialized and
+  // written outside it.
   RunHistory history(s.buckets);
   history.Restore(s);
   const auto history_start = std::chrono::steady_clock::now();
@@ -462,7 +465,7 @@ TEST(LedgerStore, CommitOfAThousandPipelinesIsSmall) {
                                          std::chrono::steady_clock::now() - history_start)
                                          .count()));
   ExpectEqual(s, (*store)->Load());
-  // The part under the history's lock (scrapes wait for it; they never wait for the disk).
+  // The serialization alone (outside the history's lock since the ledgers are shared).
   const auto text_start = std::chrono::steady_clock::now();
   EXPECT_GT(SerializeLedger(s).size(), 0u);
   std::printf("serialization of 1000 pipelines: %lld us\n",
@@ -475,6 +478,73 @@ TEST(LedgerStore, CommitOfAThousandPipelinesIsSmall) {
               static_cast<long long>(std::chrono::duration_cast<std::chrono::milliseconds>(
                                          std::chrono::steady_clock::now() - load_start)
                                          .count()));
+}
+
+}  // namespace
+}  // namespace yfe::collector
+
+namespace yfe::collector {
+namespace {
+
+model::RunSummary Finished(int64_t id) {
+  model::RunSummary r;
+  r.id = id;
+  r.status = "SUCCESS";
+  r.trigger_mode = 1;
+  r.start_ms = 1700000000000 + id * 1000;
+  r.end_ms = r.start_ms + 500;
+  return r;
+}
+
+double Successes(const RunLedger& l) {
+  double n = 0;
+  for (const auto& [key, v] : l.runs) n += key.first == "SUCCESS" ? v : 0;
+  return n;
+}
+
+// A scrape (render of the history families) and a poll that arrive while a commit is
+// under way (made slow by the hook) do not wait for it; the commit writes the state as it
+// was when it began (counters and watermark together), the next one the poll's.
+TEST(LedgerStore, ScrapesAndPollsDoNotWaitForACommit) {
+  RunHistory history({60});
+  history.Observe("p", 1, {});
+  history.FinishPoll("p");  // the baseline
+  history.Observe("p", 1, {Finished(1)});
+  history.FinishPoll("p");
+  ASSERT_EQ(history.LedgerOf("p").watermark, 1);
+  TempDir dir;
+  auto store = LedgerStore::Open(dir.path());
+  ASSERT_TRUE(store.ok());
+  bool rendered = false, polled = false;
+  std::future<std::string> render;
+  std::future<void> poll;
+  (*store)->SetCommitHookForTest([&] {
+    render = std::async(std::launch::async, [&] {
+      std::string out;
+      history.Render(out, {{"p", "web"}});
+      return out;
+    });
+    rendered = render.wait_for(std::chrono::seconds(5)) == std::future_status::ready;
+    poll = std::async(std::launch::async, [&] {
+      history.Observe("p", 1, {Finished(2), Finished(1)});
+      history.FinishPoll("p");
+    });
+    polled = poll.wait_for(std::chrono::seconds(5)) == std::future_status::ready;
+  });
+  ASSERT_TRUE((*store)->Commit(history));
+  EXPECT_TRUE(rendered) << "a render waited for the commit";
+  EXPECT_TRUE(polled) << "a poll waited for the commit";
+  EXPECT_NE(render.get().find("_runs_total"), std::string::npos);
+  poll.get();
+  EXPECT_EQ(Successes(history.LedgerOf("p")), 2);  // the poll went on in memory
+  const RunLedger first = (*store)->Load().pipelines.at("p");
+  EXPECT_EQ(Successes(first), 1);  // as it was when the commit began
+  EXPECT_EQ(first.watermark, 1);
+  (*store)->SetCommitHookForTest(nullptr);
+  ASSERT_TRUE((*store)->Commit(history));
+  const RunLedger second = (*store)->Load().pipelines.at("p");
+  EXPECT_EQ(Successes(second), 2);
+  EXPECT_EQ(second.watermark, 2);
 }
 
 }  // namespace
