@@ -1,6 +1,7 @@
 #include "collector/history.h"
 
 #include <algorithm>
+#include <array>
 #include <atomic>
 #include <future>
 #include <memory>
@@ -41,7 +42,10 @@ void RunHistory::SetBuckets(std::vector<double> buckets) {
   if (buckets == buckets_) return;
   buckets_ = std::move(buckets);
   // Histograms with other buckets cannot continue: they start again.
-  for (auto& [id, st] : pipelines_) st.Mut().durations.clear();
+  for (auto& [id, st] : pipelines_) {
+    st.Mut().durations.clear();
+    st.text.reset();  // its le labels
+  }
 }
 
 void RunHistory::SetMaxPending(std::chrono::nanoseconds max_pending) {
@@ -55,6 +59,7 @@ void RunHistory::SetJobHistory(bool enabled, std::vector<double> buckets) {
   const bool same_buckets = buckets == job_buckets_;
   job_buckets_ = std::move(buckets);
   for (auto& [id, st] : pipelines_) {
+    st.text.reset();  // its job families and their le labels
     if (!enabled && !st.ledger().pending_details.empty()) st.Mut().pending_details.clear();
     if (same_buckets) continue;
     // Histograms with other buckets cannot continue: they start again.
@@ -92,6 +97,7 @@ RunLedger& RunHistory::PipelineState::Mut() {
   // A share holds it (its references are only taken and dropped under mu_, as this runs):
   // the share keeps the ledger as it was, this state goes on with a copy.
   if (ledger_.use_count() > 1) ledger_ = std::make_shared<RunLedger>(*ledger_);
+  ++gen_;
   return *ledger_;
 }
 
@@ -554,56 +560,135 @@ double RunHistory::DurationCount(const std::string& id, const std::string& statu
   return h == durations.end() ? 0 : h->second.count;
 }
 
-void RunHistory::Render(std::string& out,
-                        const std::vector<std::pair<std::string, std::string>>& pipelines) const {
+size_t RunHistory::TextsRendered() const {
   std::lock_guard lock(mu_);
-  // Formatted once per render, not per pipeline and bucket.
+  return texts_rendered_;
+}
+
+// runs_total, runs_resumed_total, run_duration_seconds, then the job history families.
+constexpr size_t kTextFamilies = 3 + jobs::kFamilies;
+
+// What one pipeline contributes to each history family, and what it was rendered from: its
+// name and a copy of its counters (a poll changes every polled ledger, seldom its counters).
+struct PipelineText {
+  std::string name;
+  RunLedger counters;  // only the fields SameCounters compares
+  std::array<std::string, kTextFamilies> families;
+};
+
+namespace {
+
+RunLedger CountersOf(const RunLedger& l) {
+  RunLedger c;
+  c.runs = l.runs;
+  c.resumed = l.resumed;
+  c.durations = l.durations;
+  c.job_runs = l.job_runs;
+  c.job_durations = l.job_durations;
+  c.stage_durations = l.stage_durations;
+  c.jobs_skipped = l.jobs_skipped;
+  return c;
+}
+
+bool SameCounters(const RunLedger& a, const RunLedger& b) {
+  return a.runs == b.runs && a.resumed == b.resumed && a.durations == b.durations &&
+         a.job_runs == b.job_runs && a.job_durations == b.job_durations &&
+         a.stage_durations == b.stage_durations && a.jobs_skipped == b.jobs_skipped;
+}
+
+const metrics::MetricDef& FamilyDef(size_t i) {
+  static const std::array<const metrics::MetricDef*, 3> kRunFamilies = {
+      &metrics::kRunsTotal, &metrics::kRunsResumedTotal, &metrics::kRunDurationHistogram};
+  return i < 3 ? *kRunFamilies[i] : *jobs::kFamilyDefs[i - 3];
+}
+
+// Renders a pipeline's text; les: the duration buckets' le labels, job_text: null without
+// job history.
+std::shared_ptr<const PipelineText> RenderText(const std::string& id, const std::string& name,
+                                               const RunLedger& l,
+                                               const std::vector<std::string>& les,
+                                               jobs::Text* job_text) {
+  auto t = std::make_shared<PipelineText>();
+  t->name = name;
+  t->counters = CountersOf(l);
+  const std::string prefix = metrics::PipelinePrefix({id, name});
+  std::string& runs_text = t->families[0];
+  std::string& resumed_text = t->families[1];
+  std::string& durations_text = t->families[2];
+  for (const auto& [key, n] : l.runs) {
+    metrics::AppendSample(runs_text, metrics::kRunsTotal, prefix, {key.first, key.second}, n);
+  }
+  for (const auto& [key, n] : l.resumed) {
+    metrics::AppendSample(resumed_text, metrics::kRunsResumedTotal, prefix, {key.first, key.second},
+                          n);
+  }
   const std::string base(metrics::kRunDurationHistogram.name);
   const std::string bucket_name = base + "_bucket", sum_name = base + "_sum",
                     count_name = base + "_count";
+  for (const auto& [status, h] : l.durations) {
+    const std::string p =
+        metrics::ExtendPrefix(prefix, metrics::kRunDurationHistogram, {status}).text;
+    double cumulative = 0;
+    for (size_t i = 0; i < les.size() && i < h.counts.size(); ++i) {
+      cumulative += h.counts[i];
+      metrics::AppendSample(durations_text, bucket_name, p, {{"le", les[i]}}, cumulative);
+    }
+    metrics::AppendSample(durations_text, bucket_name, p, {{"le", "+Inf"}}, h.count);
+    metrics::AppendSample(durations_text, sum_name, p, {}, h.sum);
+    metrics::AppendSample(durations_text, count_name, p, {}, h.count);
+  }
+  if (job_text) {
+    job_text->Add(prefix, l);
+    auto parts = job_text->Take();
+    std::move(parts.begin(), parts.end(), t->families.begin() + 3);
+  }
+  return t;
+}
+
+}  // namespace
+
+std::vector<std::shared_ptr<const PipelineText>> RunHistory::Texts(
+    const std::vector<std::pair<std::string, std::string>>& pipelines) const {
+  std::lock_guard lock(mu_);
   std::vector<std::string> les(buckets_.size());
   for (size_t i = 0; i < buckets_.size(); ++i) metrics::AppendValue(les[i], buckets_[i]);
-  std::string runs_text, resumed_text, durations_text;
   jobs::Text job_text(job_buckets_);
+  std::vector<std::shared_ptr<const PipelineText>> texts;
+  texts.reserve(pipelines.size());
   for (const auto& [id, name] : pipelines) {
     auto it = pipelines_.find(id);
     if (it == pipelines_.end() || !it->second.ledger().baselined || !it->second.shown) continue;
-    const RunLedger& l = it->second.ledger();
-    const std::string prefix = metrics::PipelinePrefix({id, name});
-    if (jobs_enabled_) job_text.Add(prefix, l);
-    for (const auto& [key, n] : l.runs) {
-      metrics::AppendSample(runs_text, metrics::kRunsTotal, prefix, {key.first, key.second}, n);
+    const PipelineState& st = it->second;
+    const bool current = st.text && st.text->name == name &&
+                         (st.text_gen == st.gen() || SameCounters(st.text->counters, st.ledger()));
+    if (!current) {
+      st.text = RenderText(id, name, st.ledger(), les, jobs_enabled_ ? &job_text : nullptr);
+      ++texts_rendered_;
     }
-    for (const auto& [key, n] : l.resumed) {
-      metrics::AppendSample(resumed_text, metrics::kRunsResumedTotal, prefix,
-                            {key.first, key.second}, n);
+    st.text_gen = st.gen();
+    texts.push_back(st.text);
+  }
+  return texts;
+}
+
+void RunHistory::Render(std::string& out,
+                        const std::vector<std::pair<std::string, std::string>>& pipelines) const {
+  const auto texts = Texts(pipelines);
+  // Outside the lock: the texts are not changed once made (a new one replaces a stale one).
+  size_t size = 0;
+  for (const auto& t : texts) {
+    for (const auto& f : t->families) size += f.size();
+  }
+  out.reserve(out.size() + size + 1024);  // and the headers
+  for (size_t f = 0; f < kTextFamilies; ++f) {
+    bool header = false;
+    for (const auto& t : texts) {
+      if (t->families[f].empty()) continue;
+      if (!header) metrics::AppendHeader(out, FamilyDef(f));
+      header = true;
+      out += t->families[f];
     }
-    for (const auto& [status, h] : l.durations) {
-      const std::string p =
-          metrics::ExtendPrefix(prefix, metrics::kRunDurationHistogram, {status}).text;
-      double cumulative = 0;
-      for (size_t i = 0; i < les.size() && i < h.counts.size(); ++i) {
-        cumulative += h.counts[i];
-        metrics::AppendSample(durations_text, bucket_name, p, {{"le", les[i]}}, cumulative);
-      }
-      metrics::AppendSample(durations_text, bucket_name, p, {{"le", "+Inf"}}, h.count);
-      metrics::AppendSample(durations_text, sum_name, p, {}, h.sum);
-      metrics::AppendSample(durations_text, count_name, p, {}, h.count);
-    }
   }
-  if (!runs_text.empty()) {
-    metrics::AppendHeader(out, metrics::kRunsTotal);
-    out += runs_text;
-  }
-  if (!resumed_text.empty()) {
-    metrics::AppendHeader(out, metrics::kRunsResumedTotal);
-    out += resumed_text;
-  }
-  if (!durations_text.empty()) {
-    metrics::AppendHeader(out, metrics::kRunDurationHistogram);
-    out += durations_text;
-  }
-  job_text.AppendTo(out);
 }
 
 // ---- Polling: I/O around the ledger ----

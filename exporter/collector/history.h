@@ -51,6 +51,7 @@ struct RunLedger {
     std::vector<double> counts;  // per bucket, not cumulative
     double sum = 0;
     double count = 0;
+    bool operator==(const Histogram&) const = default;
   };
   // A run seen unfinished: its finish will be counted.
   struct Tracked {
@@ -123,6 +124,9 @@ class RunObserver {
                       const model::PipelineRun* run, bool gone) = 0;
 };
 
+// The rendered text of one pipeline's history families (RunHistory::Render keeps it).
+struct PipelineText;
+
 class RunHistory {
  public:
   static constexpr int kPerPage = 30;
@@ -191,7 +195,9 @@ class RunHistory {
   void Restore(LedgerSnapshot snapshot);
 
   // Appends the runs_total, runs_resumed_total and run_duration_seconds families for these
-  // pipelines (id, name), in this order.
+  // pipelines (id, name), in this order, then the job history families. Each pipeline's
+  // text is kept and rendered again only when its counters, its name or the buckets have
+  // changed since; the texts are put together outside the lock.
   void Render(std::string& out,
               const std::vector<std::pair<std::string, std::string>>& pipelines) const;
 
@@ -205,6 +211,8 @@ class RunHistory {
   double DurationCount(const std::string& pipeline_id, const std::string& status) const;
   // A copy of a pipeline's ledger (empty if unknown).
   RunLedger LedgerOf(const std::string& pipeline_id) const;
+  // How many pipeline texts Render has rendered (not taken from its cache) so far.
+  size_t TextsRendered() const;
 
  private:
   // What one poll has seen so far (not part of the ledger).
@@ -216,19 +224,31 @@ class RunHistory {
     std::set<std::string> triggers;  // trigger modes seen by the baseline
   };
   // The ledger is shared with the commits that took it (Share): Mut() copies it first
-  // while one still holds it. Both only under mu_.
+  // while one still holds it. Both only under mu_. Every change goes through Mut() or Set(),
+  // which bump gen().
   class PipelineState {
    public:
     const RunLedger& ledger() const { return *ledger_; }
     RunLedger& Mut();
     std::shared_ptr<const RunLedger> Shared() const { return ledger_; }
-    void Set(RunLedger ledger) { ledger_ = std::make_shared<RunLedger>(std::move(ledger)); }
+    void Set(RunLedger ledger) {
+      ledger_ = std::make_shared<RunLedger>(std::move(ledger));
+      ++gen_;
+    }
+    uint64_t gen() const { return gen_; }
     PollState poll;
     bool shown = true;  // false: restored and not polled since
+    // Render's text of this pipeline, and the gen() it was last found current at. Under mu_.
+    mutable std::shared_ptr<const PipelineText> text;
+    mutable uint64_t text_gen = 0;
 
    private:
     std::shared_ptr<RunLedger> ledger_ = std::make_shared<RunLedger>();
+    uint64_t gen_ = 0;
   };
+  // Render's part under the lock: each shown pipeline's text, rendered again if stale.
+  std::vector<std::shared_ptr<const PipelineText>> Texts(
+      const std::vector<std::pair<std::string, std::string>>& pipelines) const;
   void Handle(const std::string& pipeline_id, PipelineState& st, const model::RunSummary& run,
               bool by_id = false);
   void HandleUnknown(const std::string& pipeline_id, RunLedger& l, const model::RunSummary& run,
@@ -264,6 +284,7 @@ class RunHistory {
   std::vector<double> job_buckets_;
   std::map<std::string, PipelineState> pipelines_;
   std::shared_ptr<RunObserver> observer_;
+  mutable size_t texts_rendered_ = 0;
 };
 
 // One poll of these pipelines' run history: for each, the pages of ListPipelineRuns that

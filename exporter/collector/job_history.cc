@@ -1,6 +1,7 @@
 #include "collector/job_history.h"
 
 #include <algorithm>
+#include <utility>
 
 #include "metrics/catalog.h"
 #include "metrics/exposition.h"
@@ -91,39 +92,33 @@ Text::Text(const std::vector<double>& buckets) : les_(buckets.size()) {
 }
 
 void Text::Add(const std::string& prefix, const RunLedger& l) {
+  auto& [runs, job_durations, stage_durations, skipped] = families_;
   for (const auto& [key, n] : l.job_runs) {
     const auto& [stage, sign, name] = key.first;
     metrics::AppendSample(
-        runs_, metrics::kJobRunsTotal.name, prefix,
+        runs, metrics::kJobRunsTotal.name, prefix,
         {{"stage_name", stage}, {"job_sign", sign}, {"job_name", name}, {"status", key.second}}, n);
   }
   for (const auto& [id, h] : l.job_durations) {
     const auto& [stage, sign, name] = id;
     const std::string p = metrics::ExtendPrefix(
         prefix, {{"stage_name", stage}, {"job_sign", sign}, {"job_name", name}});
-    AppendHistogram(job_durations_, metrics::kJobRunDurationHistogram.name, p, h, les_);
+    AppendHistogram(job_durations, metrics::kJobRunDurationHistogram.name, p, h, les_);
   }
   for (const auto& [stage, h] : l.stage_durations) {
     const std::string p = metrics::ExtendPrefix(prefix, {{"stage_name", stage}});
-    AppendHistogram(stage_durations_, metrics::kStageRunDurationHistogram.name, p, h, les_);
+    AppendHistogram(stage_durations, metrics::kStageRunDurationHistogram.name, p, h, les_);
   }
   for (const auto& [reason, n] : l.jobs_skipped) {
-    metrics::AppendSample(skipped_, metrics::kJobHistoryRunsSkipped.name, prefix,
+    metrics::AppendSample(skipped, metrics::kJobHistoryRunsSkipped.name, prefix,
                           {{"reason", reason}}, n);
   }
 }
 
-void Text::AppendTo(std::string& out) const {
-  const std::pair<const metrics::MetricDef*, const std::string*> families[] = {
-      {&metrics::kJobRunsTotal, &runs_},
-      {&metrics::kJobRunDurationHistogram, &job_durations_},
-      {&metrics::kStageRunDurationHistogram, &stage_durations_},
-      {&metrics::kJobHistoryRunsSkipped, &skipped_}};
-  for (const auto& [def, text] : families) {
-    if (text->empty()) continue;
-    metrics::AppendHeader(out, *def);
-    out += *text;
-  }
-}
+const std::array<const metrics::MetricDef*, kFamilies> kFamilyDefs = {
+    &metrics::kJobRunsTotal, &metrics::kJobRunDurationHistogram,
+    &metrics::kStageRunDurationHistogram, &metrics::kJobHistoryRunsSkipped};
+
+std::array<std::string, kFamilies> Text::Take() { return std::exchange(families_, {}); }
 
 }  // namespace yfe::collector::jobs

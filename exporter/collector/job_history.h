@@ -10,6 +10,7 @@
 // job run is counted twice.
 #pragma once
 
+#include <array>
 #include <cstddef>
 #include <cstdint>
 #include <string>
@@ -17,6 +18,7 @@
 #include <vector>
 
 #include "collector/history.h"
+#include "metrics/catalog.h"
 #include "model/pipeline_run.h"
 
 namespace yfe::collector::jobs {
@@ -41,17 +43,21 @@ void Observe(RunLedger::Histogram& h, const std::vector<double>& buckets, double
 bool CountDetail(RunLedger& l, const model::PipelineRun& run,
                  const RunLedger::PendingDetail& pending, const std::vector<double>& buckets);
 
+// The job history families, in the order of the exposition.
+inline constexpr size_t kFamilies = 4;
+extern const std::array<const metrics::MetricDef*, kFamilies> kFamilyDefs;
+
 // The text of the job history families, gathered pipeline by pipeline.
 class Text {
  public:
   explicit Text(const std::vector<double>& buckets);
   void Add(const std::string& pipeline_prefix, const RunLedger& l);
-  // Appends each non-empty family with its header.
-  void AppendTo(std::string& out) const;
+  // The text of each family (kFamilyDefs) gathered so far, without headers; starts again.
+  std::array<std::string, kFamilies> Take();
 
  private:
   std::vector<std::string> les_;
-  std::string runs_, job_durations_, stage_durations_, skipped_;
+  std::array<std::string, kFamilies> families_;  // runs, job and stage durations, skipped
 };
 
 }  // namespace yfe::collector::jobs

@@ -545,6 +545,116 @@ TEST(RunHistory, MemoryIsBounded) {
   EXPECT_LE(h.RememberedIds("p"), 60u);
 }
 
+// ---- Render keeps each pipeline's text until its counters, name or buckets change ----
+
+// A ledger with run, job, stage and skipped counters (as weeks of polls leave it).
+RunLedger Counted(int n) {
+  RunLedger l;
+  l.baselined = true;
+  l.watermark = 100;
+  l.runs[{"SUCCESS", "manual"}] = n;
+  l.runs[{"FAIL", "webhook"}] = 2;
+  l.resumed[{"FAIL", "webhook"}] = 1;
+  l.durations["SUCCESS"] = {{1, 2}, 150.5, 3};
+  const RunLedger::JobId job{"build", "job-1", "Maven 构建"};
+  l.job_runs[{job, "SUCCESS"}] = n;
+  l.job_durations[job] = {{1, 0, 1}, 70, 2};
+  l.stage_durations["build"] = {{0, 1, 1}, 80, 2};
+  l.jobs_skipped["cap"] = 1;
+  return l;
+}
+
+// The same history rendered without any kept text: a new RunHistory restored from it,
+// every pipeline rendered from its ledger.
+std::string RenderedAfresh(const RunHistory& h, const std::vector<double>& buckets, bool jobs,
+                           const std::vector<std::pair<std::string, std::string>>& named) {
+  RunHistory fresh(buckets);
+  fresh.SetJobHistory(jobs, {30, 60, 120});
+  LedgerSnapshot snap = h.Snapshot();
+  snap.buckets = buckets;  // same buckets: nothing is reset
+  fresh.Restore(snap);
+  for (const auto& [id, name] : named) fresh.FinishPoll(id, false);  // shown
+  std::string out;
+  fresh.Render(out, named);
+  EXPECT_EQ(fresh.TextsRendered(), snap.pipelines.size());
+  return out;
+}
+
+TEST(RunHistoryRender, KeepsEachPipelinesTextUntilItChanges) {
+  const std::vector<double> buckets = {60, 120};
+  RunHistory h(buckets);
+  h.SetJobHistory(true, {30, 60, 120});
+  LedgerSnapshot s{buckets, {30, 60, 120}, {}};
+  for (int p = 1; p <= 3; ++p) s.pipelines["p" + std::to_string(p)] = Counted(p);
+  h.Restore(s);
+  std::vector<std::pair<std::string, std::string>> named = {
+      {"p1", "one"}, {"p2", "two"}, {"p3", "three"}};
+  auto poll_all = [&] {
+    for (const auto& [id, name] : named) h.FinishPoll(id, false);  // changes no counter
+  };
+  poll_all();
+  std::string first;
+  h.Render(first, named);
+  EXPECT_EQ(testing::CheckExposition(first), "");
+  EXPECT_EQ(first, RenderedAfresh(h, buckets, true, named));
+  EXPECT_EQ(h.TextsRendered(), 3u);
+
+  // Polls that count nothing: every text is kept, the output is the same.
+  poll_all();
+  std::string out;
+  h.Render(out, named);
+  EXPECT_EQ(out, first);
+  EXPECT_EQ(h.TextsRendered(), 3u);
+
+  // A poll in which p2 counts a finish: only p2's text is rendered again.
+  h.Observe("p2", 1, {MakeRun(101, "FAIL")});
+  poll_all();
+  out.clear();
+  h.Render(out, named);
+  EXPECT_EQ(h.TextsRendered(), 4u);
+  EXPECT_NE(out, first);
+  EXPECT_EQ(out, RenderedAfresh(h, buckets, true, named));
+  EXPECT_EQ(testing::Value(out, "yunxiao_flow_pipeline_runs_total",
+                           {"pipeline_id=\"p2\"", "status=\"FAIL\"", "trigger_mode=\"manual\""}),
+            1);
+
+  // A renamed pipeline: its text only.
+  named[2].second = "three, renamed";
+  out.clear();
+  h.Render(out, named);
+  EXPECT_EQ(h.TextsRendered(), 5u);
+  EXPECT_EQ(out, RenderedAfresh(h, buckets, true, named));
+  EXPECT_NE(out.find("three, renamed"), std::string::npos);
+
+  // Other buckets (histograms start again), job history off: every text.
+  const std::vector<double> other = {30, 60, 300};
+  h.SetBuckets(other);
+  out.clear();
+  h.Render(out, named);
+  EXPECT_EQ(h.TextsRendered(), 8u);
+  EXPECT_EQ(out, RenderedAfresh(h, other, true, named));
+  h.SetJobHistory(false, {30, 60, 120});
+  out.clear();
+  h.Render(out, named);
+  EXPECT_EQ(h.TextsRendered(), 11u);
+  EXPECT_EQ(out, RenderedAfresh(h, other, false, named));
+  EXPECT_EQ(out.find("yunxiao_flow_job"), std::string::npos);
+
+  // A restore replaces p1's ledger: p1 is hidden until polled, then its new text shows.
+  h.SetJobHistory(true, {30, 60, 120});
+  LedgerSnapshot again{other, {30, 60, 120}, {}};
+  again.pipelines["p1"] = Counted(40);
+  h.Restore(again);
+  out.clear();
+  h.Render(out, named);
+  EXPECT_EQ(out.find("pipeline_id=\"p1\""), std::string::npos);
+  h.FinishPoll("p1", false);
+  out.clear();
+  h.Render(out, named);
+  EXPECT_EQ(out, RenderedAfresh(h, other, true, named));
+  EXPECT_EQ(testing::CheckExposition(out), "");
+}
+
 // ---- Across restarts (collect.state_dir): a restored ledger continues ----
 
 // What a restart reads back: the snapshot through the file's text.
