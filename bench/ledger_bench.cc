@@ -10,7 +10,8 @@
 // before it can render) and, apart, the worst and p99 render of the history families,
 // each next to the same figure without commits; (c) a render after a poll of every
 // pipeline in which one pipeline counted a new finish (what the first scrape after a
-// history poll pays), with the size and a hash of the text (same hash: same bytes).
+// history poll pays), with the size and a hash of the text (same hash: same bytes), and
+// the deflate of that text that the collector does on every scrape.
 #include <algorithm>
 #include <atomic>
 #include <chrono>
@@ -24,6 +25,7 @@
 
 #include "collector/history.h"
 #include "collector/ledger_store.h"
+#include "http/gzip_segments.h"
 
 using namespace yfe::collector;
 using Steady = std::chrono::steady_clock;
@@ -89,16 +91,16 @@ double Percentile(std::vector<double> v, double p) {
 }
 
 // Until stop: with render, renders of the history families (20 ms apart), else a trivial
-// call that takes the history's lock (every millisecond); each timed, in ms.
+// call that takes the history's lock (every millisecond); each timed, in ms. Each render
+// into a new string, as a scrape does (its pages are first touched then).
 std::vector<double> Probe(const RunHistory& h,
                           const std::vector<std::pair<std::string, std::string>>& named,
                           bool render, const std::atomic<bool>& stop) {
   std::vector<double> ms;
-  std::string out;
   while (!stop) {
     auto t0 = Steady::now();
     if (render) {
-      out.clear();
+      std::string out;
       h.Render(out, named);
     } else {
       (void)h.TrackedIds(named.front().first);
@@ -135,7 +137,7 @@ void PollThenRender(RunHistory& h, const std::vector<std::pair<std::string, std:
       h.FinishPoll(id, false);
     }
     for (auto* v : {&after_poll, &unchanged}) {
-      out.clear();
+      out = std::string();  // a new string, as a scrape
       auto t0 = Steady::now();
       h.Render(out, named);
       v->push_back(Ms(Steady::now() - t0));
@@ -143,8 +145,17 @@ void PollThenRender(RunHistory& h, const std::vector<std::pair<std::string, std:
   }
   std::printf("render after a poll (one pipeline changed): %zu bytes, fnv %016llx\n", out.size(),
               static_cast<unsigned long long>(Fnv(out)));
+  std::printf("  pipeline texts rendered so far: %zu\n", h.TextsRendered());
   Print("first render after the poll", after_poll);
   Print("next render (nothing polled)", unchanged);
+  // What a scrape does next with it: the collector compresses its tail (level 1) each time.
+  std::vector<double> deflate;
+  for (int i = 0; i < 3; ++i) {
+    auto t0 = Steady::now();
+    (void)yfe::http::DeflateSegment(out, 1, true);
+    deflate.push_back(Ms(Steady::now() - t0));
+  }
+  Print("its deflate (level 1, as the tail)", deflate);
 }
 
 Options Parse(int argc, char** argv) {
@@ -237,6 +248,7 @@ int main(int argc, char** argv) {
     Print("without commits", idle);
     Print("during commits", busy);
     Print(render ? "commit (waits for renders)" : "commit (whole)", commit_ms);
+    if (render) std::printf("  pipeline texts rendered so far: %zu\n", history.TextsRendered());
   }
   std::filesystem::remove_all(o.dir);
   PollThenRender(history, named);
