@@ -347,11 +347,7 @@ class LedgerWriter {
     for (const auto& [status, h] : l.durations) {
       out_ += 'h';
       PutString(out_, status);
-      PutDouble(out_, h.sum);
-      PutDouble(out_, h.count);
-      PutInt(out_, static_cast<int64_t>(h.counts.size()));
-      for (double c : h.counts) PutDouble(out_, c);
-      out_ += '\n';
+      PutHistogram(h);
     }
     AddJobs(l);
     AddDelivery(l.delivery);
@@ -370,11 +366,7 @@ class LedgerWriter {
       for (const auto& [env, h] : *hs) {
         out_ += hs == &d.lead_times ? "dl" : "dr";
         PutString(out_, env);
-        PutDouble(out_, h.sum);
-        PutDouble(out_, h.count);
-        PutInt(out_, static_cast<int64_t>(h.counts.size()));
-        for (double c : h.counts) PutDouble(out_, c);
-        out_ += '\n';
+        PutHistogram(h);
       }
     }
     for (const auto& [run_id, dep] : d.deploys)
@@ -426,7 +418,10 @@ class LedgerWriter {
     }
   }
 
-  void PutHistogram(const RunLedger::Histogram& h) {
+  // A histogram's sum, count and per-bucket counts: the run, job and stage durations'
+  // RunLedger::Histogram and delivery's DeliveryLedger::Histogram alike.
+  template <typename Histogram>
+  void PutHistogram(const Histogram& h) {
     PutDouble(out_, h.sum);
     PutDouble(out_, h.count);
     PutInt(out_, static_cast<int64_t>(h.counts.size()));

@@ -25,6 +25,7 @@ foreach(_yfe_check IN ITEMS rules dashboard k8s compose systemd)
            WORKING_DIRECTORY ${CMAKE_SOURCE_DIR})
   set_tests_properties(deploy_${_yfe_check} PROPERTIES
     LABELS deploy
+    COST 100  # long (node, promtool): started first in a run without recorded timings
     TIMEOUT 600)
   if(_yfe_deploy_env)
     set_tests_properties(deploy_${_yfe_check} PROPERTIES ENVIRONMENT "${_yfe_deploy_env}")
