@@ -228,10 +228,23 @@ TEST_F(ServerBounds, ConnectionsBeyondTheCapAreClosedNotQueued) {
   std::this_thread::sleep_for(200ms);
   int extra = Connect(exp_->port());
   ASSERT_GE(extra, 0);
+  idle.push_back(extra);
+  // One of the 21 is closed at once: the 21st, or (when a slow exporter had not accepted all
+  // 20 yet) an earlier one still in the listen backlog. None waits for a header deadline.
   auto start = Clock::now();
-  EXPECT_TRUE(ClosedWithin(extra, 3s)) << "the 21st connection was kept waiting";
+  int closed = 0;
+  Eventually(
+      [&] {
+        closed = 0;
+        for (int fd : idle) {
+          char c;
+          if (recv(fd, &c, 1, MSG_DONTWAIT) == 0) ++closed;
+        }
+        return closed >= 1;
+      },
+      3s);
+  EXPECT_EQ(closed, 1) << "a connection beyond the cap was kept waiting";
   EXPECT_LT(Seconds(start), 3);
-  close(extra);
   for (int fd : idle) close(fd);
   EXPECT_TRUE(Eventually([&] { return RawRequest(exp_->port(), kGzipScrape) == 200; }, 5s));
   EXPECT_TRUE(exp_->process().WaitForOutput("connection limit reached"));
